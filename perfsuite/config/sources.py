@@ -1,0 +1,77 @@
+"""Where config files live: the user's conf dirs first, then perfsuite's built-in `conf/` tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from perfsuite.errors import PerfConfigError
+
+# The built-in tree sits next to the package in a checkout (conf/ at the repo top level).
+BUILTIN_CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+@dataclass(frozen=True)
+class ConfSources:
+    dirs: tuple[Path, ...]  # search order: user dirs first, built-in last
+
+    @classmethod
+    def create(cls, user_dirs: tuple[str | Path, ...] = (), builtin: Path = BUILTIN_CONF) -> ConfSources:
+        resolved = []
+        for d in user_dirs:
+            path = Path(d).expanduser().resolve()
+            if not path.is_dir():
+                raise PerfConfigError(
+                    "the user config directory does not exist",
+                    key="--perf-conf-dir",
+                    value=str(d),
+                    hint="pass a folder laid out like conf/ (e.g. my_conf/model/<name>/arch/<name>.default.yaml)",
+                )
+            resolved.append(path)
+        if not (builtin / "config.yaml").is_file():
+            raise PerfConfigError(f"perfsuite's built-in config tree is missing: {builtin}/config.yaml not found")
+        return cls(tuple(resolved) + (builtin,))
+
+    def find(self, group: str, option: str) -> Path | None:
+        for d in self.dirs:
+            path = d / group / f"{option}.yaml"
+            if path.is_file():
+                return path
+        return None
+
+    def options(self, group: str) -> list[str]:
+        found: set[str] = set()
+        for d in self.dirs:
+            folder = d / group
+            if folder.is_dir():
+                found.update(p.stem for p in folder.glob("*.yaml"))
+        return sorted(found)
+
+    def model_families(self) -> list[str]:
+        found: set[str] = set()
+        for d in self.dirs:
+            folder = d / "model"
+            if folder.is_dir():
+                found.update(p.name for p in folder.iterdir() if (p / "arch").is_dir())
+        return sorted(found)
+
+    def model_ids(self) -> list[str]:
+        """Every selectable model id: '<family>.<preset>', and '<family>' where a default preset exists."""
+        ids: set[str] = set()
+        for family in self.model_families():
+            if family == "local":  # a template filled by model=<name>, not a model of its own
+                continue
+            for option in self.options(f"model/{family}/arch"):
+                ids.add(family if option == f"{family}.default" else option)
+        return sorted(ids)
+
+    def display(self, path: Path | None) -> str | None:
+        """A path as a user would type it: relative to its conf dir's parent when that is shorter."""
+        if path is None:
+            return None
+        for d in self.dirs:
+            try:
+                return str(Path(d.name) / path.relative_to(d))
+            except ValueError:
+                continue
+        return str(path)

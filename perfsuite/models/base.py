@@ -1,0 +1,126 @@
+"""The model adapter: one object that knows how to build, feed and describe a model.
+
+    prepare_input(samples) -> dict of tensors on the model's device (done before timing)
+    forward(inputs)        -> the model call that is timed (eval mode, inference_mode)
+    info()                 -> ModelInfo(name, params, dtype, device, ...)
+    to(device)             -> move weights
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from perfsuite.config.schema import ModelSpec
+from perfsuite.models.tokenize import tokenize
+from perfsuite.registry import MODELS
+
+DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    adapter: str
+    modality: str
+    params: int
+    dtype: str
+    device: str
+    weights: str  # "random (from config)" or the snapshot path
+    tokenizer: str | None  # tokenizer class, "hash", or None for image models
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Built:
+    """What a registered model factory returns."""
+
+    module: Any  # torch.nn.Module
+    tokenizer: Any = None  # a transformers tokenizer, or None
+    forward_kwargs: tuple[tuple[str, Any], ...] = ()  # fixed extra kwargs, e.g. use_cache=False
+
+
+class ModelAdapter(Protocol):
+    spec: ModelSpec
+
+    def prepare_input(self, samples: Sequence[Any], *, seq_len: int) -> dict[str, Any]: ...
+    def forward(self, inputs: dict[str, Any]) -> Any: ...
+    def info(self) -> ModelInfo: ...
+    def to(self, device: str) -> ModelAdapter: ...
+
+
+class TransformersModel:
+    """Adapter over a transformers module (text: token ids + mask; image: pixel_values)."""
+
+    def __init__(self, spec: ModelSpec, built: Built, precision: str = "fp32") -> None:
+        import torch
+
+        self.spec = spec
+        self.module = built.module.eval()
+        self.tokenizer = built.tokenizer
+        self._kwargs = dict(built.forward_kwargs)
+        self.dtype = getattr(torch, DTYPES[precision])
+        self.module.to(self.dtype)
+        self.device = "cpu"
+        self.last_truncated = 0
+        self.last_real_tokens = 0
+
+    @property
+    def vocab_size(self) -> int:
+        cfg = self.module.config
+        return int(getattr(cfg, "vocab_size", 0) or 0)
+
+    def to(self, device: str) -> TransformersModel:
+        self.module.to(device)
+        self.device = device
+        return self
+
+    def prepare_input(self, samples: Sequence[Any], *, seq_len: int) -> dict[str, Any]:
+        import torch
+
+        if self.spec.modality == "text":
+            batch = tokenize(samples, seq_len, self.tokenizer, self.vocab_size)
+            self.last_truncated = batch.truncated
+            self.last_real_tokens = batch.real_tokens
+            return {
+                "input_ids": torch.tensor(batch.input_ids, dtype=torch.long, device=self.device),
+                "attention_mask": torch.tensor(batch.attention_mask, dtype=torch.long, device=self.device),
+            }
+        from perfsuite.data.images import preprocess_images
+
+        assert self.spec.preprocess is not None  # validated: image models have preprocess
+        pixels = preprocess_images(samples, self.spec.preprocess)
+        return {"pixel_values": torch.from_numpy(pixels).to(device=self.device, dtype=self.dtype)}
+
+    def forward(self, inputs: dict[str, Any]) -> Any:
+        return self.module(**inputs, **self._kwargs)
+
+    def info(self) -> ModelInfo:
+        params = sum(p.numel() for p in self.module.parameters())
+        if self.tokenizer is not None:
+            tok: str | None = type(self.tokenizer).__name__
+        else:
+            tok = "hash" if self.spec.modality == "text" else None
+        return ModelInfo(
+            name=self.spec.id,
+            adapter=self.spec.adapter,
+            modality=self.spec.modality,
+            params=params,
+            dtype=str(self.dtype).replace("torch.", ""),
+            device=self.device,
+            weights=self.spec.path or "random (from config)",
+            tokenizer=tok,
+        )
+
+
+def build_model(spec: ModelSpec, *, precision: str, device: str, seed: int) -> TransformersModel:
+    """Build (random init is seeded) and move to `device`; eval mode, no grad anywhere."""
+    import torch
+
+    factory: Callable[[ModelSpec], Built] = MODELS.get(spec.adapter, key="model.adapter")
+    torch.manual_seed(seed)
+    built = factory(spec)
+    return TransformersModel(spec, built, precision).to(device)

@@ -1,0 +1,73 @@
+"""transformers models built from config (random weights, never downloaded) or loaded from disk."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from perfsuite.config.schema import ModelSpec
+from perfsuite.errors import PerfDataError
+from perfsuite.models.base import Built
+from perfsuite.registry import MODELS
+
+
+def _quiet_transformers() -> None:
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+
+
+@MODELS.register("gpt2")
+def gpt2(spec: ModelSpec) -> Built:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    _quiet_transformers()
+    # No KV cache for a single forward pass: the timed call is the prefill alone.
+    return Built(GPT2LMHeadModel(GPT2Config(**spec.config_dict())), forward_kwargs=(("use_cache", False),))
+
+
+@MODELS.register("bert")
+def bert(spec: ModelSpec) -> Built:
+    from transformers import BertConfig, BertModel
+
+    _quiet_transformers()
+    return Built(BertModel(BertConfig(**spec.config_dict())))
+
+
+@MODELS.register("distilbert")
+def distilbert(spec: ModelSpec) -> Built:
+    from transformers import DistilBertConfig, DistilBertModel
+
+    _quiet_transformers()
+    return Built(DistilBertModel(DistilBertConfig(**spec.config_dict())))
+
+
+@MODELS.register("resnet")
+def resnet(spec: ModelSpec) -> Built:
+    from transformers import ResNetConfig, ResNetForImageClassification
+
+    _quiet_transformers()
+    return Built(ResNetForImageClassification(ResNetConfig(**spec.config_dict())))
+
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model")
+
+
+@MODELS.register("local")
+def local(spec: ModelSpec) -> Built:
+    """A snapshot folder: AutoModel + AutoTokenizer with local_files_only=True (no network)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    _quiet_transformers()
+    assert spec.path is not None  # validated
+    path = Path(spec.path)
+    try:
+        module = AutoModel.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as exc:
+        raise PerfDataError(f"cannot load the model snapshot at {path}: {exc}") from None
+    tokenizer = None
+    if spec.modality == "text" and any((path / f).exists() for f in _TOKENIZER_FILES):
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        except (OSError, ValueError):
+            tokenizer = None  # fall back to the hash tokenizer; info() says so
+    kwargs = (("use_cache", False),) if getattr(module.config, "is_decoder", False) or "gpt" in module.config.model_type else ()
+    return Built(module, tokenizer, kwargs)

@@ -1,0 +1,1 @@
+"""Run records, the out/ layout and atomic writes."""

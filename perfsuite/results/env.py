@@ -1,0 +1,109 @@
+"""The machine fingerprint recorded with every run (env.json) and printed by `perfsuite env`."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as md
+import os
+import platform
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+PACKAGES = ("perfsuite", "torch", "transformers", "pytest", "pytest-benchmark", "numpy", "hydra-core", "nvidia-ml-py")
+
+
+def _version(name: str) -> str | None:
+    try:
+        return md.version(name)
+    except md.PackageNotFoundError:
+        return None
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_info(root: Path) -> dict[str, Any]:
+    def git(*args: str) -> str | None:
+        try:
+            res = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return res.stdout.strip() if res.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return {"commit": None, "dirty": None, "branch": None}
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(status), "branch": git("rev-parse", "--abbrev-ref", "HEAD")}
+
+
+def cuda_info() -> dict[str, Any]:
+    """CUDA build, devices and driver; `available: false` (not an error) on a CPU machine."""
+    try:
+        import torch
+    except ImportError:
+        return {"available": False, "reason": "torch is not installed"}
+    info: dict[str, Any] = {"available": bool(torch.cuda.is_available()), "torch_cuda": torch.version.cuda}
+    if not info["available"]:
+        info["reason"] = "torch was built without CUDA" if torch.version.cuda is None else "no CUDA device/driver visible"
+        return info
+    info["devices"] = [
+        {"index": i, "name": torch.cuda.get_device_name(i), "capability": list(torch.cuda.get_device_capability(i))}
+        for i in range(torch.cuda.device_count())
+    ]
+    info["cudnn"] = torch.backends.cudnn.version()
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+        try:
+            info["driver"] = pynvml.nvmlSystemGetDriverVersion()
+        finally:
+            pynvml.nvmlShutdown()
+    except Exception as exc:  # NVML is optional: record why it is missing
+        info["driver"] = None
+        info["nvml_error"] = f"{type(exc).__name__}: {exc}"
+    return info
+
+
+def threads_info() -> dict[str, Any]:
+    info: dict[str, Any] = {"affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None}
+    if "torch" in sys.modules:
+        torch = sys.modules["torch"]
+        info["torch_threads"] = torch.get_num_threads()
+        info["torch_interop_threads"] = torch.get_num_interop_threads()
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        if os.environ.get(var):
+            info[var] = os.environ[var]
+    return info
+
+
+def machine_id(cpu: str | None = None) -> str:
+    """A short stable id for this machine (host + CPU), used to keep baselines apart."""
+    text = f"{socket.gethostname()}|{cpu or cpu_model()}|{os.cpu_count()}"
+    return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+def fingerprint(project_root: Path | None = None) -> dict[str, Any]:
+    cpu = cpu_model()
+    return {
+        "machine_id": machine_id(cpu),
+        "hostname": socket.gethostname(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu": {"model": cpu, "logical_cores": os.cpu_count(), "arch": platform.machine()},
+        "threads": threads_info(),
+        "packages": {name: _version(name) for name in PACKAGES},
+        "cuda": cuda_info(),
+        "git": git_info(project_root or Path.cwd()),
+    }

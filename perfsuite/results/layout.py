@@ -1,0 +1,87 @@
+"""The `out/` layout: one subfolder per datatype, one folder per run.
+
+    out/runs/<YYYYmmdd-HHMMSS>_<slug>/   one pytest session's artifacts
+    out/baselines/<machine-id>/          promoted baselines
+    out/cache/                           exported ONNX, compiled artifacts
+    out/_archive/                        superseded layouts (perfsuite migrate-out)
+
+Nothing is written loose at the top level of `out/`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+RUN_TS_FORMAT = "%Y%m%d-%H%M%S"
+RUN_DIR_RE = re.compile(r"^(?P<ts>\d{8}-\d{6})_(?P<slug>[A-Za-z0-9._-]+?)(?:-(?P<n>\d+))?$")
+_SLUG_BAD = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def slugify(text: str) -> str:
+    """A folder-safe slug: letters, digits, '.', '_' and '-' only."""
+    slug = _SLUG_BAD.sub("-", text).strip("-")
+    return slug or "run"
+
+
+@dataclass(frozen=True)
+class OutLayout:
+    root: Path
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def baselines(self) -> Path:
+        return self.root / "baselines"
+
+    @property
+    def cache(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def archive(self) -> Path:
+        return self.root / "_archive"
+
+    @property
+    def lock_file(self) -> Path:
+        # Inside runs/ so that out/ itself never holds loose files.
+        return self.runs / ".lock"
+
+    def new_run_dir(self, slug: str, now: _dt.datetime | None = None) -> Path:
+        """Create and return a fresh `runs/<ts>_<slug>` folder; a clash in the same second gets `-2`, `-3`…"""
+        now = now or _dt.datetime.now()
+        base = f"{now.strftime(RUN_TS_FORMAT)}_{slugify(slug)}"
+        self.runs.mkdir(parents=True, exist_ok=True)
+        for n in range(1, 1000):
+            name = base if n == 1 else f"{base}-{n}"
+            path = self.runs / name
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return path
+        raise RuntimeError(f"could not create a run folder under {self.runs}")
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` so that a reader never sees a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise

