@@ -107,6 +107,7 @@ class PerfOptions:
 
 def _targets_benches(config: pytest.Config) -> bool:
     benches = [(config.rootpath / b).resolve() for b in config.getini("perf_benches")]
+    benches = [b for b in benches if b.is_dir()]
     for arg in config.args:
         path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
         for b in benches:

@@ -61,13 +61,13 @@ def local(spec: ModelSpec) -> Built:
     path = Path(spec.path)
     try:
         module = AutoModel.from_pretrained(path, local_files_only=True)
-    except (OSError, ValueError) as exc:
-        raise PerfDataError(f"cannot load the model snapshot at {path}: {exc}") from None
+    except Exception as exc:  # transformers/safetensors raise many types for a bad snapshot
+        raise PerfDataError(f"cannot load the model snapshot at {path}: {type(exc).__name__}: {exc}") from None
     tokenizer = None
     if spec.modality == "text" and any((path / f).exists() for f in _TOKENIZER_FILES):
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        except (OSError, ValueError):
+        except Exception:
             tokenizer = None  # fall back to the hash tokenizer; info() says so
     kwargs = (("use_cache", False),) if getattr(module.config, "is_decoder", False) or "gpt" in module.config.model_type else ()
     return Built(module, tokenizer, kwargs)
