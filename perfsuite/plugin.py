@@ -147,6 +147,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from perfsuite.config import build_plan
     from perfsuite.pinning import apply_hardware
     from perfsuite.results.layout import OutLayout
+    from perfsuite.results.lock import RunLock
     from perfsuite.session import PerfSession
 
     missing = _check_device(options.device)
@@ -164,7 +165,16 @@ def pytest_configure(config: pytest.Config) -> None:
     except PerfError as exc:
         raise pytest.UsageError(str(exc)) from None
     threads = apply_hardware(plan.cases[0].config.hardware) if not missing else {}
-    run_dir = OutLayout(options.out_dir).new_run_dir(f"{plan.suite.name}-{plan.device}")
+    layout = OutLayout(options.out_dir)
+    # One benchmark session per out/ at a time: two would share cores (and skew each other), and
+    # `perfsuite migrate-out` must not reshuffle a folder that is being written.
+    lock = RunLock(layout)
+    try:
+        lock.acquire()
+    except PerfError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.add_cleanup(lock.release)
+    run_dir = layout.new_run_dir(f"{plan.suite.name}-{plan.device}")
     session = PerfSession(plan=plan, run_dir=run_dir, threads=threads, skip_reason=missing)
     _write_run_header(session, config)
     if getattr(config.option, "benchmark_json", "") is None:

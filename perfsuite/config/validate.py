@@ -209,6 +209,11 @@ def dataset_spec(data: Any, *, file: str | None, sampling_file: str | None, over
     f.done()
     if adapter != "synthetic" and not (source or root_text):
         f.error("root", f"dataset {name} needs 'source' (embedded) or 'root' (a folder of files)")
+    if spec.root and (Path(spec.root).parent / "bootstrap.yaml").is_file():
+        # A bootstrapped dataset (datasets/<name>/source-data): say which bootstrap to run.
+        from perfsuite.bootstrap import require_source_data
+
+        require_source_data(Path(spec.root).parent)
     if spec.root and not Path(spec.root).exists():
         bootstrap = project_root / "datasets" / name / "bootstrap.sh"
         hint = f"run {bootstrap.relative_to(project_root)} --yes" if bootstrap.exists() else "create it or fix dataset.root"
