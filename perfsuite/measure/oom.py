@@ -1,0 +1,97 @@
+"""Out-of-memory during a batch sweep: recognise it, free memory, record it, go on.
+
+    for bs in batch_sizes:
+        with catch_oom(bs) as oom:
+            results[bs] = measure(make_fn(bs), clock=clock)
+        if oom.record is not None:
+            results[bs] = oom.record          # OomRecord(status="oom", batch_size=bs, message=...)
+
+Only out-of-memory errors are caught; any other exception propagates unchanged.
+"""
+
+from __future__ import annotations
+
+import gc
+import sys
+import traceback
+from dataclasses import asdict, dataclass
+from types import TracebackType
+from typing import Any
+
+#: Lower-cased message fragments that mean "the allocator gave up".
+OOM_MESSAGES = (
+    "out of memory",  # CUDA caching allocator, CPU allocator ("DefaultCPUAllocator: not enough memory" below), HIP
+    "not enough memory",
+    "cublas_status_alloc_failed",
+    "failed to allocate memory",  # ONNX Runtime
+)
+
+
+def is_oom(exc: BaseException) -> bool:
+    """True for torch.cuda.OutOfMemoryError, MemoryError, or a RuntimeError saying it ran out of memory."""
+    if isinstance(exc, MemoryError):
+        return True
+    torch = sys.modules.get("torch")
+    oom_type = getattr(getattr(torch, "cuda", None), "OutOfMemoryError", None) if torch is not None else None
+    if oom_type is not None and isinstance(exc, oom_type):
+        return True
+    if isinstance(exc, RuntimeError):
+        text = str(exc).lower()
+        return any(fragment in text for fragment in OOM_MESSAGES)
+    return False
+
+
+def free_memory(cuda: Any | None = None) -> None:
+    """gc.collect(), then ``cuda.empty_cache()`` when CUDA is in use (``cuda`` injectable)."""
+    gc.collect()
+    if cuda is None:
+        torch = sys.modules.get("torch")  # never import torch just to free memory
+        if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
+            return
+        cuda = torch.cuda
+    cuda.empty_cache()
+
+
+@dataclass(frozen=True)
+class OomRecord:
+    """A batch size that did not fit: kept in the sweep as a result, not lost as a crash."""
+
+    batch_size: int | None
+    message: str
+    error_type: str
+    status: str = "oom"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def oom_record(exc: BaseException, batch_size: int | None, *, cuda: Any | None = None) -> OomRecord | None:
+    """If ``exc`` is an OOM: drop its frames' references, free caches, return the record; else None."""
+    if not is_oom(exc):
+        return None
+    if exc.__traceback__ is not None:
+        traceback.clear_frames(exc.__traceback__)  # the frames hold the tensors that did not fit
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    record = OomRecord(batch_size=batch_size, message=message, error_type=type(exc).__name__)
+    free_memory(cuda)
+    return record
+
+
+class catch_oom:  # noqa: N801 - used like contextlib.suppress
+    """Context manager that turns an OOM in its block into ``self.record``."""
+
+    def __init__(self, batch_size: int | None = None, *, cuda: Any | None = None) -> None:
+        self.batch_size = batch_size
+        self._cuda = cuda
+        self.record: OomRecord | None = None
+
+    def __enter__(self) -> catch_oom:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool:
+        if exc is None:
+            return False
+        self.record = oom_record(exc, self.batch_size, cuda=self._cuda)
+        return self.record is not None
