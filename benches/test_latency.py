@@ -1,25 +1,24 @@
-"""Latency and throughput of one forward pass per case (direct-inference stage).
+"""Latency, throughput and memory of one forward pass per case (direct-inference stage).
 
-pytest-benchmark times exactly the model call: inputs are prepared and on the device before the
-first round, the call ends with a device synchronize (a no-op on CPU), and warm-up rounds are not
-timed. Stats stay pytest-benchmark's; perfsuite's metrics go into extra_info.
+perfsuite's engine measures (warm-up until the median settles, adaptive stopping on the CI of
+the median, device-synchronized clocks); each sample becomes a pytest-benchmark round, so its
+table, JSON, autosave and compare work as usual. perfsuite's metrics go to extra_info and to the
+run's results.json (raw samples there).
 """
 
 from __future__ import annotations
 
-import itertools
-import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
+from perfsuite.benchmark_fixture import benchmark_enabled, record_measurement
 from perfsuite.config.schema import Case
 from perfsuite.pinning import threads_in_force
+from perfsuite.runner import measure_latency
+from perfsuite.session import CaseRecord
 
 pytestmark = pytest.mark.perf_stage("direct_inference")
-
-EXTRA_SCHEMA_VERSION = 1
 
 
 def _shapes(output: Any) -> dict[str, list[int]]:
@@ -37,47 +36,40 @@ def test_latency(
     built_model: Any,
     runtime: Any,
     batch: Any,
-    device_sync: Callable[[], None],
+    device_sync: Any,
+    perf_record: CaseRecord,
 ) -> None:
-    measure = perf_case.config.measure
-    inputs = itertools.cycle(batch.inputs)
-
-    def next_batch() -> tuple[tuple[Any], dict[str, Any]]:
-        return (next(inputs),), {}
-
-    def call(x: dict[str, Any]) -> Any:
-        out = runtime(x)
+    if not benchmark_enabled(benchmark):  # --benchmark-disable: run once as a smoke test
+        runtime(batch.inputs[0])
         device_sync()
-        return out
+        return
 
-    # The first call on fresh weights is recorded on its own: it is not a steady-state sample.
-    start = time.perf_counter()
-    first_output = call(batch.inputs[0])
-    first_call_s = time.perf_counter() - start
-
-    benchmark.pedantic(call, setup=next_batch, rounds=measure.rounds, warmup_rounds=measure.warmup_rounds, iterations=1)
-
-    model_info = built_model.model.info()
-    extra: dict[str, Any] = {
-        "schema_version": EXTRA_SCHEMA_VERSION,
-        "case": perf_case.describe(),
-        "model": model_info.as_dict(),
+    outcome = measure_latency(perf_case, runtime, batch, built_model.model.module)
+    info: dict[str, Any] = {
+        "model": built_model.model.info().as_dict(),
         "runtime": runtime.describe(),
         "data": {"origin": batch.origin, "truncated_samples": batch.truncated_samples, "tokens_per_batch": batch.tokens_per_batch},
-        "clock": "time.perf_counter + torch.cuda.synchronize" if perf_case.device.startswith("cuda") else "time.perf_counter (synchronous CPU)",
-        "timing": {"rounds": measure.rounds, "warmup_rounds": measure.warmup_rounds, "iterations": 1, "prepared_batches": len(batch.inputs)},
-        "threads": threads_in_force(),
+        "threads_in_force": threads_in_force(),
         "load_s": built_model.load_s,
-        "first_call_s": first_call_s,
+        "memory": outcome.memory,
     }
+    perf_record.data.update(info)
+    if outcome.oom is not None:
+        perf_record.data["oom"] = outcome.oom.to_dict()
+        perf_record.sweep_point = outcome.oom
+        pytest.skip(f"OOM at batch size {perf_case.batch_size}: {outcome.oom.message} (recorded as oom; caches freed)")
+
+    m = outcome.measurement
+    assert m is not None
+    calls = (m.warmup_calls + m.calls) * perf_case.batch_size
+    info.update(throughput=outcome.throughput, device_state=outcome.device_state(samples=calls))
     if perf_case.config.raw.get("output", {}).get("direct", {}).get("record_output_shapes", True):
-        extra["output_shapes"] = _shapes(first_output)
-    stats = getattr(benchmark.stats, "stats", None)
-    if stats is not None and stats.median > 0:
-        extra["throughput"] = {
-            "samples_per_s": batch.batch_size / stats.median,
-            "tokens_per_s": batch.tokens_per_batch / stats.median if batch.tokens_per_batch else None,
-            "basis": "median round",
-        }
-    benchmark.extra_info.update(extra)
-    assert stats is None or stats.rounds == measure.rounds
+        info["output_shapes"] = _shapes(runtime(batch.inputs[0]))
+    save_samples = perf_case.config.raw.get("output", {}).get("direct", {}).get("save_raw_samples", True)
+    perf_record.data.update(info, measurement=m.to_extra_info(include_samples=save_samples))
+    perf_record.sweep_point = m
+
+    record_measurement(benchmark, m)
+    benchmark.extra_info.update(m.to_extra_info(include_samples=False))
+    benchmark.extra_info.update(info, case=perf_case.describe())
+    assert m.rounds >= 1 and m.median_s is not None and m.median_s > 0

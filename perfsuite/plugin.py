@@ -21,6 +21,7 @@ from perfsuite.errors import PerfError
 
 PERF_SESSION = pytest.StashKey["Any"]()
 PERF_OPTIONS = pytest.StashKey["PerfOptions"]()
+CASE_RECORD = pytest.StashKey["Any"]()  # the CaseRecord a benchmark test filled in
 CASE_PARAM = "perf_case"
 
 
@@ -138,6 +139,7 @@ def _check_device(device: str) -> str | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "perf_stage(name): the pipeline stage a benchmark belongs to (see conf/pipeline/).")
+    config.addinivalue_line("markers", "perf_generation: parametrize only with cases whose model can generate (max_new_tokens > 0).")
     options = PerfOptions.from_config(config)
     config.stash[PERF_OPTIONS] = options
     if not (options.explicit or _targets_benches(config)):
@@ -148,6 +150,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from perfsuite.pinning import apply_hardware
     from perfsuite.results.layout import OutLayout
     from perfsuite.results.lock import RunLock
+    from perfsuite.results.records import ResultsWriter
     from perfsuite.session import PerfSession
 
     missing = _check_device(options.device)
@@ -176,6 +179,11 @@ def pytest_configure(config: pytest.Config) -> None:
     config.add_cleanup(lock.release)
     run_dir = layout.new_run_dir(f"{plan.suite.name}-{plan.device}")
     session = PerfSession(plan=plan, run_dir=run_dir, threads=threads, skip_reason=missing)
+    session.results = ResultsWriter(
+        run_dir / "results.json",
+        {"suite": plan.suite.name, "device": plan.device, "run_dir": str(run_dir), "started": run_dir.name.split("_")[0]},
+    )
+    session.results.flush()
     _write_run_header(session, config)
     if getattr(config.option, "benchmark_json", "") is None:
         config.option.benchmark_json = str(run_dir / "benchmark.json")
@@ -216,12 +224,18 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if session is None:
         return  # the perf_case fixture explains why when a test asks for it
     cases = session.plan.cases
+    if metafunc.definition.get_closest_marker("perf_generation"):
+        # Only decoder models with an LM head and infer.max_new_tokens > 0 generate.
+        cases = tuple(c for c in cases if c.model.generative and c.config.infer.max_new_tokens > 0)
     metafunc.parametrize(CASE_PARAM, cases, ids=[c.id for c in cases])
 
 
 def _case_of(item: pytest.Item) -> Any:
+    from perfsuite.config.schema import Case
+
     callspec = getattr(item, "callspec", None)
-    return callspec.params.get(CASE_PARAM) if callspec else None
+    case = callspec.params.get(CASE_PARAM) if callspec else None
+    return case if isinstance(case, Case) else None  # an empty parameter set gives NOTSET
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -234,7 +248,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     keep, deselected = [], []
     for item in items:
         marker = item.get_closest_marker("perf_stage")
-        if marker and marker.args and marker.args[0] not in stages:
+        no_case = CASE_PARAM in getattr(item, "fixturenames", ()) and _case_of(item) is None
+        if no_case or (marker and marker.args and marker.args[0] not in stages):
+            # no_case: e.g. test_generation in a suite without decoder models (empty parameter set)
             deselected.append(item)
         else:
             keep.append(item)
@@ -263,6 +279,40 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
         perf.release_after(item.nodeid)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Write each case's outcome (and what the test measured) to results.json as soon as it is known."""
+    report = yield
+    perf = perf_session(item.config)
+    case = _case_of(item)
+    if perf is None or case is None:
+        return report
+    final = report.when == "call" or (report.when == "setup" and not report.passed)
+    if report.when == "teardown" and report.failed:
+        final = True
+    if final:
+        if report.skipped:
+            outcome = "skipped"
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        elif report.failed:
+            outcome = "error" if report.when != "call" else "failed"
+            reason = call.excinfo.exconly().splitlines()[0] if call.excinfo else "failed"
+        else:
+            outcome, reason = "passed", None
+        record = item.stash.get(CASE_RECORD, None)
+        perf.record(getattr(item, "originalname", item.name), record, case, outcome, reason)
+    return report
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    perf = perf_session(session.config)
+    if perf is None:
+        return
+    perf.results.header["sweeps"] = perf.sweeps()
+    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
+    perf.results.finish("interrupted" if interrupted else "complete")
+
+
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     perf = perf_session(config)
     if perf is None:
@@ -281,7 +331,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     perf = perf_session(config)
     if perf is None:
         return
+    from perfsuite.report.terminal import summary_lines
+
     terminalreporter.write_sep("-", "perfsuite")
+    results = list(perf.results.cases.values())
+    for line in summary_lines(results, perf.results.header.get("sweeps", [])):
+        terminalreporter.write_line(line)
+    skipped = [e for e in perf.plan.exclusions]
+    if skipped:
+        terminalreporter.write_line(
+            f"left out by the matrix ({len(skipped)}): " + ", ".join(f"{e.model} x {e.dataset}" for e in skipped)
+        )
     terminalreporter.write_line(f"run folder: {perf.run_dir}")
 
 

@@ -7,7 +7,6 @@ test that needs them, so a long matrix never holds more than one model in memory
 from __future__ import annotations
 
 import gc
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,11 +38,23 @@ class PreparedBatches:
 
 
 @dataclass
+class CaseRecord:
+    """What a benchmark test reports about its case; the plugin writes it to results.json."""
+
+    case: Case
+    kind: str = "latency"
+    data: dict[str, Any] = field(default_factory=dict)
+    sweep_point: Any = None  # Measurement or OomRecord, for the batch-sweep analysis
+
+
+@dataclass
 class PerfSession:
     plan: SuitePlan
     run_dir: Path
     threads: dict[str, Any]
     skip_reason: str | None = None  # set when the device is missing and the user asked to skip
+    results: Any = None  # perfsuite.results.records.ResultsWriter
+    sweep_points: dict[tuple[str, ...], list[tuple[int, Any]]] = field(default_factory=dict)
     _models: dict[Any, BuiltModel] = field(default_factory=dict)
     _samples: dict[Any, SampleSet] = field(default_factory=dict)
     _last_use: dict[Any, int] = field(default_factory=dict)
@@ -76,6 +87,30 @@ class PerfSession:
         self._samples.clear()
         gc.collect()
 
+    # -- results ------------------------------------------------------------------------------------
+    def record(self, test: str, record: CaseRecord | None, case: Case, outcome: str, reason: str | None) -> None:
+        data: dict[str, Any] = {"kind": record.kind if record else "latency", "description": case.describe()}
+        if record is not None:
+            data.update(record.data)
+            if record.sweep_point is not None and record.kind == "latency":
+                group = (test, case.model.id, case.dataset.name, case.runtime.name, case.device)
+                self.sweep_points.setdefault(group, []).append((case.batch_size, record.sweep_point))
+        if reason:
+            data["reason"] = reason
+        self.results.record(test, case.id, outcome, data)
+
+    def sweeps(self) -> list[dict[str, Any]]:
+        """Throughput/latency curve and knee for every case group measured at two or more batch sizes."""
+        from perfsuite.measure import analyze_sweep
+
+        out = []
+        for group, points in self.sweep_points.items():
+            if len({bs for bs, _ in points}) < 2:
+                continue
+            analysis = analyze_sweep(points)
+            out.append({"group": "-".join(group[1:]), "test": group[0], **analysis.to_dict()})
+        return out
+
     # -- shared objects -------------------------------------------------------------------------
     def model(self, case: Case) -> BuiltModel:
         built = self._models.get(case.model_key)
@@ -83,13 +118,9 @@ class PerfSession:
             from perfsuite.models.base import build_model
             from perfsuite.pinning import seed_everything
 
-            import transformers  # noqa: F401  (import time is not load time)
-
             seed_everything(case.config.seed)
-            start = time.perf_counter()
             model = build_model(case.model, precision=case.config.infer.precision, device=case.device, seed=case.config.seed)
-            _synchronize(case.device)
-            built = self._models[case.model_key] = BuiltModel(model, time.perf_counter() - start)
+            built = self._models[case.model_key] = BuiltModel(model, model.load_s)
         return built
 
     @staticmethod

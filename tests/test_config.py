@@ -77,7 +77,7 @@ class TestComposition:
                 "model/gpt2/arch/gpt2.tiny.yaml": """
                 adapter: gpt2
                 modality: text
-                config: {n_layer: 1, n_head: 2, n_embd: 32, n_positions: 64, vocab_size: 100}
+                config: {n_layer: 1, n_head: 2, n_embd: 32, n_positions: 64, vocab_size: 100, eos_token_id: 99, bos_token_id: 99}
                 """,
                 "model/mine/arch/mine.default.yaml": """
                 adapter: bert
@@ -172,6 +172,11 @@ class TestBadInput:
         msg = error_of(overrides=["model=gpt2.tiny", "infer.seq_len=1000"])
         assert "256 positions" in msg and "infer.seq_len" in msg
 
+    def test_gpt2_special_tokens_inside_vocab(self, conf_dir):
+        conf = conf_dir({"model/gpt2/arch/gpt2.small_vocab.yaml": "adapter: gpt2\nmodality: text\nconfig: {vocab_size: 500, n_positions: 64}\n"})
+        msg = error_of(conf=conf, overrides=["model=gpt2.small_vocab", "infer.seq_len=32"])
+        assert "eos_token_id" in msg and "vocab_size 500" in msg and "gpt2.small_vocab.yaml" in msg
+
     def test_fp16_on_cpu(self):
         assert "fp16" in error_of(overrides=["model=gpt2.tiny", "infer.precision=fp16"])
 
@@ -197,8 +202,24 @@ class TestBadInput:
     def test_bool_is_not_an_int(self):
         assert "integer" in error_of(overrides=["model=gpt2.tiny", "infer.seq_len=true"])
 
-    def test_measure_rounds_positive(self):
-        assert "measure.rounds" in error_of(overrides=["model=gpt2.tiny", "measure.rounds=0"])
+    @pytest.mark.parametrize(("override", "key"), [
+        ("measure.stop.min_rounds=0", "measure.stop.min_rounds"),
+        ("measure.stop.max_time_s=-1", "measure.stop.max_time_s"),
+        ("measure.warmup.max_time_s=0", "measure.warmup.max_time_s"),
+        ("measure.memory_period_s=0", "measure.memory_period_s"),
+    ])
+    def test_measure_targets_positive(self, override, key):
+        msg = error_of(overrides=["model=gpt2.tiny", override])
+        assert key in msg and "--perf-override" in msg
+
+    def test_measure_policy_typo(self, conf_dir):
+        conf = conf_dir({"suite/s.yaml": "name: s\nmodels: [bert.tiny]\ndatasets: [pydoc]\noverrides: [measure.stop.max_time=3]\n"})
+        msg = error_of(conf=conf, suite="s")
+        assert "measure.stop.max_time" in msg
+
+    def test_suite_overrides_must_be_values(self, conf_dir):
+        conf = conf_dir({"suite/s.yaml": "name: s\nmodels: [bert.tiny]\ndatasets: [pydoc]\noverrides: [dataset=synthetic]\n"})
+        assert "may only set values" in error_of(conf=conf, suite="s")
 
     def test_unknown_device(self):
         assert "cuda:N" in error_of(device="tpu")

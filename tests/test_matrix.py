@@ -6,6 +6,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from perfsuite.config.matrix import compatible, expand
+from perfsuite.measure.policy import StopPolicy, WarmupPolicy
 from perfsuite.config.schema import (
     CaseConfig,
     DatasetSpec,
@@ -18,7 +19,7 @@ from perfsuite.config.schema import (
 )
 
 HW = HardwareSpec("cpu", 1, 1, False, None)
-MEASURE = MeasureSpec(1, 3)
+MEASURE = MeasureSpec(WarmupPolicy(), StopPolicy(), "isolated", 10, 0.01, 11, 1)
 
 
 def make_config(model_i: int, modality: str, dataset: str, ds_modality: str, runtime: str, sizes: tuple[int, ...]) -> CaseConfig:

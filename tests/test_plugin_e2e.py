@@ -18,7 +18,19 @@ models: [gpt2.tiny, bert.tiny, resnet50.tiny]
 datasets: [pydoc, sample_images]
 batch_sizes: [1, 2]
 """
-FAST = ["--perf-override", "measure.rounds=3", "--perf-override", "measure.warmup_rounds=1"]
+FAST = [
+    arg
+    for ov in (
+        "measure.stop.min_time_s=0.02",
+        "measure.stop.max_time_s=0.3",
+        "measure.stop.min_rounds=5",
+        "measure.warmup.min_calls=2",
+        "measure.warmup.window=2",
+        "measure.warmup.max_time_s=0.5",
+        "measure.generation.runs=11",  # 11 runs establish the medians
+    )
+    for arg in ("--perf-override", ov)
+]
 
 
 @pytest.fixture
@@ -40,21 +52,36 @@ def run_dirs(out: Path) -> list[Path]:
 
 def test_suite_runs_and_writes_run_folder(run_benches):
     result = run_benches("--perf-suite", "e2e")
-    result.assert_outcomes(passed=6)
+    result.assert_outcomes(passed=8)  # 6 latency cases + 2 generation cases (gpt2)
     result.stdout.fnmatch_lines(["*perfsuite: suite e2e, device cpu, 6 cases*", "*test_latency*gpt2.tiny-pydoc-eager-bs2-cpu*"])
+    result.stdout.fnmatch_lines(["case * p50 ms * p90 ms * p99 ms * samples/s * tokens/s * RSS peak MiB * first call ms * load s*"])
+    result.stdout.fnmatch_lines(["generation case * TTFT p50 ms * TPOT p50 ms*", "gpt2.tiny-pydoc-eager-bs1-cpu *"])
+    result.stdout.fnmatch_lines(["batch sweep bert.tiny-pydoc-eager-cpu: knee at batch size*"])
     (run_dir,) = run_dirs(run_benches.out)
     assert run_dir.name.endswith("_e2e-cpu")
-    assert {"run_config.yaml", "env.json", "benchmark.json"} <= {p.name for p in run_dir.iterdir()}
+    assert {"run_config.yaml", "env.json", "benchmark.json", "results.json"} <= {p.name for p in run_dir.iterdir()}
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["status"] == "complete" and len(results["results"]) == 8
+    latency = [r for r in results["results"] if r["kind"] == "latency"]
+    for r in latency:
+        assert r["outcome"] == "passed" and len(r["measurement"]["samples_s"]) == r["measurement"]["stats"]["n"] >= 5
+        assert r["memory"]["host"]["rss_peak_bytes"] > 0 and r["memory"]["weights_bytes"] > 0
+        assert r["load_s"] > 0 and r["measurement"]["first_call_s"] > 0
+    gen = [r for r in results["results"] if r["kind"] == "generation"]
+    assert len(gen) == 2 and all(r["generation"]["ttft"]["p50_s"] > 0 for r in gen)
+    assert {s["group"] for s in results["sweeps"]} >= {"bert.tiny-pydoc-eager-cpu"}
     env = json.loads((run_dir / "env.json").read_text())
     assert env["threads"]["torch_threads"] == 1 and env["cpu"]["logical_cores"] >= 1 and env["packages"]["torch"]
     bench = json.loads((run_dir / "benchmark.json").read_text())
-    assert len(bench["benchmarks"]) == 6
-    for b in bench["benchmarks"]:
+    assert len(bench["benchmarks"]) == 8
+    for b in [b for b in bench["benchmarks"] if b["name"].startswith("test_latency")]:
         info = b["extra_info"]
         assert info["case"]["id"] == b["param"] and info["throughput"]["samples_per_s"] > 0
+        assert info["schema_version"] == 1 and info["stats"]["p50_s"] > 0 and "samples_s" not in info
+        assert abs(b["stats"]["median"] - info["stats"]["p50_s"]) < 1e-12  # the same samples
         assert b["params"]["perf_case"] == b["param"]  # serializable, not an object repr
-        assert b["stats"]["rounds"] == 3
-    text = [b for b in bench["benchmarks"] if b["extra_info"]["case"]["modality"] == "text"]
+        assert b["stats"]["rounds"] >= 5
+    text = [b for b in bench["benchmarks"] if b["name"].startswith("test_latency") and b["extra_info"]["case"]["modality"] == "text"]
     assert all(b["extra_info"]["throughput"]["tokens_per_s"] > 0 for b in text)
     # pytest-benchmark's own compare command reads it
     cmp = subprocess.run(
@@ -82,7 +109,7 @@ def test_missing_cuda_is_a_usage_error(run_benches):
 
 def test_missing_cuda_can_skip_with_reason(run_benches):
     result = run_benches("--device", "cuda", "--perf-on-missing-device=skip", "--perf-suite", "e2e", "-rs")
-    result.assert_outcomes(skipped=6)
+    result.assert_outcomes(skipped=8)
     result.stdout.fnmatch_lines(["*SKIPPED*--device cuda was requested*"])
 
 
@@ -141,3 +168,64 @@ def test_plugin_stays_out_of_ordinary_runs(pytester):
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
     assert "perfsuite:" not in result.stdout.str()
+
+
+FAULTS_PLUGIN = '''
+import os
+import pytest
+
+seen = []
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_call(item):
+    if os.environ.get("FAULT") == "model_raises" and "bs2" in item.name and "bert" in item.name:
+        from perfsuite.runtimes import eager
+
+        def broken(self, inputs):
+            raise RuntimeError("kernel exploded on this batch")
+
+        eager.EagerRuntime.__call__ = broken
+
+
+def pytest_runtest_teardown(item):
+    from perfsuite.runtimes import eager
+
+    eager.EagerRuntime.__call__ = ORIGINAL
+    seen.append(item.name)
+    if os.environ.get("FAULT") == "ctrl_c" and len(seen) == 2:
+        raise KeyboardInterrupt
+
+
+from perfsuite.runtimes import eager as _eager
+
+ORIGINAL = _eager.EagerRuntime.__call__
+'''
+
+
+def test_model_error_fails_that_case_only(run_benches, pytester, monkeypatch):
+    pytester.makepyfile(faults=FAULTS_PLUGIN)
+    monkeypatch.setenv("FAULT", "model_raises")
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+    result = run_benches("-p", "faults", "--perf-override", "model=bert.tiny", "--perf-override", "infer.batch_sizes=[1,2]")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*RuntimeError: kernel exploded on this batch*"])
+    (run_dir,) = run_dirs(run_benches.out)
+    results = json.loads((run_dir / "results.json").read_text())
+    outcomes = {r["case"]: (r["outcome"], r.get("reason")) for r in results["results"]}
+    assert outcomes["bert.tiny-pydoc-eager-bs1-cpu"] == ("passed", None)
+    assert outcomes["bert.tiny-pydoc-eager-bs2-cpu"] == ("failed", "RuntimeError: kernel exploded on this batch")
+
+
+def test_ctrl_c_keeps_finished_cases_on_disk(run_benches, pytester, monkeypatch):
+    pytester.makepyfile(faults=FAULTS_PLUGIN)
+    monkeypatch.setenv("FAULT", "ctrl_c")
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+    result = run_benches("-p", "faults", "--perf-override", "model=bert.tiny", "--perf-override", "infer.batch_sizes=[1,2,3]")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    (run_dir,) = run_dirs(run_benches.out)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["status"] == "interrupted"
+    assert [r["case"] for r in results["results"]] == ["bert.tiny-pydoc-eager-bs1-cpu", "bert.tiny-pydoc-eager-bs2-cpu"]
+    assert all(r["measurement"]["stats"]["n"] >= 5 for r in results["results"])
+    assert not (run_benches.out / "runs" / ".lock").exists()  # the run lock was released

@@ -56,11 +56,11 @@ class Fields:
         allowed: Iterable[object] | str | None = None,
         hint: str | None = None,
     ) -> NoReturn:
-        full = self.full_key(key.split("[")[0])
+        full = self.full_key(key.split("[")[0]) if key else self.section
         file = self.file
         if full in self.overridden:
             file = f"--perf-override {full}={self.overridden[full]}"
-        raise PerfConfigError(message, file=file, key=self.full_key(key), value=value, allowed=allowed, hint=hint)
+        raise PerfConfigError(message, file=file, key=self.full_key(key) if key else self.section, value=value, allowed=allowed, hint=hint)
 
     def _get(self, key: str, default: Any) -> Any:
         self._read.add(key)

@@ -62,7 +62,7 @@ def _case_overrides(ref: ModelRef, dataset: str, runtime: str, common: list[str]
     # > the suite's batch_sizes > the model's default infer preset.
     if suite.batch_sizes and not user.sets_batch_sizes and ref.family not in user.infer_options:
         ovs.append(f"infer.batch_sizes=[{','.join(map(str, suite.batch_sizes))}]")
-    return ovs + list(user.passthrough)
+    return ovs + list(suite.overrides) + list(user.passthrough)
 
 
 def build_plan(

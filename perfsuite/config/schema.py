@@ -9,6 +9,7 @@ MODALITIES = ("text", "image")
 DATASET_MODALITIES = ("text", "image", "any")
 PRECISIONS = ("fp32", "bf16", "fp16")
 SAMPLING_STRATEGIES = ("sequential", "random")
+GENERATIVE_ADAPTERS = frozenset({"gpt2"})
 STAGES = ("direct_inference", "static_analysis", "torch_profiler")
 
 
@@ -34,6 +35,11 @@ class ModelSpec:
     preprocess: ImagePreprocess | None = None
     max_positions: int | None = None  # text models: longest sequence the architecture accepts
     vocab_size: int | None = None  # text models
+
+    @property
+    def generative(self) -> bool:
+        """Has an LM head that `generate` can drive (local snapshots load the bare AutoModel)."""
+        return self.adapter in GENERATIVE_ADAPTERS
 
     def config_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.config}
@@ -84,8 +90,13 @@ class HardwareSpec:
 
 @dataclass(frozen=True)
 class MeasureSpec:
-    warmup_rounds: int
-    rounds: int
+    warmup: Any  # perfsuite.measure.policy.WarmupPolicy
+    stop: Any  # perfsuite.measure.policy.StopPolicy
+    cuda_timing: str  # isolated | pipelined
+    cuda_block: int
+    memory_period_s: float
+    generation_runs: int
+    generation_warmup_runs: int
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,7 @@ class SuiteSpec:
     datasets: tuple[str, ...]
     runtimes: tuple[str, ...]
     batch_sizes: tuple[int, ...] | None
+    overrides: tuple[str, ...] = ()  # value overrides applied to every case (before the user's)
 
 
 @dataclass(frozen=True)

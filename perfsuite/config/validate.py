@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -70,8 +71,13 @@ def suite_spec(data: Any, *, file: str | None, overridden: Mapping[str, str]) ->
         datasets=f.str_list("datasets", nonempty=True),
         runtimes=f.str_list("runtimes", default=["pytorch"], nonempty=True),
         batch_sizes=f.int_list("batch_sizes", minimum=1, default=None),
+        overrides=f.str_list("overrides", default=[]),
     )
     f.done()
+    for i, text in enumerate(spec.overrides):
+        key = text.split("=", 1)[0].lstrip("+")
+        if "=" not in text or "." not in key or "/" in key:
+            f.error(f"overrides[{i}]", "a suite may only set values (KEY.PATH=VALUE); select models/datasets with its lists", value=text)
     return spec
 
 
@@ -136,6 +142,13 @@ def model_spec(data: Any, *, model_id: str, family: str, file: str | None, overr
         else:
             f.error("preprocess", "an image model needs preprocess.image_size", hint="add preprocess: {image_size: 224}")
 
+    vocab = config.get("vocab_size")
+    for key in ("bos_token_id", "eos_token_id", "pad_token_id"):
+        token = config.get(key)
+        if isinstance(vocab, int) and isinstance(token, int) and not 0 <= token < vocab:
+            f.error(f"config.{key}", f"outside the vocabulary (vocab_size {vocab})", value=token, allowed=f"0..{vocab - 1}")
+    if adapter == "gpt2" and isinstance(vocab, int) and vocab <= 50256 and "eos_token_id" not in config:
+        f.error("config.eos_token_id", f"GPT-2's default eos_token_id 50256 lies outside vocab_size {vocab}", hint=f"set config.eos_token_id (and bos_token_id) below {vocab}")
     max_positions = vocab_size = None
     if modality == "text":
         source = snapshot_config or config
@@ -243,14 +256,56 @@ def hardware_spec(data: Any, device: str, *, file: str | None, overridden: Mappi
     return spec
 
 
+def _policy(f: Fields, cls: type) -> Any:
+    """Build a measure policy dataclass from a section; its own checks become errors with the file."""
+    names = [fl.name for fl in dataclasses.fields(cls)]
+    kwargs = {}
+    for name in names:
+        if name in f.data:
+            value = f.data[name]
+            kwargs[name] = tuple(value) if isinstance(value, list) else value
+        f._read.add(name)
+    f.done()
+    try:
+        return cls(**kwargs)
+    except PerfConfigError as exc:
+        key = (exc.key or "").split(".")[-1]
+        f.error(key, exc.detail, value=exc.value, allowed=exc.allowed, hint=exc.hint)
+    except TypeError as exc:  # e.g. a mapping where a number belongs
+        f.error("", f"bad value: {exc}")
+
+
+def _measure_spec(m: Fields) -> MeasureSpec:
+    from perfsuite.measure.policy import StopPolicy, WarmupPolicy
+
+    g = m.sub("generation")
+    spec = MeasureSpec(
+        warmup=_policy(m.sub("warmup"), WarmupPolicy),
+        stop=_policy(m.sub("stop"), StopPolicy),
+        cuda_timing=m.string("cuda_timing", choices=("isolated", "pipelined"), default="isolated"),
+        cuda_block=m.integer("cuda_block", minimum=1, default=10),
+        memory_period_s=_positive(m, "memory_period_s", 0.01),
+        generation_runs=g.integer("runs", minimum=1, default=11),
+        generation_warmup_runs=g.integer("warmup_runs", minimum=0, default=1),
+    )
+    g.done()
+    m.done()
+    return spec
+
+
+def _positive(f: Fields, key: str, default: float) -> float:
+    value = f._get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        f.error(key, "must be a number > 0 (seconds)", value=value)
+    return float(value)
+
+
 def _check_sections(data: dict[str, Any], files: Mapping[str, str | None], overridden: Mapping[str, str]) -> tuple[MeasureSpec, tuple[str, ...], int]:
     top = Fields(data, section="", file=files.get("config"), overridden=overridden)
     for key in (*TOP_LEVEL, "model", "infer"):
         top._read.add(key)
     top.done()
-    m = top.sub("measure")
-    measure = MeasureSpec(warmup_rounds=m.integer("warmup_rounds", minimum=0), rounds=m.integer("rounds", minimum=1))
-    m.done()
+    measure = _measure_spec(top.sub("measure"))
     p = Fields(data.get("pipeline"), section="pipeline", file=files.get("pipeline"), overridden=overridden)
     stages = p.str_list("stages", nonempty=True)
     for i, stage in enumerate(stages):

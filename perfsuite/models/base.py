@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -67,6 +68,7 @@ class TransformersModel:
         self.device = "cpu"
         self.last_truncated = 0
         self.last_real_tokens = 0
+        self.load_s = 0.0
 
     @property
     def vocab_size(self) -> int:
@@ -117,10 +119,15 @@ class TransformersModel:
 
 
 def build_model(spec: ModelSpec, *, precision: str, device: str, seed: int) -> TransformersModel:
-    """Build (random init is seeded) and move to `device`; eval mode, no grad anywhere."""
+    """Build (random init is seeded) and move to `device`; eval mode. `load_s`: build + move, seconds."""
     import torch
 
-    factory: Callable[[ModelSpec], Built] = MODELS.get(spec.adapter, key="model.adapter")
+    factory: Callable[[ModelSpec], Callable[[], Built]] = MODELS.get(spec.adapter, key="model.adapter")
+    make = factory(spec)  # imports happen here, outside load_s
     torch.manual_seed(seed)
-    built = factory(spec)
-    return TransformersModel(spec, built, precision).to(device)
+    start = time.perf_counter()
+    model = TransformersModel(spec, make(), precision).to(device)
+    if device.startswith("cuda"):
+        torch.cuda.synchronize(device)
+    model.load_s = time.perf_counter() - start
+    return model

@@ -1,9 +1,15 @@
-"""transformers models built from config (random weights, never downloaded) or loaded from disk."""
+"""transformers models built from config (random weights, never downloaded) or loaded from disk.
+
+Each factory imports what it needs and returns a zero-argument builder, so that load time
+(`load_s`) measures building the model, not importing transformers.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from perfsuite.config.schema import ModelSpec
 from perfsuite.errors import PerfDataError
@@ -16,49 +22,53 @@ def _quiet_transformers() -> None:
 
 
 @MODELS.register("gpt2")
-def gpt2(spec: ModelSpec) -> Built:
+def gpt2(spec: ModelSpec) -> Callable[[], Built]:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     _quiet_transformers()
     # No KV cache for a single forward pass: the timed call is the prefill alone.
-    return Built(GPT2LMHeadModel(GPT2Config(**spec.config_dict())), forward_kwargs=(("use_cache", False),))
+    return lambda: Built(GPT2LMHeadModel(GPT2Config(**spec.config_dict())), forward_kwargs=(("use_cache", False),))
 
 
 @MODELS.register("bert")
-def bert(spec: ModelSpec) -> Built:
+def bert(spec: ModelSpec) -> Callable[[], Built]:
     from transformers import BertConfig, BertModel
 
     _quiet_transformers()
-    return Built(BertModel(BertConfig(**spec.config_dict())))
+    return lambda: Built(BertModel(BertConfig(**spec.config_dict())))
 
 
 @MODELS.register("distilbert")
-def distilbert(spec: ModelSpec) -> Built:
+def distilbert(spec: ModelSpec) -> Callable[[], Built]:
     from transformers import DistilBertConfig, DistilBertModel
 
     _quiet_transformers()
-    return Built(DistilBertModel(DistilBertConfig(**spec.config_dict())))
+    return lambda: Built(DistilBertModel(DistilBertConfig(**spec.config_dict())))
 
 
 @MODELS.register("resnet")
-def resnet(spec: ModelSpec) -> Built:
+def resnet(spec: ModelSpec) -> Callable[[], Built]:
     from transformers import ResNetConfig, ResNetForImageClassification
 
     _quiet_transformers()
-    return Built(ResNetForImageClassification(ResNetConfig(**spec.config_dict())))
+    return lambda: Built(ResNetForImageClassification(ResNetConfig(**spec.config_dict())))
 
 
 _TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "spiece.model")
 
 
 @MODELS.register("local")
-def local(spec: ModelSpec) -> Built:
+def local(spec: ModelSpec) -> Callable[[], Built]:
     """A snapshot folder: AutoModel + AutoTokenizer with local_files_only=True (no network)."""
     from transformers import AutoModel, AutoTokenizer
 
     _quiet_transformers()
     assert spec.path is not None  # validated
     path = Path(spec.path)
+    return lambda: _load_local(spec, path, AutoModel, AutoTokenizer)
+
+
+def _load_local(spec: ModelSpec, path: Path, AutoModel: Any, AutoTokenizer: Any) -> Built:  # noqa: N803
     try:
         module = AutoModel.from_pretrained(path, local_files_only=True)
     except Exception as exc:  # transformers/safetensors raise many types for a bad snapshot
