@@ -34,6 +34,10 @@ def apply_hardware(hw: HardwareSpec) -> dict[str, Any]:
                 f"perfsuite: inter-op threads stay at {torch.get_num_interop_threads()} "
                 f"(asked for {hw.interop_threads}); torch had already started its pool"
             )
+    torch.backends.cudnn.benchmark = hw.cudnn_benchmark
+    torch.backends.cudnn.deterministic = hw.deterministic
+    if hw.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
     return threads_in_force()
 
 
@@ -44,6 +48,9 @@ def threads_in_force() -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "torch_interop_threads": torch.get_num_interop_threads(),
         "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+        "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+        "deterministic_algorithms": bool(torch.are_deterministic_algorithms_enabled()),
     }
 
 

@@ -210,6 +210,7 @@ def _write_run_header(session: Any, config: pytest.Config) -> None:
     atomic_write_text(session.run_dir / "run_config.yaml", yaml.safe_dump(run_config, sort_keys=False))
     env = fingerprint(config.rootpath)
     env["threads"] = session.threads or env["threads"]
+    env["determinism"] = {"seed": plan.cases[0].config.seed, **{k: v for k, v in (session.threads or {}).items() if "determin" in k or "cudnn" in k}}
     atomic_write_text(session.run_dir / "env.json", json.dumps(env, indent=2, sort_keys=True))
 
 

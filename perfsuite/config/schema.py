@@ -86,6 +86,8 @@ class HardwareSpec:
     interop_threads: int
     pin: bool
     cores: tuple[int, ...] | None
+    cudnn_benchmark: bool = False
+    deterministic: bool = False
 
 
 @dataclass(frozen=True)
@@ -176,6 +178,7 @@ class Case:
             "image_size": self.model.preprocess.image_size if self.model.preprocess else None,
             "precision": infer.precision,
             "device": self.device,
+            "seed": self.config.seed,
         }
 
 

@@ -249,6 +249,8 @@ def hardware_spec(data: Any, device: str, *, file: str | None, overridden: Mappi
         interop_threads=f.integer("interop_threads", minimum=1, default=1),
         pin=f.boolean("pin", default=False),
         cores=f.int_list("cores", minimum=0, default=None),
+        cudnn_benchmark=f.boolean("cudnn_benchmark", default=False),
+        deterministic=f.boolean("deterministic", default=False),
     )
     f.done()
     if spec.device != device.split(":")[0]:
