@@ -72,4 +72,6 @@ def test_latency(
     record_measurement(benchmark, m)
     benchmark.extra_info.update(m.to_extra_info(include_samples=False))
     benchmark.extra_info.update(info, case=perf_case.describe())
-    assert m.rounds >= 1 and m.median_s is not None and m.median_s > 0
+    # A median that is not established (too few samples before max_time_s) is reported as n/e with
+    # its reason in extra_info.stats.not_established and the case flagged, not failed.
+    assert m.rounds >= 1 and min(m.samples_s) > 0

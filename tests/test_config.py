@@ -91,7 +91,7 @@ class TestComposition:
         assert p.cases[0].model.config_dict()["n_layer"] == 1
         assert p.cases[0].model.max_positions == 64
         p = plan(conf, overrides=["model=mine"])
-        assert {c.id for c in p.cases} == {"mine-pydoc-eager-bs1-cpu", "mine-pydoc-eager-bs8-cpu"}  # suite sizes
+        assert {c.id for c in p.cases} == {"mine-pydoc-eager-bs1-cpu", "mine-pydoc-eager-bs4-cpu"}  # suite sizes
         assert p.cases[0].config.infer.seq_len == 16 and p.cases[0].model.adapter == "bert"
 
     def test_minilm_points_at_real_weights(self):

@@ -72,6 +72,8 @@ def test_suite_runs_and_writes_run_folder(run_benches):
     assert {s["group"] for s in results["sweeps"]} >= {"bert.tiny-pydoc-eager-cpu"}
     env = json.loads((run_dir / "env.json").read_text())
     assert env["threads"]["torch_threads"] == 1 and env["cpu"]["logical_cores"] >= 1 and env["packages"]["torch"]
+    assert env["threads"]["affinity"] == [0] or len(env["threads"]["affinity"]) == 1  # pinned to one core
+    assert env["determinism"] == {"seed": 0, "cudnn_benchmark": False, "cudnn_deterministic": False, "deterministic_algorithms": False}
     bench = json.loads((run_dir / "benchmark.json").read_text())
     assert len(bench["benchmarks"]) == 8
     for b in [b for b in bench["benchmarks"] if b["name"].startswith("test_latency")]:
