@@ -20,17 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 import torch  # noqa: E402
-import transformers  # noqa: E402
 
 from perfsuite.measure import CpuClock, StopPolicy, WarmupPolicy, measure  # noqa: E402
-
-
-def tiny_gpt2() -> torch.nn.Module:
-    torch.manual_seed(0)
-    cfg = transformers.GPT2Config(
-        n_layer=2, n_head=2, n_embd=64, n_positions=128, vocab_size=1000, bos_token_id=999, eos_token_id=999
-    )
-    return transformers.GPT2Model(cfg).eval()
+from tiny_cases import tiny_gpt2  # noqa: E402  (tools/ is on sys.path when a script runs)
 
 
 def main(argv: list[str] | None = None) -> int:
