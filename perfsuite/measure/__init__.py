@@ -75,6 +75,7 @@ __all__ = [
     "percentile",
     "summarize",
     "throughput",
+    "weights_bytes",
     "time_generation",
     "warm_up",
 ]
