@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import warnings
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,11 @@ PERF_SESSION = pytest.StashKey["Any"]()
 PERF_OPTIONS = pytest.StashKey["PerfOptions"]()
 CASE_RECORD = pytest.StashKey["Any"]()  # the CaseRecord a benchmark test filled in
 CASE_PARAM = "perf_case"
+
+
+class PerfStageWarning(UserWarning):
+    """A configured pipeline stage has no benchmark in this run."""
+
 
 
 def _device_arg(text: str) -> str:
@@ -257,6 +263,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             keep.append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
+    covered = {m.args[0] for it in keep if (m := it.get_closest_marker("perf_stage")) and m.args}
+    for stage in sorted(stages - covered):
+        # A stage the pipeline asks for but no collected benchmark implements must not pass silently.
+        warnings.warn(PerfStageWarning(f"pipeline stage '{stage}' is selected but no collected benchmark runs it"))
     # Group by model so each model is built once and freed after its last test.
     order: dict[Any, int] = {}
     for item in keep:

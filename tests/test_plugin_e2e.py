@@ -162,7 +162,14 @@ def test_autosave_then_compare(run_benches, tmp_path):
 def test_pipeline_deselects_other_stages(run_benches):
     result = run_benches("--perf-override", "model=bert.tiny", "--perf-override", "pipeline.stages=[static_analysis]")
     result.stdout.fnmatch_lines(["*deselected*"])
+    result.stdout.fnmatch_lines(["*PerfStageWarning: pipeline stage 'static_analysis' is selected but no collected benchmark runs it*"])
     assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+
+
+def test_benchmark_disable_runs_each_case_once(run_benches):
+    result = run_benches("--perf-override", "model=gpt2.tiny", "--perf-override", "infer.batch_sizes=[1]", "--benchmark-disable")
+    result.assert_outcomes(passed=2)  # latency + generation, each run once as a smoke test, untimed
+    assert "benchmark: 2 tests" not in result.stdout.str()  # nothing was timed, so no table
 
 
 def test_plugin_stays_out_of_ordinary_runs(pytester):
