@@ -177,6 +177,10 @@ class TestBadInput:
         msg = error_of(conf=conf, overrides=["model=gpt2.small_vocab", "infer.seq_len=32"])
         assert "eos_token_id" in msg and "vocab_size 500" in msg and "gpt2.small_vocab.yaml" in msg
 
+    def test_op_table_sort_key(self):
+        msg = error_of(overrides=["model=bert.tiny", "output.torch.sort_by=speed"])
+        assert "output.torch.sort_by" in msg and "self_cpu_time_total" in msg
+
     def test_fp16_on_cpu(self):
         assert "fp16" in error_of(overrides=["model=gpt2.tiny", "infer.precision=fp16"])
 

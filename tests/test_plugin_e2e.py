@@ -238,3 +238,20 @@ def test_ctrl_c_keeps_finished_cases_on_disk(run_benches, pytester, monkeypatch)
     assert [r["case"] for r in results["results"]] == ["bert.tiny-pydoc-eager-bs1-cpu", "bert.tiny-pydoc-eager-bs2-cpu"]
     assert all(r["measurement"]["stats"]["n"] >= 5 for r in results["results"])
     assert not (run_benches.out / "runs" / ".lock").exists()  # the run lock was released
+
+
+def test_profiled_pass_writes_trace_and_op_table(run_benches):
+    import gzip
+
+    result = run_benches("--perf-override", "model=gpt2.tiny", "--perf-override", "infer.batch_sizes=[1]", "--perf-override", "pipeline=full", "-k", "profile")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["profiled case * GFLOP/call * top op * trace*", "gpt2.tiny-pydoc-eager-bs1-cpu *yes*"])
+    (run_dir,) = run_dirs(run_benches.out)
+    trace = run_dir / "traces" / "gpt2.tiny-pydoc-eager-bs1-cpu.json.gz"
+    events = json.loads(gzip.decompress(trace.read_bytes()))["traceEvents"]
+    assert any(e.get("name") == "aten::mm" for e in events)
+    table = (run_dir / "tables" / "gpt2.tiny-pydoc-eager-bs1-cpu.ops.csv").read_text().splitlines()
+    assert table[0].startswith("name,count,self_cpu_us") and len(table) > 5
+    (entry,) = json.loads((run_dir / "results.json").read_text())["results"]
+    assert entry["kind"] == "profile" and entry["profile"]["flops_per_call"] > 0
+    assert entry["profile"]["dropped_activities"] == {"cuda": "the case does not run on CUDA"}

@@ -335,7 +335,9 @@ def _check_sections(data: dict[str, Any], files: Mapping[str, str | None], overr
     tt = out.sub("torch")
     tt.boolean("export_trace", default=True)
     tt.integer("op_table_rows", minimum=1, default=20)
-    tt.string("sort_by", default="self_cpu_time_total")
+    from perfsuite.profile.torch_profiler import SORT_KEYS
+
+    tt.string("sort_by", choices=SORT_KEYS, default="self_cpu_time_total")
     tt.done()
     out.done()
     seed = top.integer("seed", minimum=0, default=0)

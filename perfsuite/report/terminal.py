@@ -93,6 +93,16 @@ def summary_lines(results: Sequence[Mapping[str, Any]], sweeps: Sequence[Mapping
                 lines.append(f"  bs {row['batch_size']:>4}: OOM")
             else:
                 lines.append(f"  bs {row['batch_size']:>4}: p50 {_ms(row.get('latency_p50_s'))} ms, {_num(row.get('samples_per_s'))} samples/s")
+    profiles = [r for r in results if r.get("kind") == "profile" and r.get("profile")]
+    if profiles:
+        lines.append("")
+        rows = []
+        for r in profiles:
+            p = r["profile"]
+            top = (p.get("top_ops") or [{}])[0].get("name", "-")
+            gflop = p.get("flops_per_call")
+            rows.append([r["case"], _num(gflop / 1e9 if gflop else None, "{:.3f}"), top, "yes" if p.get("trace") else "no"])
+        lines += table(["profiled case", "GFLOP/call", "top op", "trace"], rows)
     noisy = [r["case"] for r in latency if (r.get("measurement") or {}).get("noisy")]
     if noisy:
         lines.append("")

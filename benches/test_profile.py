@@ -1,0 +1,38 @@
+"""The profiled pass (torch_profiler stage): torch.profiler around a few calls of each case.
+
+A separate test from the timed ones, so the profiler never runs inside timed rounds. Select it
+with `--perf-override pipeline=full` (or a pipeline listing torch_profiler). Writes
+traces/<case>.json.gz (chrome://tracing, Perfetto) and tables/<case>.ops.csv in the run folder.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from perfsuite.config.schema import Case
+from perfsuite.profile import ProfilerSettings, profile_case
+from perfsuite.session import CaseRecord
+
+pytestmark = pytest.mark.perf_stage("torch_profiler")
+
+
+def test_profile(perf_case: Case, perf_session_state: Any, runtime: Any, batch: Any, device_sync: Any, perf_record: CaseRecord) -> None:
+    perf_record.kind = "profile"
+    raw = perf_case.config.raw
+    settings = ProfilerSettings.from_config(raw["profiling"]["torch"], raw["output"]["torch"])
+    if not raw["profiling"]["torch"].get("enabled", True):
+        pytest.skip("profiling.torch.enabled is false")
+    inputs = batch.inputs[0]
+    result = profile_case(
+        lambda: runtime(inputs),
+        settings,
+        device=perf_case.device,
+        out_dir=perf_session_state.run_dir,
+        name=f"{perf_case.id}",
+        sync=device_sync,
+    )
+    perf_record.data["profile"] = result.to_dict()
+    assert result.table_path.is_file() and result.top_ops
+    assert result.trace_path is None or result.trace_path.stat().st_size > 0

@@ -1,0 +1,194 @@
+"""torch.profiler over a few calls of a case: chrome trace, op table, FLOPs.
+
+The schedule is `wait` idle steps, `warmup` steps whose events are discarded, then `active`
+recorded steps (conf/profiling/torch/*.yaml). The trace is exported exactly once, from the
+`on_trace_ready` handler (torch raises if the same profile is exported twice), gzipped into
+`traces/<case>.json.gz`; the op table goes to `tables/<case>.ops.csv`.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import shutil
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+OP_COLUMNS = ("name", "count", "self_cpu_us", "cpu_total_us", "self_device_us", "device_total_us", "flops", "self_cpu_memory_bytes")
+
+
+@dataclass(frozen=True)
+class ProfilerSettings:
+    activities: tuple[str, ...] = ("cpu", "cuda")
+    record_shapes: bool = True
+    profile_memory: bool = True
+    with_stack: bool = False
+    with_flops: bool = True
+    wait: int = 1
+    warmup: int = 1
+    active: int = 3
+    export_trace: bool = True
+    op_table_rows: int = 20
+    sort_by: str = "self_cpu_time_total"
+
+    @classmethod
+    def from_config(cls, profiling: Mapping[str, Any], output: Mapping[str, Any]) -> ProfilerSettings:
+        """From the validated `profiling.torch` and `output.torch` sections."""
+        return cls(
+            activities=tuple(profiling.get("activities", ("cpu", "cuda"))),
+            record_shapes=bool(profiling.get("record_shapes", True)),
+            profile_memory=bool(profiling.get("profile_memory", True)),
+            with_stack=bool(profiling.get("with_stack", False)),
+            with_flops=bool(profiling.get("with_flops", True)),
+            wait=int(profiling.get("wait", 1)),
+            warmup=int(profiling.get("warmup", 1)),
+            active=int(profiling.get("active", 3)),
+            export_trace=bool(output.get("export_trace", True)),
+            op_table_rows=int(output.get("op_table_rows", 20)),
+            sort_by=str(output.get("sort_by", "self_cpu_time_total")),
+        )
+
+    @property
+    def steps(self) -> int:
+        return self.wait + self.warmup + self.active
+
+
+@dataclass(frozen=True)
+class ProfileResult:
+    trace_path: Path | None
+    table_path: Path
+    active_steps: int
+    total_flops: int | None  # summed over the active steps; None when FLOP counting was off
+    flops_per_call: float | None
+    top_ops: tuple[dict[str, Any], ...]  # the first op_table_rows rows by sort_by
+    activities: tuple[str, ...]
+    dropped_activities: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "trace": str(self.trace_path) if self.trace_path else None,
+            "op_table": str(self.table_path),
+            "active_steps": self.active_steps,
+            "total_flops": self.total_flops,
+            "flops_per_call": self.flops_per_call,
+            "top_ops": list(self.top_ops),
+            "activities": list(self.activities),
+            "dropped_activities": dict(self.dropped_activities),
+        }
+
+
+def _activities(settings: ProfilerSettings, device: str) -> tuple[list[Any], tuple[str, ...], dict[str, str]]:
+    import torch
+    from torch.profiler import ProfilerActivity
+
+    chosen, names, dropped = [], [], {}
+    for name in settings.activities:
+        if name == "cuda" and not (device.startswith("cuda") and torch.cuda.is_available()):
+            dropped[name] = "the case does not run on CUDA"
+            continue
+        chosen.append(ProfilerActivity.CPU if name == "cpu" else ProfilerActivity.CUDA)
+        names.append(name)
+    if not chosen:
+        raise ValueError(f"no profiler activity left for device {device} (asked for {list(settings.activities)})")
+    return chosen, tuple(names), dropped
+
+
+def _op_rows(averages: Any) -> list[dict[str, Any]]:
+    rows = []
+    for ev in averages:
+        rows.append(
+            {
+                "name": ev.key,
+                "count": int(ev.count),
+                "self_cpu_us": float(ev.self_cpu_time_total),
+                "cpu_total_us": float(ev.cpu_time_total),
+                "self_device_us": float(getattr(ev, "self_device_time_total", 0.0) or 0.0),
+                "device_total_us": float(getattr(ev, "device_time_total", 0.0) or 0.0),
+                "flops": int(getattr(ev, "flops", 0) or 0),
+                "self_cpu_memory_bytes": int(getattr(ev, "self_cpu_memory_usage", 0) or 0),
+            }
+        )
+    return rows
+
+
+_SORT_KEYS = {
+    "self_cpu_time_total": "self_cpu_us",
+    "cpu_time_total": "cpu_total_us",
+    "self_cuda_time_total": "self_device_us",
+    "cuda_time_total": "device_total_us",
+    "self_device_time_total": "self_device_us",
+    "device_time_total": "device_total_us",
+    "flops": "flops",
+    "count": "count",
+}
+SORT_KEYS = tuple(_SORT_KEYS)
+
+
+def profile_case(
+    fn: Callable[[], Any],
+    settings: ProfilerSettings,
+    *,
+    device: str,
+    out_dir: Path,
+    name: str,
+    sync: Callable[[], None] = lambda: None,
+) -> ProfileResult:
+    """Profile `settings.steps` calls of `fn`; write the trace and op table under `out_dir`."""
+    import torch
+    from torch.profiler import profile, schedule
+
+    if settings.sort_by not in _SORT_KEYS:
+        raise ValueError(f"unknown op table sort key {settings.sort_by!r}; known: {sorted(_SORT_KEYS)}")
+    activities, names, dropped = _activities(settings, device)
+    traces, tables = out_dir / "traces", out_dir / "tables"
+    traces.mkdir(parents=True, exist_ok=True)
+    tables.mkdir(parents=True, exist_ok=True)
+    raw_trace = traces / f"{name}.json"
+    exported: list[Path] = []
+
+    def on_ready(prof: Any) -> None:
+        if settings.export_trace and not exported:  # exporting the same profile twice raises
+            prof.export_chrome_trace(str(raw_trace))
+            exported.append(raw_trace)
+
+    with profile(
+        activities=activities,
+        schedule=schedule(wait=settings.wait, warmup=settings.warmup, active=settings.active, repeat=1),
+        on_trace_ready=on_ready,
+        record_shapes=settings.record_shapes,
+        profile_memory=settings.profile_memory,
+        with_stack=settings.with_stack,
+        with_flops=settings.with_flops,
+    ) as prof:
+        with torch.inference_mode():
+            for _ in range(settings.steps):
+                fn()
+                sync()
+                prof.step()
+    rows = _op_rows(prof.key_averages())
+    key = _SORT_KEYS[settings.sort_by]
+    rows.sort(key=lambda r: r[key], reverse=True)
+    table = tables / f"{name}.ops.csv"
+    with table.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=OP_COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    trace_path = None
+    if exported:
+        trace_path = traces / f"{name}.json.gz"
+        with raw_trace.open("rb") as src, gzip.open(trace_path, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+        raw_trace.unlink()
+    total = sum(r["flops"] for r in rows) if settings.with_flops else None
+    return ProfileResult(
+        trace_path=trace_path,
+        table_path=table,
+        active_steps=settings.active,
+        total_flops=total,
+        flops_per_call=(total / settings.active) if total is not None else None,
+        top_ops=tuple(rows[: settings.op_table_rows]),
+        activities=names,
+        dropped_activities=dropped,
+    )
