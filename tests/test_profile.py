@@ -31,3 +31,15 @@ def test_bad_sort_key(tmp_path):
 def test_only_cuda_on_cpu_is_refused(tmp_path):
     with pytest.raises(ValueError, match="no profiler activity"):
         profile_case(lambda: None, ProfilerSettings(activities=("cuda",)), device="cpu", out_dir=tmp_path, name="x")
+
+
+def test_static_analysis_counts_linear_flops():
+    from perfsuite.profile.static import analyze
+
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 4))
+    x = torch.randn(5, 8)
+    result = analyze(model, lambda: model(x))
+    assert result["params"] == 8 * 16 + 16 + 16 * 4 + 4
+    assert result["flops_per_call"] == 2 * 5 * (8 * 16 + 16 * 4)
+    assert result["weights_bytes"] == result["params"] * 4 and result["params_by_dtype"] == {"float32": result["params"]}
+    assert set(result["params_by_child"]) == {"0", "1", "2"}

@@ -103,6 +103,14 @@ def summary_lines(results: Sequence[Mapping[str, Any]], sweeps: Sequence[Mapping
             gflop = p.get("flops_per_call")
             rows.append([r["case"], _num(gflop / 1e9 if gflop else None, "{:.3f}"), top, "yes" if p.get("trace") else "no"])
         lines += table(["profiled case", "GFLOP/call", "top op", "trace"], rows)
+    statics = [r for r in results if r.get("kind") == "static" and r.get("static")]
+    if statics:
+        lines.append("")
+        rows = [
+            [r["case"], f"{r['static']['params'] / 1e6:.2f}", _mib(r["static"]["weights_bytes"]), _num(r["static"]["flops_per_call"] / 1e9, "{:.3f}")]
+            for r in statics
+        ]
+        lines += table(["static case", "params M", "weights MiB", "GFLOP/call"], rows)
     noisy = [r["case"] for r in latency if (r.get("measurement") or {}).get("noisy")]
     if noisy:
         lines.append("")

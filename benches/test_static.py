@@ -1,0 +1,22 @@
+"""Static analysis stage: parameters, weight bytes and FLOPs per call of each case (nothing timed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from perfsuite.config.schema import Case
+from perfsuite.profile.static import analyze
+from perfsuite.session import CaseRecord
+
+pytestmark = pytest.mark.perf_stage("static_analysis")
+
+
+def test_static(perf_case: Case, built_model: Any, runtime: Any, batch: Any, perf_record: CaseRecord) -> None:
+    perf_record.kind = "static"
+    inputs = batch.inputs[0]
+    result = analyze(built_model.model.module, lambda: runtime(inputs))
+    perf_record.data["static"] = result
+    assert result["params"] == built_model.model.info().params
+    assert result["flops_per_call"] > 0
