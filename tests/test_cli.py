@@ -42,3 +42,32 @@ def test_run_dirs_never_clash(tmp_path):
 
 def test_slugify():
     assert slugify("  ") == "run" and slugify("a b:c") == "a-b-c"
+
+
+def test_report_prints_summary_of_latest_run(tmp_path, capsys):
+    from perfsuite.results.records import ResultsWriter
+
+    layout = OutLayout(tmp_path / "out")
+    for when in (dt.datetime(2026, 1, 1), dt.datetime(2026, 1, 2)):
+        run = layout.new_run_dir("smoke-cpu", when)
+        w = ResultsWriter(run / "results.json", {"suite": "smoke", "device": "cpu"})
+        w.record("test_latency", f"case-{when.day}", "failed", {"reason": "RuntimeError: boom"})
+        w.finish("complete")
+    assert main(["report", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "20260102-000000_smoke-cpu" in out and "case-2" in out and "case-1" not in out and "RuntimeError: boom" in out
+
+
+@pytest.mark.parametrize("content", [None, "{not json", '{"x": 1}'])
+def test_report_bad_input(tmp_path, capsys, content):
+    run = tmp_path / "run"
+    run.mkdir()
+    if content is not None:
+        (run / "results.json").write_text(content)
+    assert main(["report", str(run)]) == 2
+    assert "perfsuite: error:" in capsys.readouterr().err
+
+
+def test_report_without_runs(tmp_path, capsys):
+    assert main(["report", "--out", str(tmp_path)]) == 2
+    assert "no run folder" in capsys.readouterr().err
