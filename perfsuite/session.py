@@ -89,7 +89,8 @@ class PerfSession:
 
     # -- results ------------------------------------------------------------------------------------
     def record(self, test: str, record: CaseRecord | None, case: Case, outcome: str, reason: str | None) -> None:
-        data: dict[str, Any] = {"kind": record.kind if record else "latency", "description": case.describe()}
+        # A test that failed before filling its record still gets the kind its name says.
+        data: dict[str, Any] = {"kind": record.kind if record else test.removeprefix("test_"), "description": case.describe()}
         if record is not None:
             data.update(record.data)
             if record.sweep_point is not None and record.kind == "latency":
