@@ -199,7 +199,7 @@ class RunLock:
             raise RunLockHeld(path, moved)
         aside.unlink(missing_ok=True)
         what = old.describe() if old else "an unreadable lock file"
-        warnings.warn(f"replaced a stale run lock {path} left by {what}: that process no longer runs", StaleLockWarning, stacklevel=4)
+        warnings.warn(f"replaced a stale run lock {path} left by {what}: that process no longer runs", StaleLockWarning, stacklevel=3)
 
     def release(self) -> None:
         info, self.info = self.info, None
