@@ -269,12 +269,12 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
         warnings.warn(PerfStageWarning(f"pipeline stage '{stage}' is selected but no collected benchmark runs it"))
     # Group by model so each model is built once and freed after its last test.
     order: dict[Any, int] = {}
-    for item in keep:
-        case = _case_of(item)
-        if case is not None:
-            order.setdefault(case.model_key, len(order))
-    keep.sort(key=lambda it: order.get(_case_of(it).model_key, -1) if _case_of(it) is not None else -1)
-    items[:] = keep
+    keys = [case.model_key if (case := _case_of(item)) is not None else None for item in keep]
+    for key in keys:
+        if key is not None:
+            order.setdefault(key, len(order))
+    ranked = sorted(range(len(keep)), key=lambda i: order.get(keys[i], -1))  # stable: keeps test order within a model
+    items[:] = [keep[i] for i in ranked]
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -362,6 +362,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if perf is None:
         return
     perf.close()
+    if config.option.collectonly and not perf.results.cases:
+        shutil.rmtree(perf.run_dir, ignore_errors=True)  # --collect-only measured nothing: leave no run folder
+        return
     # A user-chosen --benchmark-json is honoured; the run folder still gets its copy.
     target = perf.run_dir / "benchmark.json"
     chosen = getattr(config.option, "benchmark_json", None)

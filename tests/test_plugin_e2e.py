@@ -175,6 +175,13 @@ def test_benchmark_disable_runs_each_case_once(run_benches):
     assert "benchmark: 2 tests" not in result.stdout.str()  # nothing was timed, so no table
 
 
+def test_collect_only_lists_cases_and_leaves_no_run_folder(run_benches):
+    result = run_benches("--perf-suite", "e2e", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["*test_latency.py::test_latency[[]resnet50.tiny-sample_images-eager-bs2-cpu[]]*"])
+    assert run_dirs(run_benches.out) == []
+    assert not (run_benches.out / "runs" / ".lock").exists()
+
+
 def test_plugin_stays_out_of_ordinary_runs(pytester):
     # perfsuite's plugin loads in every pytest run: it must not pull in torch or transformers there
     # (Hydra is imported by hydra-core's own pytest plugin, not by perfsuite).
