@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import torch  # noqa: E402
 
 from perfsuite.measure import CpuClock, StopPolicy, WarmupPolicy, measure  # noqa: E402
-from tiny_cases import tiny_gpt2  # noqa: E402  (tools/ is on sys.path when a script runs)
+from tiny_cases import tiny_gpt2_forward  # noqa: E402  (tools/ is on sys.path when a script runs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,13 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.repeats < 2:
         p.error("--repeats must be >= 2 to compute a CV")
-    torch.set_num_threads(1)
-    model = tiny_gpt2()
-    ids = torch.randint(0, 999, (1, args.seq_len), generator=torch.Generator().manual_seed(1))
-
-    def fn() -> object:
-        with torch.inference_mode():
-            return model(input_ids=ids)
+    fn = tiny_gpt2_forward(args.seq_len)
 
     stop = StopPolicy(min_time_s=args.min_time, max_time_s=max(10.0, 10 * args.min_time))
     print(f"model: GPT2 n_layer=2 n_embd=64, input 1x{args.seq_len}, torch threads={torch.get_num_threads()}, "

@@ -26,7 +26,7 @@ import torch  # noqa: E402
 from torch.utils.benchmark import Timer  # noqa: E402
 
 from perfsuite.measure import CpuClock, StopPolicy, WarmupPolicy, measure  # noqa: E402
-from tiny_cases import tiny_gpt2  # noqa: E402  (tools/ is on sys.path when a script runs)
+from tiny_cases import tiny_gpt2_forward  # noqa: E402  (tools/ is on sys.path when a script runs)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,13 +36,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="seconds per measurement, both tools (default: 1.0)")
     p.add_argument("--seq-len", type=int, default=32, metavar="T", help="input tokens (default: 32)")
     args = p.parse_args(argv)
-    torch.set_num_threads(1)
-    model = tiny_gpt2()
-    ids = torch.randint(0, 999, (1, args.seq_len), generator=torch.Generator().manual_seed(1))
-
-    def fn() -> object:
-        with torch.inference_mode():
-            return model(input_ids=ids)
+    fn = tiny_gpt2_forward(args.seq_len)
 
     timer = Timer(stmt="fn()", globals={"fn": fn}, num_threads=1, label="tiny-gpt2 forward")
     stop = StopPolicy(min_time_s=args.min_run_time, max_time_s=max(10.0, 5 * args.min_run_time), target_rel_ci=0.01)

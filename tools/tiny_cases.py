@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import transformers
 
@@ -13,3 +15,16 @@ def tiny_gpt2() -> torch.nn.Module:
         n_layer=2, n_head=2, n_embd=64, n_positions=128, vocab_size=1000, bos_token_id=999, eos_token_id=999
     )
     return transformers.GPT2Model(cfg).eval()
+
+
+def tiny_gpt2_forward(seq_len: int) -> Callable[[], object]:
+    """One thread, the tiny GPT-2 and a fixed 1 x seq_len input: a zero-argument forward call."""
+    torch.set_num_threads(1)
+    model = tiny_gpt2()
+    ids = torch.randint(0, 999, (1, seq_len), generator=torch.Generator().manual_seed(1))
+
+    def fn() -> object:
+        with torch.inference_mode():
+            return model(input_ids=ids)
+
+    return fn
