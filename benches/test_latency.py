@@ -2,8 +2,8 @@
 
 perfsuite's engine measures (warm-up until the median settles, adaptive stopping on the CI of
 the median, device-synchronized clocks); each sample becomes a pytest-benchmark round, so its
-table, JSON, autosave and compare work as usual. perfsuite's metrics go to extra_info and to the
-run's results.json (raw samples there).
+table, JSON, autosave and compare work as usual. What the test measured goes into its typed
+`perf_record` (a CaseDraft); results.json and pytest-benchmark's extra_info both derive from it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from perfsuite.benchmark_fixture import benchmark_enabled, record_measurement
 from perfsuite.config.schema import Case
 from perfsuite.pinning import threads_in_force
 from perfsuite.runner import measure_latency
-from perfsuite.session import CaseRecord
+from perfsuite.results.case import CaseDraft
 
 pytestmark = pytest.mark.perf_stage("direct_inference")
 
@@ -37,7 +37,7 @@ def test_latency(
     runtime: Any,
     batch: Any,
     device_sync: Any,
-    perf_record: CaseRecord,
+    perf_record: CaseDraft,
 ) -> None:
     if not benchmark_enabled(benchmark):  # --benchmark-disable: run once as a smoke test
         runtime(batch.inputs[0])
@@ -45,33 +45,31 @@ def test_latency(
         return
 
     outcome = measure_latency(perf_case, runtime, batch, built_model.model.module)
-    info: dict[str, Any] = {
-        "model": built_model.model.info().as_dict(),
-        "runtime": runtime.describe(),
-        "data": {"origin": batch.origin, "truncated_samples": batch.truncated_samples, "tokens_per_batch": batch.tokens_per_batch},
-        "threads_in_force": threads_in_force(),
-        "load_s": built_model.load_s,
-        "memory": outcome.memory,
-    }
-    perf_record.data.update(info)
+    perf_record.load_s = built_model.load_s
+    perf_record.memory = outcome.memory
+    perf_record.details.update(
+        model=built_model.model.info().as_dict(),
+        runtime=runtime.describe(),
+        data={"origin": batch.origin, "truncated_samples": batch.truncated_samples, "tokens_per_batch": batch.tokens_per_batch},
+        threads_in_force=threads_in_force(),
+    )
     if outcome.oom is not None:
-        perf_record.data["oom"] = outcome.oom.to_dict()
-        perf_record.sweep_point = outcome.oom
+        perf_record.oom = outcome.oom
         pytest.skip(f"OOM at batch size {perf_case.batch_size}: {outcome.oom.message} (recorded as oom; caches freed)")
 
     m = outcome.measurement
     assert m is not None
     calls = (m.warmup_calls + m.calls) * perf_case.batch_size
-    info.update(throughput=outcome.throughput, device_state=outcome.device_state(samples=calls))
+    perf_record.measurement = m
+    perf_record.throughput = outcome.throughput
+    perf_record.device_state = outcome.device_state(samples=calls)
     if perf_case.config.raw.get("output", {}).get("direct", {}).get("record_output_shapes", True):
-        info["output_shapes"] = _shapes(runtime(batch.inputs[0]))
-    save_samples = perf_case.config.raw.get("output", {}).get("direct", {}).get("save_raw_samples", True)
-    perf_record.data.update(info, measurement=m.to_extra_info(include_samples=save_samples))
-    perf_record.sweep_point = m
+        perf_record.details["output_shapes"] = _shapes(runtime(batch.inputs[0]))
+
+    perf_record.keep_samples = perf_case.config.raw.get("output", {}).get("direct", {}).get("save_raw_samples", True)
 
     record_measurement(benchmark, m)
-    benchmark.extra_info.update(m.to_extra_info(include_samples=False))
-    benchmark.extra_info.update(info, case=perf_case.describe())
-    # A median that is not established (too few samples before max_time_s) is reported as n/e with
-    # its reason in extra_info.stats.not_established and the case flagged, not failed.
+    benchmark.extra_info.update(perf_record.extra_info())
+    # A median that is not established (too few samples before the time budget) is reported as n/e
+    # with its reason in stats.not_established and the case flagged, not failed.
     assert m.rounds >= 1 and min(m.samples_s) > 0

@@ -13,12 +13,12 @@ import pytest
 
 from perfsuite.config.schema import Case
 from perfsuite.profile import ProfilerSettings, profile_case
-from perfsuite.session import CaseRecord
+from perfsuite.results.case import CaseDraft, ProfileSummary
 
 pytestmark = pytest.mark.perf_stage("torch_profiler")
 
 
-def test_profile(perf_case: Case, perf_session_state: Any, runtime: Any, batch: Any, device_sync: Any, perf_record: CaseRecord) -> None:
+def test_profile(perf_case: Case, perf_session_state: Any, runtime: Any, batch: Any, device_sync: Any, perf_record: CaseDraft) -> None:
     perf_record.kind = "profile"
     raw = perf_case.config.raw
     settings = ProfilerSettings.from_config(raw["profiling"]["torch"], raw["output"]["torch"])
@@ -33,6 +33,6 @@ def test_profile(perf_case: Case, perf_session_state: Any, runtime: Any, batch: 
         name=f"{perf_case.id}",
         sync=device_sync,
     )
-    perf_record.data["profile"] = result.to_dict()
+    perf_record.profile = ProfileSummary.of(result)
     assert result.table_path.is_file() and result.top_ops
     assert result.trace_path is None or result.trace_path.stat().st_size > 0

@@ -8,15 +8,15 @@ import pytest
 
 from perfsuite.config.schema import Case
 from perfsuite.profile.static import analyze
-from perfsuite.session import CaseRecord
+from perfsuite.results.case import CaseDraft, StaticSummary
 
 pytestmark = pytest.mark.perf_stage("static_analysis")
 
 
-def test_static(perf_case: Case, built_model: Any, runtime: Any, batch: Any, perf_record: CaseRecord) -> None:
+def test_static(perf_case: Case, built_model: Any, runtime: Any, batch: Any, perf_record: CaseDraft) -> None:
     perf_record.kind = "static"
     inputs = batch.inputs[0]
     result = analyze(built_model.model.module, lambda: runtime(inputs))
-    perf_record.data["static"] = result
+    perf_record.static = StaticSummary.of(result)
     assert result["params"] == built_model.model.info().params
     assert result["flops_per_call"] > 0

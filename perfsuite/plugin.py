@@ -156,7 +156,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from perfsuite.pinning import apply_hardware
     from perfsuite.results.layout import OutLayout
     from perfsuite.results.lock import RunLock
-    from perfsuite.results.records import ResultsWriter
+    from perfsuite.results.run import ResultsWriter
     from perfsuite.session import PerfSession
 
     missing = _check_device(options.device)
@@ -175,25 +175,61 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     threads = apply_hardware(plan.cases[0].config.hardware) if not missing else {}
     layout = OutLayout(options.out_dir)
-    # One benchmark session per out/ at a time: two would share cores (and skew each other), and
-    # `perfsuite migrate-out` must not reshuffle a folder that is being written.
-    lock = RunLock(layout)
     try:
+        # One benchmark session per out/ at a time: two would share cores (and skew each other), and
+        # `perfsuite migrate-out` must not reshuffle a folder that is being written.
+        lock = RunLock(layout)
         lock.acquire()
     except PerfError as exc:
         raise pytest.UsageError(str(exc)) from None
+    except OSError as exc:
+        raise pytest.UsageError(_unwritable(options.out_dir, exc)) from None
     config.add_cleanup(lock.release)
-    run_dir = layout.new_run_dir(f"{plan.suite.name}-{plan.device}")
-    session = PerfSession(plan=plan, run_dir=run_dir, threads=threads, skip_reason=missing)
-    session.results = ResultsWriter(
-        run_dir / "results.json",
-        {"suite": plan.suite.name, "device": plan.device, "run_dir": str(run_dir), "started": run_dir.name.split("_")[0]},
-    )
-    session.results.flush()
-    _write_run_header(session, config)
+    try:
+        run_dir = layout.new_run_dir(f"{plan.suite.name}-{plan.device}")
+        session = PerfSession(plan=plan, run_dir=run_dir, threads=threads, skip_reason=missing)
+        session.results = ResultsWriter(
+            run_dir / "results.json", suite=plan.suite.name, device=plan.device, started=run_dir.name.split("_")[0]
+        )
+        # Everything a run writes is checked before the first case: a folder that cannot be
+        # written is a usage error now, not a lost measurement later.
+        _write_run_header(session, config)
+        if not session.results.flush():
+            raise OSError(session.results.write_error)
+    except OSError as exc:
+        raise pytest.UsageError(_unwritable(options.out_dir, exc)) from None
     if getattr(config.option, "benchmark_json", "") is None:
         config.option.benchmark_json = str(run_dir / "benchmark.json")
     config.stash[PERF_SESSION] = session
+    _sigterm_interrupts(config)
+
+
+def _unwritable(out_dir: Path, exc: OSError) -> str:
+    what = exc.strerror or str(exc)
+    where = exc.filename or out_dir
+    return (
+        f"perfsuite cannot write its run folder under {out_dir} ({where}: {what}). "
+        "Pass --perf-out-dir DIR (or set the ini key perf_out_dir) to a writable folder."
+    )
+
+
+def _sigterm_interrupts(config: pytest.Config) -> None:
+    """Treat SIGTERM (a CI time limit, `kill`) like Ctrl-C: finished cases and the final status land on disk.
+
+    Only when nobody else handles SIGTERM, and only from the main thread (signal's own rule).
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+        raise KeyboardInterrupt("SIGTERM received: stopping the benchmark session")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    config.add_cleanup(lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL))
 
 
 def _write_run_header(session: Any, config: pytest.Config) -> None:
@@ -310,8 +346,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             reason = call.excinfo.exconly().splitlines()[0] if call.excinfo else "failed"
         else:
             outcome, reason = "passed", None
-        record = item.stash.get(CASE_RECORD, None)
-        perf.record(getattr(item, "originalname", item.name), record, case, outcome, reason)
+        draft = item.stash.get(CASE_RECORD, None)
+        with perf.guard(f"recording the result of {item.nodeid}"):
+            perf.record(getattr(item, "originalname", item.name), draft, case, outcome, reason)
     return report
 
 
@@ -319,9 +356,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     perf = perf_session(session.config)
     if perf is None:
         return
-    perf.results.header["sweeps"] = perf.sweeps()
-    interrupted = exitstatus == pytest.ExitCode.INTERRUPTED
-    perf.results.finish("interrupted" if interrupted else "complete")
+    sweeps = []
+    with perf.guard("the batch-sweep analysis"):
+        sweeps = perf.sweeps()
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        status = "interrupted"
+    else:
+        status = "error" if perf.problems else "finished"
+    perf.results.finish(status, error="; ".join(perf.problems) or None, sweeps=sweeps)
+    if perf.results.write_error and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # results that could not be saved fail the run
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -342,16 +386,34 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     perf = perf_session(config)
     if perf is None:
         return
-    from perfsuite.report.terminal import summary_lines
-
     terminalreporter.write_sep("-", "perfsuite")
-    results = list(perf.results.cases.values())
-    for line in summary_lines(results, perf.results.header.get("sweeps", [])):
-        terminalreporter.write_line(line)
+    with perf.guard("the summary table"):
+        from perfsuite.report.terminal import summary_lines
+
+        run = perf.results.snapshot()
+        for line in summary_lines(run.cases, run.sweeps):
+            terminalreporter.write_line(line)
     skipped = [e for e in perf.plan.exclusions]
     if skipped:
         terminalreporter.write_line(
             f"left out by the matrix ({len(skipped)}): " + ", ".join(f"{e.model} x {e.dataset}" for e in skipped)
+        )
+    if perf.results.write_error:
+        saved = perf.save_elsewhere()
+        terminalreporter.write_line(
+            f"perfsuite error: {perf.results.write_error}. The {len(perf.results.cases)} case results of this run "
+            "were kept in memory and are in the table above"
+            + (f"; a copy was saved to {saved}" if saved else "")
+            + ". Free space or fix the permissions of the run folder, then re-run.",
+            red=True,
+            bold=True,
+        )
+    for problem in perf.problems:
+        terminalreporter.write_line(
+            f"perfsuite internal error: {problem}. pytest's outcomes above are unaffected and every finished case "
+            f"is in results.json; the traceback is in {perf.run_dir / 'perfsuite-error.log'}. Please report it.",
+            red=True,
+            bold=True,
         )
     terminalreporter.write_line(f"run folder: {perf.run_dir}")
 

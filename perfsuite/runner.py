@@ -10,7 +10,7 @@ import contextlib
 import itertools
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from perfsuite.config.schema import Case
@@ -26,6 +26,8 @@ from perfsuite.measure import (
     throughput,
     weights_bytes,
 )
+from perfsuite.measure.throughput import Throughput
+from perfsuite.results.case import MemoryResult
 
 
 @dataclass
@@ -34,9 +36,9 @@ class CaseOutcome:
 
     measurement: Measurement | None = None
     oom: OomRecord | None = None
-    memory: dict[str, Any] = field(default_factory=dict)
+    memory: MemoryResult = field(default_factory=MemoryResult)
     nvml: Any = None  # perfsuite.measure.NvmlReport on CUDA
-    throughput: dict[str, Any] | None = None
+    throughput: Throughput | None = None
 
     def device_state(self, samples: int | None = None) -> dict[str, Any] | None:
         """NVML memory, energy (per sample when `samples` is given), clocks, throttling; None off CUDA.
@@ -64,9 +66,7 @@ def _tracked(case: Case, outcome: CaseOutcome) -> Iterator[None]:
             yield
         finally:
             stack.close()
-            outcome.memory["host"] = rss.result.to_dict() if rss.result else None
-            if peak is not None:
-                outcome.memory["cuda"] = peak.result.to_dict() if peak.result else None
+            outcome.memory = replace(outcome.memory, host=rss.result, cuda=peak.result if peak is not None else None)
             if nvml is not None:
                 outcome.nvml = nvml.report
 
@@ -76,7 +76,7 @@ def measure_latency(case: Case, call: Callable[[dict[str, Any]], Any], batches: 
     spec = case.config.measure
     clock = clock_for(case.device, mode=spec.cuda_timing, block=spec.cuda_block)
     cycle = itertools.cycle(batches.inputs)
-    outcome = CaseOutcome(memory={"weights_bytes": weights_bytes(module)})
+    outcome = CaseOutcome(memory=MemoryResult(weights_bytes=weights_bytes(module)))
     with _tracked(case, outcome), catch_oom(case.batch_size) as oom:
         m = measure(lambda: call(next(cycle)), clock=clock, warmup=spec.warmup, stop=spec.stop)
     if oom.record is not None:
@@ -86,9 +86,8 @@ def measure_latency(case: Case, call: Callable[[dict[str, Any]], Any], batches: 
     if flag is not None:
         m = m.with_noise(flag.code, flag.reason)
     outcome.measurement = m
-    if m.median_s:
-        tp = throughput(m, batch_size=case.batch_size, tokens_per_call=round(batches.tokens_per_batch) or None)
-        outcome.throughput = tp.to_dict()
+    # Rates of None (with the reason) when the median could not be established: never a crash.
+    outcome.throughput = throughput(m, batch_size=case.batch_size, tokens_per_call=round(batches.tokens_per_batch) or None)
     return outcome
 
 
@@ -97,7 +96,7 @@ def measure_generation_case(case: Case, model: Any, batches: Any) -> tuple[Any, 
     from perfsuite.measure import measure_generation
 
     spec = case.config.measure
-    outcome = CaseOutcome(memory={"weights_bytes": weights_bytes(model.module)})
+    outcome = CaseOutcome(memory=MemoryResult(weights_bytes=weights_bytes(model.module)))
     inputs = batches.inputs[0]
     result = None
     with _tracked(case, outcome), catch_oom(case.batch_size) as oom:

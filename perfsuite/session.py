@@ -6,14 +6,21 @@ test that needs them, so a long matrix never holds more than one model in memory
 
 from __future__ import annotations
 
+import contextlib
 import gc
-from collections.abc import Sequence
+import os
+import traceback
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from perfsuite.config.schema import Case, SuitePlan
 from perfsuite.data.base import SampleSet
+from perfsuite.results.case import CaseDraft, CaseResult
+
+if TYPE_CHECKING:
+    from perfsuite.results.run import SweepResult
 
 
 @dataclass
@@ -38,23 +45,14 @@ class PreparedBatches:
 
 
 @dataclass
-class CaseRecord:
-    """What a benchmark test reports about its case; the plugin writes it to results.json."""
-
-    case: Case
-    kind: str = "latency"
-    data: dict[str, Any] = field(default_factory=dict)
-    sweep_point: Any = None  # Measurement or OomRecord, for the batch-sweep analysis
-
-
-@dataclass
 class PerfSession:
     plan: SuitePlan
     run_dir: Path
     threads: dict[str, Any]
     skip_reason: str | None = None  # set when the device is missing and the user asked to skip
-    results: Any = None  # perfsuite.results.records.ResultsWriter
-    sweep_points: dict[tuple[str, ...], list[tuple[int, Any]]] = field(default_factory=dict)
+    results: Any = None  # perfsuite.results.run.ResultsWriter
+    sweep_points: dict[tuple[str, str], list[tuple[int, Any]]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # perfsuite's own failures, reported at the end
     _models: dict[Any, BuiltModel] = field(default_factory=dict)
     _samples: dict[Any, SampleSet] = field(default_factory=dict)
     _last_use: dict[Any, int] = field(default_factory=dict)
@@ -87,29 +85,62 @@ class PerfSession:
         self._samples.clear()
         gc.collect()
 
-    # -- results ------------------------------------------------------------------------------------
-    def record(self, test: str, record: CaseRecord | None, case: Case, outcome: str, reason: str | None) -> None:
-        # A test that failed before filling its record still gets the kind its name says.
-        data: dict[str, Any] = {"kind": record.kind if record else test.removeprefix("test_"), "description": case.describe()}
-        if record is not None:
-            data.update(record.data)
-            if record.sweep_point is not None and record.kind == "latency":
-                group = (test, case.model.id, case.dataset.name, case.runtime.name, case.device)
-                self.sweep_points.setdefault(group, []).append((case.batch_size, record.sweep_point))
-        if reason:
-            data["reason"] = reason
-        self.results.record(test, case.id, outcome, data)
+    # -- perfsuite's own failures ----------------------------------------------------------------
+    @contextlib.contextmanager
+    def guard(self, doing: str) -> Iterator[None]:
+        """Run perfsuite's own bookkeeping so that a bug in it never takes the pytest session down.
 
-    def sweeps(self) -> list[dict[str, Any]]:
+        The failure becomes one line in `problems` (printed at the end, and the run's final status
+        is `error` with it), and its traceback goes to perfsuite-error.log in the run folder.
+        """
+        try:
+            yield
+        except Exception as exc:  # noqa: BLE001 - perfsuite's bookkeeping must not end the session
+            self.problems.append(f"{doing} failed: {type(exc).__name__}: {exc}")
+            try:
+                with open(self.run_dir / "perfsuite-error.log", "a", encoding="utf-8") as log:
+                    log.write(f"--- {doing}\n{traceback.format_exc()}\n")
+            except OSError:
+                pass
+
+    def save_elsewhere(self) -> Path | None:
+        """After results.json could not be written: save the in-memory results to a temp file."""
+        import json
+        import tempfile
+
+        from perfsuite.results.run import json_safe
+
+        try:
+            fd, name = tempfile.mkstemp(prefix=f"perfsuite-{self.run_dir.name}-", suffix=".results.json")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(json_safe(self.results.to_dict()), fh, indent=1)
+            return Path(name)
+        except OSError:
+            return None
+
+    # -- results ------------------------------------------------------------------------------------
+    def record(self, test: str, draft: CaseDraft | None, case: Case, outcome: str, reason: str | None) -> CaseResult:
+        """Turn what a test measured into its typed result and write results.json."""
+        from perfsuite.results.case import unrecorded
+
+        result = draft.finish(test, outcome, reason) if draft is not None else unrecorded(case, test, outcome, reason)
+        if result.kind == "latency":
+            point = result.measurement if result.measurement is not None else result.oom
+            if point is not None:
+                self.sweep_points.setdefault((test, result.case.group), []).append((case.batch_size, point))
+        self.results.record(result)
+        return result
+
+    def sweeps(self) -> list[SweepResult]:
         """Throughput/latency curve and knee for every case group measured at two or more batch sizes."""
         from perfsuite.measure import analyze_sweep
+        from perfsuite.results.run import SweepResult
 
         out = []
-        for group, points in self.sweep_points.items():
+        for (test, group), points in self.sweep_points.items():
             if len({bs for bs, _ in points}) < 2:
                 continue
-            analysis = analyze_sweep(points)
-            out.append({"group": "-".join(group[1:]), "test": group[0], **analysis.to_dict()})
+            out.append(SweepResult(group=group, test=test, analysis=analyze_sweep(points)))
         return out
 
     # -- shared objects -------------------------------------------------------------------------

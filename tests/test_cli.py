@@ -45,17 +45,25 @@ def test_slugify():
 
 
 def test_report_prints_summary_of_latest_run(tmp_path, capsys):
-    from perfsuite.results.records import ResultsWriter
+    from perfsuite.results import CaseInfo, CaseResult, ResultsWriter
 
     layout = OutLayout(tmp_path / "out")
     for when in (dt.datetime(2026, 1, 1), dt.datetime(2026, 1, 2)):
         run = layout.new_run_dir("smoke-cpu", when)
-        w = ResultsWriter(run / "results.json", {"suite": "smoke", "device": "cpu"})
-        w.record("test_latency", f"case-{when.day}", "failed", {"reason": "RuntimeError: boom"})
-        w.finish("complete")
+        w = ResultsWriter(run / "results.json", suite="smoke", device="cpu", started=None)
+        case = CaseInfo(f"case-{when.day}", "m", "f", "text", "d", "eager", 1, "cpu", "fp32", 0)
+        w.record(CaseResult("test_latency", "latency", case, "failed", "t", reason="RuntimeError: boom"))
+        w.finish("finished")
     assert main(["report", "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "20260102-000000_smoke-cpu" in out and "case-2" in out and "case-1" not in out and "RuntimeError: boom" in out
+
+    # The newest run turns unreadable: report says so and shows the newest readable one.
+    newest = sorted((tmp_path / "out" / "runs").iterdir())[-1]
+    (newest / "results.json").write_text('{"schema_version": 2, "status": "finished", "results": [{"kind": 3}]}')
+    assert main(["report", "--out", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    assert "case-1" in captured.out and "skipping an unreadable run" in captured.err and "results[0].kind" in captured.err
 
 
 @pytest.mark.parametrize("content", [None, "{not json", '{"x": 1}'])

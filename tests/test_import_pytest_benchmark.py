@@ -90,8 +90,22 @@ def test_saved_storage_file_is_imported_via_the_cli(
     assert "imported 2 benchmark(s)" in capsys.readouterr().out
     (run,) = (out / "runs").iterdir()
     assert run.name.endswith("_imported-0001_tiny")
-    assert sorted(p.name for p in run.iterdir()) == ["benchmark.json", "env.json", "run_config.yaml"]
+    assert sorted(p.name for p in run.iterdir()) == ["benchmark.json", "env.json", "results.json", "run_config.yaml"]
     assert sorted(p.name for p in out.iterdir()) == ["runs"], "no loose files at the top of out/"
+
+    # `perfsuite report` reads the imported run like a measured one.
+    from perfsuite.results import load_run
+
+    imported = load_run(run)
+    data = json.loads(saved_json.read_text())
+    assert imported.imported and imported.status == "finished" and len(imported.cases) == 2
+    for case, bench in zip(imported.cases, data["benchmarks"]):
+        assert case.stats.p50_s == pytest.approx(bench["stats"]["median"]) and case.stats.n == bench["stats"]["rounds"]
+        assert case.stats.p99_s is None and "--benchmark-save-data" in case.stats.not_established["p99"]
+        assert case.throughput.samples_per_s == pytest.approx(1 / bench["stats"]["median"])
+    assert main(["report", str(run)]) == 0
+    out_text = capsys.readouterr().out
+    assert "status finished" in out_text and data["benchmarks"][0]["fullname"] in out_text
 
 
 def test_importing_the_same_file_twice_changes_nothing(saved_json: Path, tmp_path: Path) -> None:

@@ -22,9 +22,26 @@ def test_samples_and_tokens_per_second_from_the_same_median():
     assert throughput(stats(0.02)).tokens_per_s is None
 
 
-def test_throughput_refuses_an_unestablished_median():
-    with pytest.raises(ValueError, match="needs >= 11 samples"):
-        throughput(summarize([0.01] * 3))
+def test_an_unestablished_median_gives_no_rates_and_says_why():
+    t = throughput(summarize([0.01] * 3), batch_size=4, tokens_per_call=100)
+    assert t.samples_per_s is None and t.tokens_per_s is None and t.latency_p50_s is None
+    assert not t.established and "needs >= 11 samples" in t.not_established
+    assert t.to_dict()["not_established"] == t.not_established
+
+
+def test_a_sweep_with_unestablished_points_keeps_the_rest_of_the_curve():
+    pts = [(1, stats(0.01)), (2, summarize([0.02] * 5)), (4, stats(0.012)), (8, stats(0.024))]
+    a = analyze_sweep(pts)
+    assert [r.status for r in a.rows] == ["ok", "not_established", "ok", "ok"]
+    assert "needs >= 11 samples" in a.rows[1].reason and a.rows[1].samples_per_s is None
+    assert a.rows[2].gain_per_doubling is not None  # 1 -> 4 skips the unknown point
+    assert a.best_batch_size == 4
+
+
+def test_a_sweep_where_no_median_is_established_has_no_knee_and_no_crash():
+    a = analyze_sweep([(1, summarize([0.5] * 5)), (4, summarize([2.0] * 5))])
+    assert a.knee_batch_size is None and a.best_batch_size is None
+    assert "established" in a.knee_reason
 
 
 def test_gain_per_doubling_normalises_uneven_steps():

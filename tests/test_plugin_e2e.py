@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from perfsuite.results import load_run
 
 E2E_SUITE = """
 name: e2e
@@ -60,16 +61,15 @@ def test_suite_runs_and_writes_run_folder(run_benches):
     (run_dir,) = run_dirs(run_benches.out)
     assert run_dir.name.endswith("_e2e-cpu")
     assert {"run_config.yaml", "env.json", "benchmark.json", "results.json"} <= {p.name for p in run_dir.iterdir()}
-    results = json.loads((run_dir / "results.json").read_text())
-    assert results["status"] == "complete" and len(results["results"]) == 8
-    latency = [r for r in results["results"] if r["kind"] == "latency"]
-    for r in latency:
-        assert r["outcome"] == "passed" and len(r["measurement"]["samples_s"]) == r["measurement"]["stats"]["n"] >= 5
-        assert r["memory"]["host"]["rss_peak_bytes"] > 0 and r["memory"]["weights_bytes"] > 0
-        assert r["load_s"] > 0 and r["measurement"]["first_call_s"] > 0
-    gen = [r for r in results["results"] if r["kind"] == "generation"]
-    assert len(gen) == 2 and all(r["generation"]["ttft"]["p50_s"] > 0 for r in gen)
-    assert {s["group"] for s in results["sweeps"]} >= {"bert.tiny-pydoc-eager-cpu"}
+    run = load_run(run_dir)
+    assert run.status == "finished" and run.error is None and len(run.cases) == 8
+    for r in run.of_kind("latency"):
+        assert r.outcome == "passed" and len(r.samples_s) == r.stats.n >= 5
+        assert r.memory.host.rss_peak_bytes > 0 and r.memory.weights_bytes > 0
+        assert r.load_s > 0 and r.measurement.first_call_s > 0
+    gen = run.of_kind("generation")
+    assert len(gen) == 2 and all(r.generation.ttft.p50_s > 0 for r in gen)
+    assert {s.group for s in run.sweeps} >= {"bert.tiny-pydoc-eager-cpu"}
     env = json.loads((run_dir / "env.json").read_text())
     assert env["threads"]["torch_threads"] == 1 and env["cpu"]["logical_cores"] >= 1 and env["packages"]["torch"]
     assert env["threads"]["affinity"] == [0] or len(env["threads"]["affinity"]) == 1  # pinned to one core
@@ -232,8 +232,7 @@ def test_model_error_fails_that_case_only(run_benches, pytester, monkeypatch):
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*RuntimeError: kernel exploded on this batch*"])
     (run_dir,) = run_dirs(run_benches.out)
-    results = json.loads((run_dir / "results.json").read_text())
-    outcomes = {r["case"]: (r["outcome"], r.get("reason")) for r in results["results"]}
+    outcomes = {r.case.id: (r.outcome, r.reason) for r in load_run(run_dir).cases}
     assert outcomes["bert.tiny-pydoc-eager-bs1-cpu"] == ("passed", None)
     assert outcomes["bert.tiny-pydoc-eager-bs2-cpu"] == ("failed", "RuntimeError: kernel exploded on this batch")
 
@@ -245,10 +244,10 @@ def test_ctrl_c_keeps_finished_cases_on_disk(run_benches, pytester, monkeypatch)
     result = run_benches("-p", "faults", "--perf-override", "model=bert.tiny", "--perf-override", "infer.batch_sizes=[1,2,3]")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     (run_dir,) = run_dirs(run_benches.out)
-    results = json.loads((run_dir / "results.json").read_text())
-    assert results["status"] == "interrupted"
-    assert [r["case"] for r in results["results"]] == ["bert.tiny-pydoc-eager-bs1-cpu", "bert.tiny-pydoc-eager-bs2-cpu"]
-    assert all(r["measurement"]["stats"]["n"] >= 5 for r in results["results"])
+    run = load_run(run_dir)
+    assert run.status == "interrupted"
+    assert [r.case.id for r in run.cases] == ["bert.tiny-pydoc-eager-bs1-cpu", "bert.tiny-pydoc-eager-bs2-cpu"]
+    assert all(r.stats.n >= 5 for r in run.cases)
     assert not (run_benches.out / "runs" / ".lock").exists()  # the run lock was released
 
 
@@ -265,8 +264,131 @@ def test_profiled_pass_writes_trace_and_op_table(run_benches):
     assert any(e.get("name") == "aten::mm" for e in events)
     table = (run_dir / "tables" / "gpt2.tiny-pydoc-eager-bs1-cpu.ops.csv").read_text().splitlines()
     assert table[0].startswith("name,count,self_cpu_us") and len(table) > 5
-    entries = {r["kind"]: r for r in json.loads((run_dir / "results.json").read_text())["results"]}
-    entry = entries["profile"]
-    assert entry["profile"]["flops_per_call"] > 0
-    assert entries["static"]["static"]["flops_per_call"] >= 2 * 128 * 128 * 8192  # at least the LM head
-    assert entry["profile"]["dropped_activities"] == {"cuda": "the case does not run on CUDA"}
+    entries = {r.kind: r for r in load_run(run_dir).cases}
+    profile = entries["profile"].profile
+    assert profile.flops_per_call > 0
+    assert entries["static"].static.flops_per_call >= 2 * 128 * 128 * 8192  # at least the LM head
+    assert profile.dropped_activities == {"cuda": "the case does not run on CUDA"}
+
+
+SESSION_FAULTS = '''
+import os
+import signal
+
+from perfsuite import runner
+from perfsuite.measure import CpuClock
+
+fault = os.environ.get("SESSION_FAULT", "")
+seen = []
+
+
+class SlowTimer:
+    """Every reading is 0.5 s after the last: each call looks like it took 0.5-1 s."""
+
+    def __init__(self):
+        self.t = 0
+
+    def __call__(self):
+        self.t += 500_000_000
+        return self.t
+
+
+if fault == "slow_clock":
+    runner.clock_for = lambda device, **kw: CpuClock(SlowTimer())
+if fault == "sweep_bug":
+    from perfsuite.session import PerfSession
+
+    def broken(self):
+        raise ZeroDivisionError("a bug in the sweep analysis")
+
+    PerfSession.sweeps = broken
+
+
+def pytest_runtest_teardown(item):
+    seen.append(item.name)
+    if fault == "sigterm" and len(seen) == 2:
+        os.kill(os.getpid(), signal.SIGTERM)
+    if fault == "disk_full" and len(seen) == 1:
+        from perfsuite.results import run
+
+        def full(path, text):
+            raise OSError(28, "No space left on device", str(path))
+
+        run.atomic_write_text = full
+'''
+
+
+@pytest.fixture
+def session_fault(pytester, monkeypatch):
+    pytester.makepyfile(session_faults=SESSION_FAULTS)
+    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+
+    def use(name: str) -> tuple[str, str]:
+        monkeypatch.setenv("SESSION_FAULT", name)
+        return ("-p", "session_faults")
+
+    return use
+
+
+def test_a_case_that_cannot_establish_its_median_ends_the_session_cleanly(run_benches, session_fault):
+    # A fake clock makes every call look 0.5-1 s long; 5 samples cannot establish a median (needs 11).
+    result = run_benches(
+        *session_fault("slow_clock"), "--perf-suite", "e2e", "-k", "latency and (bert or resnet)",
+        "--perf-override", "measure.stop.min_rounds=5", "--perf-override", "measure.stop.max_rounds=5",
+        "--perf-override", "measure.stop.max_time_s=100",
+    )
+    result.assert_outcomes(passed=4)
+    assert result.ret == pytest.ExitCode.OK
+    out = result.stdout.str()
+    assert "Traceback" not in out and "INTERNALERROR" not in out
+    result.stdout.fnmatch_lines(["bert.tiny-pydoc-eager-bs1-cpu *passed*n/e*n/e*n/e*5*n/e*", "*median not established (4):*"])
+    result.stdout.fnmatch_lines(["batch sweep bert.tiny-pydoc-eager-cpu: knee at batch size - (needs at least two batch sizes with an established median*"])
+    (run_dir,) = run_dirs(run_benches.out)
+    run = load_run(run_dir)
+    assert run.status == "finished" and all(c.stats.n == 5 and not c.median_established for c in run.cases)
+    assert all("needs >= 11 samples" in c.throughput.not_established for c in run.cases)
+    assert all(row.status == "not_established" for s in run.sweeps for row in s.analysis.rows)
+
+
+def test_a_bug_in_perfsuites_session_end_keeps_pytests_summary_and_exit_code(run_benches, session_fault):
+    result = run_benches(*session_fault("sweep_bug"), "--perf-override", "model=bert.tiny", "--perf-override", "infer.batch_sizes=[1,2]", "-k", "latency")
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*perfsuite internal error: the batch-sweep analysis failed: ZeroDivisionError: a bug in the sweep analysis*"])
+    assert "Traceback" not in result.stdout.str()
+    (run_dir,) = run_dirs(run_benches.out)
+    run = load_run(run_dir)
+    assert run.status == "error" and "ZeroDivisionError" in run.error and len(run.cases) == 2
+    assert "ZeroDivisionError" in (run_dir / "perfsuite-error.log").read_text()
+
+
+def test_sigterm_is_handled_like_ctrl_c(run_benches, session_fault):
+    result = run_benches(*session_fault("sigterm"), "--perf-override", "model=bert.tiny", "--perf-override", "infer.batch_sizes=[1,2,3]", "-k", "latency")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    (run_dir,) = run_dirs(run_benches.out)
+    run = load_run(run_dir)
+    assert run.status == "interrupted" and [c.case.id for c in run.cases] == ["bert.tiny-pydoc-eager-bs1-cpu", "bert.tiny-pydoc-eager-bs2-cpu"]
+    assert not (run_benches.out / "runs" / ".lock").exists()  # the run lock was released
+    assert (run_dir / "benchmark.json").is_file()
+
+
+def test_an_out_dir_that_cannot_be_written_is_a_usage_error_before_any_case(pytester, tmp_path):
+    not_a_dir = tmp_path / "out-file"
+    not_a_dir.write_text("a file, not a folder")
+    result = pytester.runpytest_subprocess(str(REPO / "benches"), "-p", "no:cacheprovider", "--perf-out-dir", str(not_a_dir), "--perf-override", "model=bert.tiny")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: perfsuite cannot write its run folder under {not_a_dir}*--perf-out-dir DIR*"])
+    assert "Traceback" not in result.stderr.str() + result.stdout.str()
+
+
+def test_a_disk_that_fills_up_mid_run_loses_no_measurement(run_benches, session_fault):
+    result = run_benches(*session_fault("disk_full"), "--perf-override", "model=bert.tiny", "--perf-override", "infer.batch_sizes=[1,2]", "-k", "latency")
+    result.assert_outcomes(passed=2)  # the second case still ran
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    out = result.stdout.str()
+    assert "INTERNALERROR" not in out and "Traceback" not in out
+    result.stdout.fnmatch_lines(["bert.tiny-pydoc-eager-bs2-cpu *passed*", "*perfsuite error: cannot write *results.json: No space left on device*a copy was saved to *"])
+    saved = Path(out.split("a copy was saved to ")[1].split()[0].rstrip("."))
+    doc = json.loads(saved.read_text())
+    assert [r["case"]["id"] for r in doc["results"]] == ["bert.tiny-pydoc-eager-bs1-cpu", "bert.tiny-pydoc-eager-bs2-cpu"]
+    saved.unlink()

@@ -13,7 +13,11 @@ the throughput/latency curve and its **knee**:
            (b_i -> b_i+1, b_i+1 -> b_i+2, ...) has g < min_gain (default 10%).
 
 i.e. past the knee, doubling the batch buys less than ``min_gain`` more throughput
-while latency keeps growing. No knee (None, with a reason) when fewer than two batch
+while latency keeps growing.
+
+Nothing here raises on a measurement that could not establish its median (too few samples on a
+slow machine): `throughput` returns rates of None with the reason in ``not_established``, and
+the sweep lists such a batch size as ``not_established`` and draws the curve from the rest. No knee (None, with a reason) when fewer than two batch
 sizes ran or throughput still grows by ``min_gain`` per doubling at the largest one.
 Batch sizes at or beyond the first OOM are listed but not part of the curve.
 """
@@ -35,17 +39,23 @@ DEFAULT_MIN_GAIN = 0.10
 class Throughput:
     """Rates from the median latency of one measurement."""
 
-    latency_p50_s: float
-    samples_per_s: float
+    latency_p50_s: float | None
+    samples_per_s: float | None
     tokens_per_s: float | None
     batch_size: int
+    not_established: str | None = None  # why the rates are None (median not established)
 
-    def to_dict(self) -> dict[str, float | int | None]:
+    @property
+    def established(self) -> bool:
+        return self.samples_per_s is not None
+
+    def to_dict(self) -> dict[str, float | int | str | None]:
         return {
             "latency_p50_s": self.latency_p50_s,
             "samples_per_s": self.samples_per_s,
             "tokens_per_s": self.tokens_per_s,
             "batch_size": self.batch_size,
+            "not_established": self.not_established,
         }
 
 
@@ -54,16 +64,17 @@ def _stats(x: Measurement | SampleStats) -> SampleStats:
 
 
 def throughput(m: Measurement | SampleStats, *, batch_size: int = 1, tokens_per_call: int | None = None) -> Throughput:
-    """samples/s and tokens/s of one call of ``batch_size`` samples (``tokens_per_call`` tokens)."""
+    """samples/s and tokens/s of one call of ``batch_size`` samples (``tokens_per_call`` tokens).
+
+    Without an established, positive median the rates are None and ``not_established`` says why.
+    """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
     stats = _stats(m)
     p50 = stats.p50_s
     if p50 is None or p50 <= 0:
-        raise ValueError(
-            "throughput needs an established, positive median latency: "
-            + stats.not_established.get("p50", f"median is {p50!r}")
-        )
+        why = stats.not_established.get("p50") or f"median is {p50!r}"
+        return Throughput(None, None, None, batch_size, not_established=f"median latency not established: {why}")
     return Throughput(
         latency_p50_s=p50,
         samples_per_s=batch_size / p50,
@@ -75,11 +86,12 @@ def throughput(m: Measurement | SampleStats, *, batch_size: int = 1, tokens_per_
 @dataclass(frozen=True)
 class SweepRow:
     batch_size: int
-    status: str  # "ok" or "oom" (or "skipped": beyond the first OOM and did not run)
+    status: str  # "ok", "oom", "skipped" (beyond the first OOM) or "not_established" (median unknown)
     latency_p50_s: float | None
     latency_p99_s: float | None
     samples_per_s: float | None
     gain_per_doubling: float | None  # from the previous "ok" row; None on the first
+    reason: str | None = None  # why a row is not "ok"
 
 
 @dataclass(frozen=True)
@@ -125,10 +137,14 @@ def analyze_sweep(
     for b, result in ordered:
         if isinstance(result, OomRecord) or oom_at is not None:
             status = "oom" if isinstance(result, OomRecord) else "skipped"
+            reason = result.message if isinstance(result, OomRecord) else f"beyond the first OOM at batch {oom_at}"
             oom_at = b if oom_at is None else oom_at
-            rows.append(SweepRow(b, status, None, None, None, None))
+            rows.append(SweepRow(b, status, None, None, None, None, reason))
             continue
         tp = throughput(result, batch_size=b)
+        if tp.samples_per_s is None:
+            rows.append(SweepRow(b, "not_established", None, None, None, None, tp.not_established))
+            continue
         gain = gain_per_doubling(curve[-1][0], curve[-1][1], b, tp.samples_per_s) if curve else None
         curve.append((b, tp.samples_per_s))
         rows.append(SweepRow(b, "ok", tp.latency_p50_s, _stats(result).p99_s, tp.samples_per_s, gain))
@@ -140,7 +156,7 @@ def analyze_sweep(
 def _knee(rows: list[SweepRow], min_gain: float, oom_at: int | None) -> tuple[int | None, str]:
     ok = [r for r in rows if r.status == "ok"]
     if len(ok) < 2:
-        return None, f"needs at least two batch sizes that ran, have {len(ok)}"
+        return None, f"needs at least two batch sizes with an established median, have {len(ok)}"
     knee = None
     # walk from the largest batch down while every step after the candidate stays below min_gain
     for i in range(len(ok) - 1, 0, -1):

@@ -2,8 +2,11 @@
 
 The run folder `runs/<ts>_imported-<stem>/` gets the file verbatim as `benchmark.json`, an
 `env.json` built from its `machine_info`/`commit_info` (marked `"imported": true`, with the keys
-perfsuite's own env.json has where the source says them) and a `run_config.yaml` saying where it
-came from. `<ts>` is the file's own `datetime` in local time, like every run folder name.
+perfsuite's own env.json has where the source says them), a `run_config.yaml` saying where it
+came from, and a `results.json` with one typed latency result per benchmark, so `perfsuite
+report` (and every other reader of `load_run`) reads an imported run like a measured one. Its
+statistics are pytest-benchmark's summary (p50 = median; p90/p95/p99 not established) unless the
+file kept the raw per-round data (`--benchmark-save-data`), which is then summarized in full. `<ts>` is the file's own `datetime` in local time, like every run folder name.
 Importing the same file twice finds the first import and does nothing.
 """
 
@@ -23,7 +26,12 @@ from typing import Any
 import yaml
 
 from perfsuite.errors import PerfDataError
+from perfsuite.measure.stats import DEFAULT_CI_CONFIDENCE, DEFAULT_PERCENTILE_CONFIDENCE, SampleStats, summarize
+from perfsuite.measure.throughput import throughput
+from perfsuite.results.case import CaseInfo, CaseResult
 from perfsuite.results.layout import RUN_TS_FORMAT, OutLayout, atomic_write_text, slugify
+from perfsuite.results.reading import Doc
+from perfsuite.results.run import ResultsWriter
 
 STATS_REQUIRED: tuple[str, ...] = ("min", "max", "mean", "stddev", "median", "rounds")
 SOURCE_FORMAT = "pytest-benchmark"
@@ -140,6 +148,72 @@ def run_config_from(data: Mapping[str, Any], source: Path, raw: bytes, now: _dt.
     }
 
 
+def _case_of(bench: Mapping[str, Any]) -> CaseInfo:
+    """perfsuite's own case when the benchmark came from perfsuite; else one named after the test."""
+    info = bench.get("extra_info")
+    case = info.get("case") if isinstance(info, Mapping) else None
+    if isinstance(case, Mapping):
+        try:
+            return CaseInfo.from_doc(Doc(case, "case", "benchmark.json"))
+        except PerfDataError:
+            pass  # not perfsuite's shape: fall back to the name
+    name = str(bench.get("fullname") or bench["name"])
+    return CaseInfo(
+        id=name, model=str(bench["name"]), model_family="imported", modality="unknown", dataset="-",
+        runtime="-", batch_size=1, device="unknown", precision="unknown", seed=0,
+    )
+
+
+def _summary_of(stats: Mapping[str, Any]) -> SampleStats:
+    """pytest-benchmark's summary as perfsuite statistics; what it does not keep is marked not established."""
+    why = "pytest-benchmark's summary keeps no such percentile (save runs with --benchmark-save-data)"
+    mean = float(stats["mean"])
+    return SampleStats(
+        n=int(stats["rounds"]),
+        min_s=float(stats["min"]),
+        max_s=float(stats["max"]),
+        mean_s=mean,
+        stdev_s=float(stats["stddev"]),
+        p50_s=float(stats["median"]),
+        p90_s=None,
+        p95_s=None,
+        p99_s=None,
+        iqr_s=float(stats["iqr"]) if isinstance(stats.get("iqr"), (int, float)) else None,
+        cv=float(stats["stddev"]) / mean if mean > 0 else None,
+        median_ci_s=None,
+        ci_confidence=DEFAULT_CI_CONFIDENCE,
+        percentile_confidence=DEFAULT_PERCENTILE_CONFIDENCE,
+        not_established={"p90": why, "p95": why, "p99": why, "median_ci": why},
+    )
+
+
+def results_from(data: Mapping[str, Any], path: Path, *, started: str) -> ResultsWriter:
+    """results.json of an imported run: one passed latency result per benchmark."""
+    writer = ResultsWriter(path, suite=f"imported:{SOURCE_FORMAT}", device=None, started=started, imported=True)
+    finished = str(data["datetime"])
+    for bench in data["benchmarks"]:
+        stats = bench["stats"]
+        case = _case_of(bench)
+        raw = stats.get("data")
+        samples = tuple(float(v) for v in raw) if isinstance(raw, list) and raw and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw
+        ) else None
+        summary = summarize(samples) if samples else _summary_of(stats)
+        writer.cases[f"{bench['name']}::{case.id}"] = CaseResult(
+            test=str(bench.get("name", "")).split("[")[0] or "imported",
+            kind="latency",
+            case=case,
+            outcome="passed",
+            finished=finished,
+            summary=summary,
+            imported_samples_s=samples,
+            throughput=throughput(summary, batch_size=case.batch_size),
+            details={"imported_from": SOURCE_FORMAT, "name": bench["name"]},
+        )
+    writer.finish("finished")  # writes the file; the caller checks write_error
+    return writer
+
+
 def _previous_import(runs: Path, base: str, raw: bytes) -> Path | None:
     if not runs.is_dir():
         return None
@@ -173,6 +247,9 @@ def import_pytest_benchmark(file: Path, layout: OutLayout, *, now: _dt.datetime 
         atomic_write_text(staging / "env.json", json.dumps(env_from(data, source), indent=2, sort_keys=True) + "\n")
         config = run_config_from(data, source, raw, now or _dt.datetime.now())
         atomic_write_text(staging / "run_config.yaml", yaml.safe_dump(config, sort_keys=False))
+        results = results_from(data, staging / "results.json", started=when.strftime(RUN_TS_FORMAT))
+        if results.write_error:
+            raise PerfDataError(f"cannot write the imported run's results: {results.write_error}")
         for n in range(1, 1000):
             target = layout.runs / (base if n == 1 else f"{base}-{n}")
             if target.exists():

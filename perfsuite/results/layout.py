@@ -69,11 +69,22 @@ class OutLayout:
         raise RuntimeError(f"could not create a run folder under {self.runs}")
 
 
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it; set straight back
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write `text` to `path` so that a reader never sees a half-written file."""
+    """Write `text` to `path` so that a reader never sees a half-written file.
+
+    The file gets the permissions of any file the user creates (0666 less the umask), like the
+    files pytest-benchmark and the profiler write next to it; mkstemp alone would make it 0600.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
