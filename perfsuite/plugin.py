@@ -441,9 +441,9 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
     if perf is None:
         return
     for bench in output_json.get("benchmarks", []):
-        params = bench.get("params") or {}
-        if CASE_PARAM in params:
-            params[CASE_PARAM] = (bench.get("extra_info") or {}).get("case", {}).get("id", bench.get("param"))
+        params = bench.get("params")
+        if isinstance(params, dict) and CASE_PARAM in params:
+            params[CASE_PARAM] = bench.get("param")  # the case id: the test id pytest gave the parameter
     output_json["perfsuite"] = {
         "run_dir": str(perf.run_dir),
         "suite": perf.plan.suite.name,
