@@ -158,7 +158,9 @@ class GenerationSummary:
     tpot: SampleStats | None = None
     inter_token: SampleStats | None = None
     decode_tokens_per_s: SampleStats | None = None
-    runs: tuple[Mapping[str, Any], ...] = ()
+    runs: tuple[Mapping[str, Any], ...] = ()  # each run's token times, as stored (display)
+    ttft_samples_s: tuple[float, ...] = ()  # one per run: what comparisons test
+    e2e_samples_s: tuple[float, ...] = ()
 
     @classmethod
     def of(cls, g: GenerationMeasurement) -> GenerationSummary:
@@ -175,6 +177,8 @@ class GenerationSummary:
             inter_token=g.inter_token,
             decode_tokens_per_s=g.decode_tokens_per_s,
             runs=tuple(r.to_dict() for r in g.runs),
+            ttft_samples_s=tuple(r.ttft_s for r in g.runs),
+            e2e_samples_s=tuple(r.e2e_s for r in g.runs),
         )
 
     def to_dict(self, *, include_runs: bool = True) -> dict[str, Any]:
@@ -189,6 +193,8 @@ class GenerationSummary:
             "tpot": stats_to_dict(self.tpot),
             "inter_token": stats_to_dict(self.inter_token),
             "decode_tokens_per_s": stats_to_dict(self.decode_tokens_per_s),
+            "ttft_samples_s": [json_float(v) for v in self.ttft_samples_s],
+            "e2e_samples_s": [json_float(v) for v in self.e2e_samples_s],
         }
         if include_runs:
             out["runs"] = [dict(r) for r in self.runs]
@@ -208,6 +214,8 @@ class GenerationSummary:
             inter_token=_optional_stats(doc, "inter_token"),
             decode_tokens_per_s=_optional_stats(doc, "decode_tokens_per_s"),
             runs=tuple(r.data for r in doc.items("runs", [])),
+            ttft_samples_s=doc.numbers("ttft_samples_s", ()),
+            e2e_samples_s=doc.numbers("e2e_samples_s", ()),
         )
 
 

@@ -1,0 +1,284 @@
+"""Verdicts: for every case and metric of two runs, `regressed`, `ok` or `inconclusive`. Pure functions.
+
+Each metric has a declared direction (latency lower is better, throughput higher is better,
+memory lower is better) and a relative threshold. With the ratio ``head / base`` turned into a
+"badness" ratio (``head/base`` when lower is better, ``base/head`` when higher is better) and its
+interval ``[lo, hi]``:
+
+- **regressed**: the interval excludes no change (``lo > 1``) and the change exceeds the threshold
+  (estimate ``> 1 + threshold``);
+- **ok**: the whole interval is inside the threshold (``hi <= 1 + threshold``), including any
+  improvement (then also noted as ``improved`` when ``hi < 1``);
+- **inconclusive**: neither; `samples_needed` says roughly how many samples per side would decide.
+
+Deterministic figures (parameters, FLOPs, weight bytes) are compared exactly against their own
+threshold (default 0: any growth regresses). A side without raw samples (an imported
+pytest-benchmark run, or `save_raw_samples: false`) is compared by its median alone: such a
+verdict has no interval, and says that it is weaker.
+
+Suite-wide false alarms: with m sample-based tests in one comparison, each interval is built at
+confidence ``1 - alpha / m`` (Bonferroni), so the chance that any unchanged case is called
+regressed stays below ``alpha`` for the whole suite, however many cases it has.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from perfsuite.compare.stats import RatioEstimate, exact_ratio, ratio_of_medians, ratio_of_samples, samples_to_decide
+from perfsuite.results.case import CaseResult
+from perfsuite.results.run import RunResult
+
+VERDICTS = ("regressed", "ok", "inconclusive")
+METRIC_GROUPS = ("latency", "throughput", "memory", "exact")
+
+
+@dataclass(frozen=True)
+class GatePolicy:
+    """How strict the gate is (conf/gate/*.yaml, --perf-gate-* options)."""
+
+    alpha: float = 0.01  # suite-wide false-alarm rate
+    noise_floor: float = 0.0  # relative between-run drift added to every interval (0 for interleaved A/B)
+    thresholds: Mapping[str, float] = field(
+        default_factory=lambda: {"latency": 0.05, "throughput": 0.05, "memory": 0.10, "exact": 0.0}
+    )
+    case_thresholds: tuple[tuple[str, str, float], ...] = ()  # (case-id glob, metric group, threshold)
+
+    def __post_init__(self) -> None:
+        if not 0 < self.alpha < 1:
+            raise ValueError(f"gate alpha must be in (0, 1), got {self.alpha!r}")
+        if not 0 <= self.noise_floor < 1:
+            raise ValueError(f"gate noise_floor must be in [0, 1), got {self.noise_floor!r}")
+        for group, value in self.thresholds.items():
+            if group not in METRIC_GROUPS:
+                raise ValueError(f"unknown metric group {group!r} in thresholds; known: {', '.join(METRIC_GROUPS)}")
+            if not (isinstance(value, (int, float)) and 0 <= value < 10):
+                raise ValueError(f"threshold for {group} must be a ratio >= 0 (0.05 = 5%), got {value!r}")
+
+    def threshold(self, case_id: str, group: str) -> float:
+        for pattern, g, value in reversed(self.case_thresholds):  # the last matching rule wins
+            if g == group and fnmatch.fnmatchcase(case_id, pattern):
+                return value
+        return float(self.thresholds.get(group, 0.0))
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One comparable figure of a result."""
+
+    name: str  # "latency", "throughput", "ttft", "host_rss_peak", "params", ...
+    group: str  # one of METRIC_GROUPS: picks the threshold
+    lower_is_better: bool
+    samples: Callable[[CaseResult], tuple[float, ...] | None] | None = None
+    median: Callable[[CaseResult], float | None] | None = None
+    value: Callable[[CaseResult], float | None] | None = None  # deterministic figures
+    unit: str = "s"
+
+
+def _latency_samples(r: CaseResult) -> tuple[float, ...] | None:
+    samples = r.samples_s
+    return samples if samples else None
+
+
+def _latency_median(r: CaseResult) -> float | None:
+    return r.stats.p50_s if r.stats is not None else None
+
+
+def _rate_samples(r: CaseResult) -> tuple[float, ...] | None:
+    """Calls per second of each sample: the batch size cancels in a ratio of the same case."""
+    samples = r.samples_s
+    return tuple(1.0 / s for s in samples if s > 0) if samples else None
+
+
+def _rate_median(r: CaseResult) -> float | None:
+    median = _latency_median(r)
+    return 1.0 / median if median else None
+
+
+def _host_rss(r: CaseResult) -> float | None:
+    return float(r.memory.host.rss_peak_bytes) if r.memory and r.memory.host else None
+
+
+def _cuda_peak(r: CaseResult) -> float | None:
+    return float(r.memory.cuda.max_allocated_bytes) if r.memory and r.memory.cuda else None
+
+
+def _weights(r: CaseResult) -> float | None:
+    return float(r.memory.weights_bytes) if r.memory and r.memory.weights_bytes is not None else None
+
+
+METRICS: dict[str, tuple[Metric, ...]] = {
+    "latency": (
+        Metric("latency", "latency", True, samples=_latency_samples, median=_latency_median),
+        # The same samples seen as a rate: its verdict mirrors latency's (ratio inverted).
+        Metric("throughput", "throughput", False, samples=_rate_samples, median=_rate_median, unit="1/s"),
+        Metric("host_rss_peak", "memory", True, value=_host_rss, unit="B"),
+        Metric("cuda_max_allocated", "memory", True, value=_cuda_peak, unit="B"),
+        Metric("weights_bytes", "exact", True, value=_weights, unit="B"),
+    ),
+    "generation": (
+        Metric("ttft", "latency", True, samples=lambda r: r.generation.ttft_samples_s or None if r.generation else None,
+               median=lambda r: r.generation.ttft.p50_s if r.generation else None),
+        Metric("e2e", "latency", True, samples=lambda r: r.generation.e2e_samples_s or None if r.generation else None,
+               median=lambda r: r.generation.e2e.p50_s if r.generation else None),
+    ),
+    "static": (
+        Metric("params", "exact", True, value=lambda r: float(r.static.params) if r.static else None, unit=""),
+        Metric("flops_per_call", "exact", True, value=lambda r: float(r.static.flops_per_call) if r.static else None, unit="FLOP"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The verdict of one metric of one case."""
+
+    case: str  # case id
+    test: str
+    metric: str
+    verdict: str  # one of VERDICTS
+    estimate: RatioEstimate  # head / base, as measured (not yet turned by direction)
+    threshold: float
+    lower_is_better: bool
+    improved: bool = False
+    samples_needed: int | None = None
+    note: str = ""
+
+    @property
+    def badness(self) -> float:
+        """> 1 means worse: head/base for lower-is-better metrics, base/head otherwise."""
+        return self.estimate.ratio if self.lower_is_better else 1.0 / self.estimate.ratio
+
+    @property
+    def change(self) -> float:
+        """Relative change of the metric itself (+0.05: 5% higher)."""
+        return self.estimate.change
+
+    def to_dict(self) -> dict[str, object]:
+        e = self.estimate
+        return {
+            "case": self.case,
+            "test": self.test,
+            "metric": self.metric,
+            "verdict": self.verdict,
+            "ratio": _finite(e.ratio),
+            "ci_low": _finite(e.low),
+            "ci_high": _finite(e.high),
+            "confidence": e.confidence,
+            "method": e.method,
+            "n_base": e.n_base,
+            "n_head": e.n_head,
+            "noise_floor": e.noise_floor,
+            "threshold": self.threshold,
+            "direction": "lower_is_better" if self.lower_is_better else "higher_is_better",
+            "improved": self.improved,
+            "samples_needed": self.samples_needed,
+            "note": self.note,
+        }
+
+
+def _finite(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Every verdict of head against base, plus the cases present on one side only."""
+
+    verdicts: tuple[Verdict, ...]
+    new: tuple[str, ...]  # result keys only in head
+    removed: tuple[str, ...]  # result keys only in base
+    alpha: float
+    tests: int  # sample-based tests (the Bonferroni m)
+
+    def of(self, verdict: str) -> tuple[Verdict, ...]:
+        return tuple(v for v in self.verdicts if v.verdict == verdict)
+
+    @property
+    def regressed(self) -> bool:
+        return bool(self.of("regressed"))
+
+
+def judge(estimate: RatioEstimate, threshold: float, *, lower_is_better: bool) -> tuple[str, bool]:
+    """(verdict, improved) of one estimate; see the module docstring for the rules."""
+    ratio, lo, hi = estimate.ratio, estimate.low, estimate.high
+    if not lower_is_better:
+        ratio, lo, hi = 1.0 / ratio, 1.0 / hi, 1.0 / lo
+    limit = 1.0 + threshold
+    if estimate.method in ("exact", "summary"):
+        regressed = ratio > limit if threshold > 0 or estimate.method == "summary" else ratio > 1.0
+        return ("regressed" if regressed else "ok"), ratio < 1.0
+    if lo > 1.0 and ratio > limit:
+        return "regressed", False
+    if hi <= limit:
+        return "ok", hi < 1.0
+    return "inconclusive", False
+
+
+def _estimate(metric: Metric, base: CaseResult, head: CaseResult, confidence: float, noise_floor: float) -> tuple[RatioEstimate | None, str]:
+    if metric.value is not None:
+        a, b = metric.value(base), metric.value(head)
+        if a is None or b is None:
+            return None, ""
+        return exact_ratio(a, b), ""
+    assert metric.samples is not None and metric.median is not None
+    sa, sb = metric.samples(base), metric.samples(head)
+    if sa is not None and sb is not None and min(len(sa), len(sb)) >= 3:
+        return ratio_of_samples(sa, sb, confidence=confidence, noise_floor=noise_floor), ""
+    ma, mb = metric.median(base), metric.median(head)
+    if ma is None or mb is None or ma <= 0 or mb <= 0:
+        return None, ""
+    sides = [name for name, s in (("base", sa), ("head", sb)) if s is None]
+    note = f"weaker verdict: {' and '.join(sides) or 'one side'} has no raw samples, so only medians are compared (no interval)"
+    n_a = base.stats.n if base.stats else 0
+    n_b = head.stats.n if head.stats else 0
+    return ratio_of_medians(ma, mb, n_base=n_a, n_head=n_b, confidence=confidence), note
+
+
+def compare_runs(base: RunResult, head: RunResult, policy: GatePolicy | None = None) -> Comparison:
+    """Verdicts for every case and metric present in both runs (passed results only)."""
+    policy = policy or GatePolicy()
+    a = {r.key: r for r in base.cases if r.outcome == "passed"}
+    b = {r.key: r for r in head.cases if r.outcome == "passed"}
+    shared = [k for k in b if k in a]
+    pairs = [(a[k], b[k], m) for k in shared for m in METRICS.get(b[k].kind, ())]
+    # Bonferroni over the independent sample-based tests (throughput mirrors latency: one test).
+    tests = sum(1 for _, _, m in pairs if m.samples is not None and m.name != "throughput") or 1
+    confidence = 1.0 - policy.alpha / tests
+    verdicts = []
+    for ra, rb, metric in pairs:
+        estimate, note = _estimate(metric, ra, rb, confidence, policy.noise_floor)
+        if estimate is None:
+            continue
+        threshold = policy.threshold(rb.case.id, metric.group)
+        verdict, improved = judge(estimate, threshold, lower_is_better=metric.lower_is_better)
+        needed = None
+        if verdict == "inconclusive":
+            turned = estimate if metric.lower_is_better else replace(
+                estimate, ratio=1.0 / estimate.ratio, low=1.0 / estimate.high, high=1.0 / estimate.low
+            )
+            needed = samples_to_decide(turned, threshold)
+            note = note or (
+                f"about {needed} samples per side would decide it" if needed else "more samples alone will not decide it (noise floor or change at the threshold)"
+            )
+        verdicts.append(Verdict(rb.case.id, rb.test, metric.name, verdict, estimate, threshold, metric.lower_is_better, improved, needed, note))
+    return Comparison(
+        verdicts=tuple(verdicts),
+        new=tuple(k for k in b if k not in a),
+        removed=tuple(k for k in a if k not in b),
+        alpha=policy.alpha,
+        tests=tests,
+    )
+
+
+def worst_per_case(verdicts: Iterable[Verdict]) -> dict[str, str]:
+    """One word per case: regressed if any metric regressed, else inconclusive if any was, else ok."""
+    rank = {"ok": 0, "inconclusive": 1, "regressed": 2}
+    out: dict[str, str] = {}
+    for v in verdicts:
+        if rank[v.verdict] >= rank.get(out.get(v.case, "ok"), 0):
+            out[v.case] = v.verdict
+    return out
