@@ -14,19 +14,21 @@ FAST_WARMUP = WarmupPolicy(min_calls=1, window=1, rel_tol=0.5, max_calls=10)
 class GpuWork:
     """Each call enqueues the next device duration and spends `host_s` launching it."""
 
-    def __init__(self, cuda, timer, device_s, host_s=0.0001):
+    def __init__(self, cuda, timer, device_s, host_s=0.0001, device=None):
         self.cuda, self.timer, self.device_s, self.host_s = cuda, timer, list(device_s), host_s
+        self.device = device  # where the model lives: its kernels run there whatever the current device
         self.calls = 0
 
     def __call__(self):
-        self.cuda.launch(self.device_s[self.calls % len(self.device_s)])
+        self.cuda.launch(self.device_s[self.calls % len(self.device_s)], self.device)
         self.timer.advance(self.host_s)
         self.calls += 1
 
 
 def setup(device_s, host_s=0.0001, **kw):
-    cuda, timer = FakeCuda(), FakeTimer()
-    return cuda, timer, GpuWork(cuda, timer, device_s, host_s), CudaClock(cuda=cuda, timer=timer, **kw)
+    cuda, timer = FakeCuda(devices=2), FakeTimer()
+    work = GpuWork(cuda, timer, device_s, host_s, device=kw.get("device"))
+    return cuda, timer, work, CudaClock(cuda=cuda, timer=timer, **kw)
 
 
 def test_isolated_mode_times_each_call_on_device_with_a_sync_around_it():
