@@ -84,11 +84,6 @@ class CoreClaims:
     def _path(self, core: int) -> Path:
         return self.directory / f"core{core}.lock"
 
-    @property
-    def held(self) -> tuple[int, ...]:
-        """Cores whose claim this object holds."""
-        return tuple(sorted(int(p.name[4:-5]) for p in self._fds if p.name.endswith(".lock")))
-
     def claim(self, core: int) -> bool:
         """Take core ``core`` if no other process holds it; True if it is ours (now or already)."""
         path = self._path(core)

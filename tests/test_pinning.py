@@ -178,3 +178,28 @@ def test_apply_hardware_records_the_choice_and_warns_when_shared(tmp_path, holde
     assert info["pinning"]["shared"] == [allowed[0]] and info["pinning"]["claim_dir"] == str(tmp_path)
     assert f"pid {others[0].pid}" in info["pinning"]["reason"]
     assert info["affinity"] == [allowed[0]]
+
+
+def test_env_load_names_the_other_perfsuite_runs(tmp_path, holders):
+    from perfsuite.results.env import load_info
+
+    other = holders(tmp_path, [0])
+    load = load_info(claim_dir=tmp_path, interval_s=0.01)
+    assert load["perfsuite_runs"] == [{"pid": other.pid, "cores": [0], "shared": []}]
+    assert set(load) >= {"loadavg", "runnable", "busy_cores", "per_core_busy_percent", "unavailable"}
+
+
+def test_env_load_says_why_runs_are_unknown(tmp_path, monkeypatch):
+    from perfsuite.results.env import load_info
+
+    monkeypatch.setattr(pinning, "CoreClaims", lambda directory: (_ for _ in ()).throw(PermissionError("read-only")))
+    load = load_info(claim_dir=tmp_path, interval_s=0.01)
+    assert load["perfsuite_runs"] is None and "read-only" in load["unavailable"]["perfsuite_runs"]
+
+
+def test_fingerprint_has_the_load(monkeypatch, tmp_path):
+    from perfsuite.results.env import fingerprint
+
+    monkeypatch.setenv("PERFSUITE_CORE_DIR", str(tmp_path))
+    env = fingerprint(tmp_path)
+    assert env["load"]["perfsuite_runs"] == [] and "loadavg" in env["load"]

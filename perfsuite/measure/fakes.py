@@ -8,10 +8,16 @@
     work = ScriptedWork(cuda.launch, [0.002])                   # each call enqueues 2 ms of GPU work
     m = measure(work, clock=CudaClock(cuda=cuda, timer=timer))
 
+    cuda = FakeCuda(devices=2)                                  # device 0 current, as in torch
+    work = ScriptedWork(lambda s: cuda.launch(s, 1), [0.002])   # the model lives on cuda:1
+    m = measure(work, clock=CudaClock(cuda=cuda, timer=timer, device="cuda:1"))
+    assert cuda.devices_hit("synchronize") == {1}
+
 `FakeCuda` behaves like the CUDA parts perfsuite uses: an event's ``elapsed_time``
-raises until a ``synchronize()`` after its ``record()`` — so a clock that forgets to
-synchronize fails its tests. `FakeNvml` answers the pynvml calls of
-`perfsuite.measure.nvml` from set values and can be told to fail.
+raises until a ``synchronize()`` of *its* device after its ``record()`` — so a clock that
+forgets to synchronize, or synchronizes the current device instead of the case's, fails its
+tests. Every call is logged with the device it hit. `FakeNvml` answers the pynvml calls of
+`perfsuite.measure.nvml` from set values, has GPUs at PCI bus ids, and can be told to fail.
 """
 
 from __future__ import annotations
