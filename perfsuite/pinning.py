@@ -73,11 +73,12 @@ class CoreClaims:
         if fcntl is None:  # pragma: no cover
             raise OSError("core claims need fcntl.flock (Linux/macOS)")
         self.directory = Path(directory)
-        self.directory.mkdir(parents=True, exist_ok=True)
-        try:
-            os.chmod(self.directory, 0o1777)  # several users' runs meet here, like in /tmp
-        except OSError:
-            pass  # created by another user: theirs to set
+        if not self.directory.is_dir():
+            self.directory.mkdir(parents=True, exist_ok=True)
+            try:
+                os.chmod(self.directory, 0o1777)  # several users' runs meet here, like in /tmp
+            except OSError:
+                pass  # another user's run made it an instant ago: theirs to set
         self.pid = os.getpid()
         self._fds: dict[Path, int] = {}
 
@@ -269,15 +270,18 @@ def pin_cores(hw: HardwareSpec, allowed: Sequence[int], directory: Path | None =
     if _process_claims is not None:
         _process_claims.release()
         _process_claims = None
+    claims = None
     try:
         claims = CoreClaims(directory if directory is not None else core_claim_dir())
-    except OSError as exc:
+        choice = claim_listed(hw.cores, claims) if hw.cores is not None else choose_cores(allowed, count, claims)
+    except OSError as exc:  # read-only /tmp, a file where the directory should be, another user's mode
+        if claims is not None:
+            claims.release()
         cores = tuple(hw.cores) if hw.cores is not None else tuple(allowed[:count])
         why = f"core claims unavailable ({type(exc).__name__}: {exc}); other perfsuite runs on this machine are not avoided"
         choice = CoreChoice(cores, (), (), why, None)
     else:
         _process_claims = claims
-        choice = claim_listed(hw.cores, claims) if hw.cores is not None else choose_cores(allowed, count, claims)
     os.sched_setaffinity(0, choice.cores)
     return choice
 
@@ -320,11 +324,11 @@ def apply_hardware(hw: HardwareSpec, *, claim_dir: Path | None = None) -> dict[s
 def other_runs(directory: Path | None = None) -> list[dict[str, Any]] | str:
     """Other perfsuite processes holding cores on this machine, or why that cannot be known."""
     directory = directory if directory is not None else core_claim_dir()
-    if _process_claims is not None and _process_claims.directory == directory:
-        return _process_claims.others()
-    if not directory.is_dir():
-        return []
     try:
+        if _process_claims is not None and _process_claims.directory == directory:
+            return _process_claims.others()
+        if not directory.is_dir():
+            return []
         return CoreClaims(directory).others()
     except OSError as exc:
         return f"{type(exc).__name__}: {exc}"

@@ -203,3 +203,14 @@ def test_fingerprint_has_the_load(monkeypatch, tmp_path):
     monkeypatch.setenv("PERFSUITE_CORE_DIR", str(tmp_path))
     env = fingerprint(tmp_path)
     assert env["load"]["perfsuite_runs"] == [] and "loadavg" in env["load"]
+
+
+def test_unreadable_claim_file_falls_back_with_the_reason(tmp_path, restore_affinity, monkeypatch):
+    def refuse(self, core):
+        raise PermissionError(13, "Permission denied", str(tmp_path / f"core{core}.lock"))
+
+    monkeypatch.setattr(CoreClaims, "claim", refuse)
+    allowed = sorted(os.sched_getaffinity(0))
+    choice = pinning.pin_cores(hw(), allowed, tmp_path)
+    assert choice.cores == (allowed[0],) and "Permission denied" in choice.reason and choice.claim_dir is None
+    assert pinning._process_claims is None
