@@ -26,6 +26,7 @@ from perfsuite.measure import (
     throughput,
     weights_bytes,
 )
+from perfsuite.measure.contention import ContentionMonitor
 from perfsuite.measure.throughput import Throughput
 from perfsuite.results.case import MemoryResult
 
@@ -39,6 +40,7 @@ class CaseOutcome:
     memory: MemoryResult = field(default_factory=MemoryResult)
     nvml: Any = None  # perfsuite.measure.NvmlReport on CUDA
     throughput: Throughput | None = None
+    contention: Any = None  # perfsuite.measure.contention.ContentionReport: was the CPU ours?
 
     def device_state(self, samples: int | None = None) -> dict[str, Any] | None:
         """NVML memory, energy (per sample when `samples` is given), clocks, throttling; None off CUDA.
@@ -62,6 +64,8 @@ def _tracked(case: Case, outcome: CaseOutcome) -> Iterator[None]:
             with warnings.catch_warnings():
                 warnings.simplefilter("default")  # NVML missing: a warning, metrics marked unavailable
                 nvml = stack.enter_context(NvmlMonitor(index, period_s=period))
+        hw = case.config.hardware  # innermost: counts the measured block, not the samplers' start
+        contention = stack.enter_context(ContentionMonitor(threads=hw.threads, cpu_bound=not cuda, pinned=hw.pin))
         try:
             yield
         finally:
@@ -69,6 +73,7 @@ def _tracked(case: Case, outcome: CaseOutcome) -> Iterator[None]:
             outcome.memory = replace(outcome.memory, host=rss.result, cuda=peak.result if peak is not None else None)
             if nvml is not None:
                 outcome.nvml = nvml.report
+            outcome.contention = contention.report
 
 
 def measure_latency(case: Case, call: Callable[[dict[str, Any]], Any], batches: Any, module: Any) -> CaseOutcome:
@@ -77,7 +82,7 @@ def measure_latency(case: Case, call: Callable[[dict[str, Any]], Any], batches: 
     clock = clock_for(case.device, mode=spec.cuda_timing, block=spec.cuda_block)
     cycle = itertools.cycle(batches.inputs)
     outcome = CaseOutcome(memory=MemoryResult(weights_bytes=weights_bytes(module)))
-    with _tracked(case, outcome), catch_oom(case.batch_size) as oom:
+    with _tracked(case, outcome), catch_oom(case.batch_size, device=case.device) as oom:
         m = measure(lambda: call(next(cycle)), clock=clock, warmup=spec.warmup, stop=spec.stop)
     if oom.record is not None:
         outcome.oom = oom.record
@@ -85,6 +90,9 @@ def measure_latency(case: Case, call: Callable[[dict[str, Any]], Any], batches: 
     flag = outcome.nvml.noise_flag() if outcome.nvml is not None else None
     if flag is not None:
         m = m.with_noise(flag.code, flag.reason)
+    if outcome.contention is not None and (busy := outcome.contention.noise_flag()) is not None:
+        m = m.with_noise(busy.code, busy.reason)  # "contended": the pinned core was not ours
+    m = m.with_extra(contention=outcome.contention.to_dict()) if outcome.contention is not None else m
     outcome.measurement = m
     # Rates of None (with the reason) when the median could not be established: never a crash.
     outcome.throughput = throughput(m, batch_size=case.batch_size, tokens_per_call=round(batches.tokens_per_batch) or None)
@@ -99,7 +107,7 @@ def measure_generation_case(case: Case, model: Any, batches: Any) -> tuple[Any, 
     outcome = CaseOutcome(memory=MemoryResult(weights_bytes=weights_bytes(model.module)))
     inputs = batches.inputs[0]
     result = None
-    with _tracked(case, outcome), catch_oom(case.batch_size) as oom:
+    with _tracked(case, outcome), catch_oom(case.batch_size, device=case.device) as oom:
         result = measure_generation(
             model.module,
             inputs,

@@ -78,7 +78,7 @@ class PerfSession:
                 dropped = True
         if dropped:
             gc.collect()
-            _empty_device_cache()
+            _empty_device_cache(self.plan.device)
 
     def close(self) -> None:
         self._models.clear()
@@ -185,15 +185,19 @@ class PerfSession:
 
 
 def _synchronize(device: str) -> None:
+    """Wait for `device` itself ("cuda:1" waits for GPU 1, not for the current device)."""
     if device.startswith("cuda"):
         import torch
 
         torch.cuda.synchronize(device)
 
 
-def _empty_device_cache() -> None:
-    import sys
+def _empty_device_cache(device: str) -> None:
+    """Return `device`'s cached blocks to the driver; a no-op off CUDA or before CUDA started.
 
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()
+    `torch.cuda.empty_cache()` frees only the *current* device's cache, so it runs under
+    `torch.cuda.device(device)`: dropping a model on cuda:1 frees cuda:1.
+    """
+    from perfsuite.measure.oom import empty_device_cache  # never imports torch itself
+
+    empty_device_cache(device=device)

@@ -1,4 +1,5 @@
-"""NVML monitor through a fake pynvml: memory peaks, energy, device state, failures."""
+"""NVML monitor through a fake pynvml: memory peaks, energy, device state, failures, and the GPU
+chosen by the torch device's PCI bus id."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import sys
 import pytest
 
 from perfsuite.measure import NvmlMonitor, NvmlUnavailableWarning
-from perfsuite.measure.fakes import FakeNvml
-from perfsuite.measure.nvml import read_device_state
+from perfsuite.measure.fakes import FakeCuda, FakeDeviceProperties, FakeNvml
+from perfsuite.measure.nvml import GpuSelection, read_device_state, torch_pci_bus_id
 
 
 def run(nvml, **kw):
@@ -92,3 +93,62 @@ def test_read_device_state_marks_failed_readings():
     state = read_device_state(FakeNvml(fail={"nvmlDeviceGetTemperature"}), ("gpu", 0))
     assert state.temperature_c is None and "temperature_c" in state.unavailable
     assert state.sm_clock_mhz == 1500
+
+
+# -- which GPU: torch's device found by PCI bus id, not by ordinal --------------------------------
+
+BUS_IDS = ("00000000:3B:00.0", "00000000:3C:00.0")
+# CUDA_VISIBLE_DEVICES=1,0: torch's cuda:0 is the GPU at 3C, cuda:1 the one at 3B (NVML's GPU 0)
+REMAPPED = [FakeDeviceProperties("GPU at 3C", 0, 0x3C, 0), FakeDeviceProperties("GPU at 3B", 0, 0x3B, 0)]
+
+
+@pytest.mark.parametrize(("torch_index", "nvml_index"), [(1, 0), (0, 1)])
+def test_nvml_opens_the_gpu_at_the_torch_devices_bus_id(monkeypatch, torch_index, nvml_index):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "1,0")
+    nvml = FakeNvml(bus_ids=BUS_IDS)
+    report = run(nvml, index=torch_index, cuda=FakeCuda(devices=2, properties=REMAPPED))
+    assert nvml.handles_used == {("gpu", nvml_index)}
+    assert "nvmlDeviceGetHandleByIndex" not in nvml.calls
+    assert report.gpu == GpuSelection(torch_index, BUS_IDS[nvml_index], "pci_bus_id")
+    assert report.to_dict()["gpu"]["pci_bus_id"] == BUS_IDS[nvml_index]
+
+
+def test_bus_id_is_formatted_like_nvmls():
+    cuda = FakeCuda(properties=[FakeDeviceProperties("x", 0x1, 0xAF, 0x1F)])
+    assert torch_pci_bus_id(cuda, 0) == "00000001:AF:1F.0"
+
+
+class NoBusId(FakeCuda):
+    def get_device_properties(self, device):
+        raise AttributeError("'torch._C._CudaDeviceProperties' object has no attribute 'pci_bus_id'")
+
+
+def test_without_a_bus_id_nvml_falls_back_to_the_ordinal_and_warns_when_it_may_be_wrong(monkeypatch):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    nvml = FakeNvml(bus_ids=BUS_IDS)
+    with pytest.warns(NvmlUnavailableWarning, match="wrong GPU"):
+        report = run(nvml, index=1, cuda=NoBusId(devices=2))
+    assert nvml.handles_used == {("gpu", 1)}
+    assert report.gpu.by == "index" and "pci_bus_id" in report.gpu.reason and "CUDA_VISIBLE_DEVICES" in report.gpu.reason
+    assert report.energy_j is not None  # the figures are still taken
+
+
+def test_fallback_for_gpu_0_without_remapping_is_recorded_without_a_warning(monkeypatch, recwarn):
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    report = run(FakeNvml(), index=0, cuda=NoBusId())
+    assert report.gpu.by == "index" and report.gpu.reason
+    assert not [w for w in recwarn if issubclass(w.category, NvmlUnavailableWarning)]
+
+
+def test_bus_id_unknown_to_nvml_falls_back_with_the_reason(monkeypatch):
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0")
+    cuda = FakeCuda(properties=[FakeDeviceProperties("elsewhere", 0, 0x99, 0)])
+    with pytest.warns(NvmlUnavailableWarning, match="no GPU at PCI bus id 00000000:99:00.0"):
+        report = run(FakeNvml(bus_ids=BUS_IDS), index=0, cuda=cuda)
+    assert report.gpu.by == "index" and "Not Found" in report.gpu.reason
+
+
+def test_no_gpu_by_either_way_is_nvml_unavailable():
+    with pytest.warns(NvmlUnavailableWarning, match="NVML failed to start for GPU 5"):
+        report = run(FakeNvml(bus_ids=BUS_IDS), index=5, cuda=NoBusId(devices=2))
+    assert report.energy_j is None and report.gpu is None

@@ -14,6 +14,11 @@ how the statistics and the CUDA paths are tested without a GPU:
 On CUDA every sample also carries the host-side launch time (host wall time spent
 issuing the call(s), per call), reported next to device time.
 
+A CUDA clock is bound to its case's device: for ``device="cuda:1"`` the events are recorded on
+device 1's current stream and ``synchronize`` waits for device 1, whatever the current device
+is (``torch.cuda.synchronize()`` without an argument waits for the current one, which would
+time nothing on ``cuda:1``). ``"cuda"`` means torch's current device, as in ``.to("cuda")``.
+
 Extension point: anything with the `Clock` protocol's attributes and methods.
 """
 
@@ -88,6 +93,22 @@ class CpuClock:
         return Reading(out, None)
 
 
+def cuda_device_index(device: str) -> int | None:
+    """The ordinal in ``"cuda:N"``; None for ``"cuda"`` (torch's current device).
+
+    Raises `PerfConfigError` for anything else (``"cuda:x"``, ``"cuda:-1"``, ``"gpu"``).
+    """
+    if device == "cuda":
+        return None
+    head, _, tail = device.partition(":")
+    if head == "cuda" and tail.isdigit():  # isdigit: no sign, no spaces
+        return int(tail)
+    raise PerfConfigError(
+        "not a CUDA device", key="device", value=device, allowed=("cuda", "cuda:N with N = 0, 1, ..."),
+        hint="name the GPU by its torch ordinal, e.g. --device cuda:1",
+    )
+
+
 def _torch_cuda() -> Any:
     import torch  # lazy: importing perfsuite must not import torch
 
@@ -97,8 +118,9 @@ def _torch_cuda() -> Any:
 class CudaClock:
     """CUDA events around calls; ``cuda`` is the ``torch.cuda`` module or a fake of it.
 
-    The fake needs ``Event(enable_timing=True)`` objects with ``record()`` and
-    ``elapsed_time(other) -> ms``, and ``synchronize()``.
+    The fake needs ``Event(enable_timing=True)`` objects with ``record(stream)`` and
+    ``elapsed_time(other) -> ms``, ``current_stream(device)``, ``current_device()`` and
+    ``synchronize(device)``.
     """
 
     name = "cuda_event"
@@ -116,6 +138,7 @@ class CudaClock:
             raise PerfConfigError("unknown CUDA timing mode", key="clock.mode", value=mode, allowed=CUDA_MODES)
         if isinstance(block, bool) or not isinstance(block, int) or block < 1:
             raise PerfConfigError("must be a whole number >= 1", key="clock.block", value=block)
+        self._index = cuda_device_index(device)
         self.sync_mode = mode
         self.calls_per_sample = 1 if mode == "isolated" else block
         self._cuda = cuda if cuda is not None else _torch_cuda()
@@ -125,8 +148,11 @@ class CudaClock:
     def now_s(self) -> float:
         return self._timer() * 1e-9
 
-    def _events(self) -> tuple[Any, Any]:
-        return self._cuda.Event(enable_timing=True), self._cuda.Event(enable_timing=True)
+    def _bound(self) -> tuple[int, Any, Any, Any]:
+        """The device ordinal, its current stream, and two timing events to record on that stream."""
+        index = self._cuda.current_device() if self._index is None else self._index
+        stream = self._cuda.current_stream(index)
+        return index, stream, self._cuda.Event(enable_timing=True), self._cuda.Event(enable_timing=True)
 
     def time_first_call(self, fn: Callable[[], object]) -> float:
         return self._isolated(fn, 1).samples_s[0]
@@ -138,35 +164,35 @@ class CudaClock:
 
     def _isolated(self, fn: Callable[[], object], n: int) -> Reading:
         cuda, timer = self._cuda, self._timer
-        start, end = self._events()
+        index, stream, start, end = self._bound()
         dev = [0.0] * n
         host = [0.0] * n
         for i in range(n):
-            cuda.synchronize()  # nothing queued before the call may be billed to it
+            cuda.synchronize(index)  # nothing queued before the call may be billed to it
             h0 = timer()
-            start.record()
+            start.record(stream)
             fn()
-            end.record()
+            end.record(stream)
             h1 = timer()
-            cuda.synchronize()
+            cuda.synchronize(index)
             dev[i] = start.elapsed_time(end) * 1e-3
             host[i] = (h1 - h0) * 1e-9
         return Reading(dev, host)
 
     def _pipelined(self, fn: Callable[[], object], n: int) -> Reading:
         cuda, timer, block = self._cuda, self._timer, self.calls_per_sample
-        start, end = self._events()
+        index, stream, start, end = self._bound()
         dev = [0.0] * n
         host = [0.0] * n
-        cuda.synchronize()
+        cuda.synchronize(index)
         for i in range(n):
             h0 = timer()
-            start.record()
+            start.record(stream)
             for _ in range(block):
                 fn()
-            end.record()
+            end.record(stream)
             h1 = timer()
-            cuda.synchronize()  # the one synchronize per block
+            cuda.synchronize(index)  # the one synchronize per block
             dev[i] = start.elapsed_time(end) * 1e-3 / block
             host[i] = (h1 - h0) * 1e-9 / block
         return Reading(dev, host)
@@ -177,7 +203,7 @@ def clock_for(device: str, *, mode: str = "isolated", block: int = 10) -> Clock:
     if device == "cpu":
         return CpuClock()
     if device == "cuda" or device.startswith("cuda:"):
-        return CudaClock(mode, block=block, device=device)
+        return CudaClock(mode, block=block, device=device)  # validates "cuda:N"
     raise PerfConfigError(
         "no clock for this device", key="device", value=device, allowed=("cpu", "cuda", "cuda:N")
     )

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any
 
+from perfsuite.measure.clocks import cuda_device_index
+
 DEFAULT_PERIOD_S = 0.01
 
 
@@ -61,9 +63,15 @@ class CudaMemory:
 
 
 class CudaPeakMemory:
-    """``with CudaPeakMemory(cuda) as peak: ...`` then ``peak.result`` (a `CudaMemory`)."""
+    """``with CudaPeakMemory(cuda, device="cuda:1") as peak: ...`` then ``peak.result`` (a `CudaMemory`).
 
-    def __init__(self, cuda: Any | None = None, device: Any = None) -> None:
+    Synchronize, reset and both reads act on ``device`` (an ordinal or ``"cuda:N"``; None or
+    ``"cuda"``: torch's current device), never implicitly on the current one.
+    """
+
+    def __init__(self, cuda: Any | None = None, device: int | str | None = None) -> None:
+        if isinstance(device, str):
+            device = cuda_device_index(device)
         if cuda is None:
             import torch  # lazy
 
@@ -73,14 +81,14 @@ class CudaPeakMemory:
         self.result: CudaMemory | None = None
 
     def __enter__(self) -> CudaPeakMemory:
-        self._cuda.synchronize()
+        self._cuda.synchronize(self._device)
         self._cuda.reset_peak_memory_stats(self._device)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._cuda.synchronize()
+        self._cuda.synchronize(self._device)
         self.result = CudaMemory(
             max_allocated_bytes=int(self._cuda.max_memory_allocated(self._device)),
             max_reserved_bytes=int(self._cuda.max_memory_reserved(self._device)),

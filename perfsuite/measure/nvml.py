@@ -16,6 +16,13 @@
   clock throttle reasons; a reason that limits performance (power cap, thermal or
   hardware slowdown) makes `NvmlReport.noise_flag` return a ``throttled`` flag.
 
+Which GPU: NVML numbers GPUs in its own order and ignores CUDA_VISIBLE_DEVICES, so torch's
+``cuda:1`` is not NVML's index 1 on a machine with remapped devices. The monitor asks torch for
+the PCI bus id of its device (``get_device_properties(i).pci_domain_id/pci_bus_id/pci_device_id``)
+and opens that GPU with ``nvmlDeviceGetHandleByPciBusId``. Only where the bus id cannot be had
+does it fall back to the ordinal, and records why in the report's ``gpu`` (a
+`NvmlUnavailableWarning` too when the ordinal may be wrong: index > 0 or CUDA_VISIBLE_DEVICES set).
+
 When nvidia-ml-py is missing or NVML fails, a `NvmlUnavailableWarning` is issued and
 each affected figure is ``None`` with its reason in ``unavailable`` — never zero.
 """
@@ -23,6 +30,7 @@ each affected figure is ``None`` with its reason in ``unavailable`` — never ze
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import warnings
@@ -115,6 +123,54 @@ def read_device_state(nvml: Any, handle: Any) -> DeviceState:
 
 
 @dataclass(frozen=True)
+class GpuSelection:
+    """How the NVML handle of torch's ``cuda:<torch_index>`` was found."""
+
+    torch_index: int
+    pci_bus_id: str | None  # NVML's format, "00000000:3B:00.0"
+    by: str  # "pci_bus_id", or "index" (the fallback)
+    reason: str | None = None  # why the fallback was needed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"torch_index": self.torch_index, "pci_bus_id": self.pci_bus_id, "by": self.by, "reason": self.reason}
+
+
+def torch_pci_bus_id(cuda: Any, index: int) -> str:
+    """PCI bus id of torch's ``cuda:<index>`` in NVML's format (``"00000000:3B:00.0"``)."""
+    props = cuda.get_device_properties(index)
+    return f"{int(props.pci_domain_id):08X}:{int(props.pci_bus_id):02X}:{int(props.pci_device_id):02X}.0"
+
+
+def nvml_handle_for(nvml: Any, index: int, cuda: Any | None) -> tuple[Any, GpuSelection]:
+    """The NVML handle of torch's ``cuda:<index>``: by PCI bus id, else by ordinal (with the reason).
+
+    ``cuda`` is ``torch.cuda`` (or a fake); None when torch is not loaded. Raises what
+    ``nvmlDeviceGetHandleByIndex`` raises when the fallback fails too.
+    """
+    bus_id: str | None = None
+    if cuda is None:
+        reason = "torch is not loaded, so the PCI bus id of the torch device is unknown"
+    else:
+        try:
+            bus_id = torch_pci_bus_id(cuda, index)
+        except Exception as exc:  # old torch without pci_* fields, or no CUDA: fall back, say why
+            reason = f"torch could not give the PCI bus id of cuda:{index} ({_why(exc)})"
+        else:
+            try:
+                return nvml.nvmlDeviceGetHandleByPciBusId(bus_id), GpuSelection(index, bus_id, "pci_bus_id")
+            except Exception as exc:  # NVMLError_NotFound, or a pynvml without the call
+                reason = f"NVML found no GPU at PCI bus id {bus_id} ({_why(exc)})"
+    handle = nvml.nvmlDeviceGetHandleByIndex(index)
+    reason += f"; used NVML's GPU {index}, which is another GPU if CUDA_VISIBLE_DEVICES remaps devices"
+    return handle, GpuSelection(index, bus_id, "index", reason)
+
+
+def _loaded_torch_cuda() -> Any | None:
+    torch = sys.modules.get("torch")  # a CUDA case has torch loaded; never import it just for this
+    return None if torch is None else torch.cuda
+
+
+@dataclass(frozen=True)
 class NvmlReport:
     """What NVML saw around a case. ``None`` figures have their reason in ``unavailable``."""
 
@@ -126,6 +182,7 @@ class NvmlReport:
     after: DeviceState | None
     samples: int
     unavailable: Mapping[str, str] = field(default_factory=dict)
+    gpu: GpuSelection | None = None  # which GPU NVML read, and how it was found
 
     def energy_per_sample_j(self, samples: int) -> float | None:
         """Joules per inference sample (``samples`` = calls x batch size)."""
@@ -166,6 +223,7 @@ class NvmlReport:
             "after": None if self.after is None else self.after.to_dict(),
             "throttled": list(self.throttled),
             "nvml_samples": self.samples,
+            "gpu": None if self.gpu is None else self.gpu.to_dict(),
             "unavailable": missing,
         }
 
@@ -174,7 +232,11 @@ _ALL = ("process_peak_bytes", "device_used_peak_bytes", "energy_j", "device_stat
 
 
 class NvmlMonitor:
-    """Context manager: NVML session + sampling thread; ``report`` is set on exit."""
+    """Context manager: NVML session + sampling thread; ``report`` is set on exit.
+
+    ``index`` is the *torch* ordinal of the device; ``cuda`` is ``torch.cuda`` (default: the
+    loaded torch's) or a fake, used to find that device's PCI bus id.
+    """
 
     def __init__(
         self,
@@ -183,9 +245,12 @@ class NvmlMonitor:
         period_s: float = DEFAULT_PERIOD_S,
         pid: int | None = None,
         nvml: Any | None = None,
+        cuda: Any | None = None,
         now: Callable[[], float] = time.perf_counter,
     ) -> None:
         self._index = index
+        self._cuda = cuda
+        self._gpu: GpuSelection | None = None
         self._period = period_s
         self._pid = os.getpid() if pid is None else pid
         self._nvml = nvml
@@ -209,7 +274,8 @@ class NvmlMonitor:
 
                 self._nvml = pynvml
             self._nvml.nvmlInit()
-            self._handle = self._nvml.nvmlDeviceGetHandleByIndex(self._index)
+            cuda = self._cuda if self._cuda is not None else _loaded_torch_cuda()
+            self._handle, self._gpu = nvml_handle_for(self._nvml, self._index, cuda)
         except ImportError as exc:
             return f"nvidia-ml-py is not installed ({exc}); pip install 'perfsuite[cuda]'"
         except Exception as exc:  # NVMLError_LibraryNotFound, DriverNotLoaded, InvalidArgument, ...
@@ -249,6 +315,8 @@ class NvmlMonitor:
             warnings.warn(f"{reason}; GPU memory, energy and clock figures are unavailable", NvmlUnavailableWarning, stacklevel=2)
             self._missing.update(dict.fromkeys(_ALL, reason))
             return self
+        if self._gpu is not None and self._gpu.reason and (self._index > 0 or os.environ.get("CUDA_VISIBLE_DEVICES")):
+            warnings.warn(f"NVML figures may be for the wrong GPU: {self._gpu.reason}", NvmlUnavailableWarning, stacklevel=2)
         self._before = read_device_state(self._nvml, self._handle)
         self._energy0 = self._try("energy_counter", lambda: self._nvml.nvmlDeviceGetTotalEnergyConsumption(self._handle))
         self._sampler = PeriodicSampler(self._sample, self._period, name="perf-nvml")
@@ -259,7 +327,7 @@ class NvmlMonitor:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         if self._sampler is None:
-            self.report = NvmlReport(None, None, None, None, None, None, 0, dict(self._missing))
+            self.report = NvmlReport(None, None, None, None, None, None, 0, dict(self._missing), self._gpu)
             return
         self._sampler.stop()
         nvml, h = self._nvml, self._handle
@@ -283,7 +351,7 @@ class NvmlMonitor:
             nvml.nvmlShutdown()
         except Exception as exc:  # shutting down must not lose the figures we have
             missing["shutdown"] = _why(exc)
-        self.report = NvmlReport(proc_peak, dev_peak, energy_j, method, self._before, after, samples, missing)
+        self.report = NvmlReport(proc_peak, dev_peak, energy_j, method, self._before, after, samples, missing, self._gpu)
         failed = {k: v for k, v in missing.items() if k not in ("energy_counter", "power") or energy_j is None}
         if failed:
             warnings.warn(

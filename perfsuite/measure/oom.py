@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 from types import TracebackType
 from typing import Any
 
+from perfsuite.measure.clocks import cuda_device_index
+
 #: Lower-cased message fragments that mean "the allocator gave up".
 OOM_MESSAGES = (
     "out of memory",  # CUDA caching allocator, CPU allocator ("DefaultCPUAllocator: not enough memory" below), HIP
@@ -41,15 +43,33 @@ def is_oom(exc: BaseException) -> bool:
     return False
 
 
-def free_memory(cuda: Any | None = None) -> None:
-    """gc.collect(), then ``cuda.empty_cache()`` when CUDA is in use (``cuda`` injectable)."""
+def free_memory(cuda: Any | None = None, device: int | str | None = None) -> None:
+    """gc.collect(), then `empty_device_cache` (``cuda`` injectable)."""
     gc.collect()
+    empty_device_cache(cuda, device)
+
+
+def empty_device_cache(cuda: Any | None = None, device: int | str | None = None) -> None:
+    """Return ``device``'s cached blocks to the driver when CUDA is in use.
+
+    ``torch.cuda.empty_cache()`` takes no device and frees the *current* device's cache, so it
+    runs under ``cuda.device(device)``: an OOM on ``cuda:1`` frees ``cuda:1``. ``device`` None
+    (or ``"cuda"``) means the current device; a non-CUDA device string frees nothing.
+    """
+    if isinstance(device, str):
+        if not device.startswith("cuda"):
+            return
+        device = cuda_device_index(device)
     if cuda is None:
         torch = sys.modules.get("torch")  # never import torch just to free memory
         if torch is None or not torch.cuda.is_available() or not torch.cuda.is_initialized():
             return
         cuda = torch.cuda
-    cuda.empty_cache()
+    if device is None:
+        cuda.empty_cache()
+        return
+    with cuda.device(device):
+        cuda.empty_cache()
 
 
 @dataclass(frozen=True)
@@ -65,7 +85,9 @@ class OomRecord:
         return asdict(self)
 
 
-def oom_record(exc: BaseException, batch_size: int | None, *, cuda: Any | None = None) -> OomRecord | None:
+def oom_record(
+    exc: BaseException, batch_size: int | None, *, cuda: Any | None = None, device: int | str | None = None
+) -> OomRecord | None:
     """If ``exc`` is an OOM: drop its frames' references, free caches, return the record; else None."""
     if not is_oom(exc):
         return None
@@ -73,16 +95,17 @@ def oom_record(exc: BaseException, batch_size: int | None, *, cuda: Any | None =
         traceback.clear_frames(exc.__traceback__)  # the frames hold the tensors that did not fit
     message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     record = OomRecord(batch_size=batch_size, message=message, error_type=type(exc).__name__)
-    free_memory(cuda)
+    free_memory(cuda, device)
     return record
 
 
 class catch_oom:  # noqa: N801 - used like contextlib.suppress
-    """Context manager that turns an OOM in its block into ``self.record``."""
+    """Context manager that turns an OOM in its block into ``self.record``; frees ``device``'s cache."""
 
-    def __init__(self, batch_size: int | None = None, *, cuda: Any | None = None) -> None:
+    def __init__(self, batch_size: int | None = None, *, cuda: Any | None = None, device: int | str | None = None) -> None:
         self.batch_size = batch_size
         self._cuda = cuda
+        self._device = device
         self.record: OomRecord | None = None
 
     def __enter__(self) -> catch_oom:
@@ -93,5 +116,5 @@ class catch_oom:  # noqa: N801 - used like contextlib.suppress
     ) -> bool:
         if exc is None:
             return False
-        self.record = oom_record(exc, self.batch_size, cuda=self._cuda)
+        self.record = oom_record(exc, self.batch_size, cuda=self._cuda, device=self._device)
         return self.record is not None

@@ -88,6 +88,26 @@ def threads_info() -> dict[str, Any]:
     return info
 
 
+def load_info(*, claim_dir: Path | None = None, interval_s: float = 0.1) -> dict[str, Any]:
+    """How busy the machine was as the run started: load average, runnable processes, busy cores
+    (over ``interval_s``), and the other perfsuite runs holding cores (their core claim files).
+
+    A second benchmark on the same cores is the commonest reason for a slow, noisy run; this is
+    where a reader of env.json finds it.
+    """
+    from perfsuite.measure.contention import sample_load
+    from perfsuite.pinning import other_runs
+
+    info = sample_load(interval_s)
+    runs = other_runs(claim_dir)
+    if isinstance(runs, str):
+        info["perfsuite_runs"] = None
+        info["unavailable"]["perfsuite_runs"] = runs
+    else:
+        info["perfsuite_runs"] = runs
+    return info
+
+
 def machine_id(cpu: str | None = None) -> str:
     """A short stable id for this machine (host + CPU), used to keep baselines apart."""
     text = f"{socket.gethostname()}|{cpu or cpu_model()}|{os.cpu_count()}"
@@ -106,4 +126,5 @@ def fingerprint(project_root: Path | None = None) -> dict[str, Any]:
         "packages": {name: _version(name) for name in PACKAGES},
         "cuda": cuda_info(),
         "git": git_info(project_root or Path.cwd()),
+        "load": load_info(),
     }
