@@ -246,7 +246,7 @@ def test_measure_latency_on_cuda_1_touches_only_device_1(monkeypatch):
 
     outcome = runner.measure_latency(case, call, batches, torch.nn.Linear(2, 2))
     assert outcome.measurement.median_s == pytest.approx(0.004)
-    assert outcome.memory["cuda"]["max_allocated_bytes"] == 10
+    assert outcome.memory.cuda.max_allocated_bytes == 10
     assert {d for _, d in cuda.calls} == {1}
     assert nvml.handles_used == {("gpu", 0)}  # torch's cuda:1 is NVML's GPU 0 under CUDA_VISIBLE_DEVICES=1,0
     assert outcome.device_state()["gpu"] == {"torch_index": 1, "pci_bus_id": BUS_IDS[0], "by": "pci_bus_id", "reason": None}

@@ -57,13 +57,13 @@ def test_cuda_path_through_fakes(fake_gpu):
     assert m.clock == "cuda_event" and m.sync_mode == "isolated"
     assert m.median_s == pytest.approx(0.004) and m.host_stats.p50_s == pytest.approx(0.0001)
     assert set(seen) == {1, 2}  # cycles through the prepared batches
-    assert cuda.resets >= 1 and outcome.memory["cuda"]["max_allocated_bytes"] == 10
-    assert outcome.throughput["samples_per_s"] == pytest.approx(2 / 0.004)
-    assert outcome.throughput["tokens_per_s"] == pytest.approx(11 / 0.004)
+    assert cuda.resets >= 1 and outcome.memory.cuda.max_allocated_bytes == 10
+    assert outcome.throughput.samples_per_s == pytest.approx(2 / 0.004)
+    assert outcome.throughput.tokens_per_s == pytest.approx(11 / 0.004)
     assert [f.code for f in m.noise] == ["throttled"]
     state = outcome.device_state(samples=(m.warmup_calls + m.calls) * 2)
     assert state["energy_j"] == pytest.approx(4.0) and state["energy_per_sample_j"] > 0
-    assert outcome.memory["weights_bytes"] == sum(p.numel() * 4 for p in MODULE.parameters())
+    assert outcome.memory.weights_bytes == sum(p.numel() * 4 for p in MODULE.parameters())
 
 
 def test_pipelined_mode(fake_gpu):
@@ -102,7 +102,7 @@ def test_oom_is_recorded_and_caches_freed(fake_gpu):
 def test_cpu_path_reports_host_memory():
     outcome = runner.measure_latency(case_on("cpu"), lambda inputs: sum(range(200)), BATCHES, MODULE)
     assert outcome.measurement.clock == "perf_counter_ns" and outcome.nvml is None
-    assert outcome.memory["host"]["rss_peak_bytes"] >= outcome.memory["host"]["rss_start_bytes"] > 0
+    assert outcome.memory.host.rss_peak_bytes >= outcome.memory.host.rss_start_bytes > 0
     assert outcome.device_state() is None
 
 
