@@ -235,7 +235,7 @@ def _sigterm_interrupts(config: pytest.Config) -> None:
 def _write_run_header(session: Any, config: pytest.Config) -> None:
     import yaml
 
-    from perfsuite.results.env import fingerprint
+    from perfsuite.results.env import fingerprint, machine_id_of
     from perfsuite.results.layout import atomic_write_text
 
     plan = session.plan
@@ -252,6 +252,7 @@ def _write_run_header(session: Any, config: pytest.Config) -> None:
     atomic_write_text(session.run_dir / "run_config.yaml", yaml.safe_dump(run_config, sort_keys=False))
     env = fingerprint(config.rootpath)
     env["threads"] = session.threads or env["threads"]
+    env["machine_id"] = machine_id_of(env)  # with the threads this run really uses
     env["determinism"] = {"seed": plan.cases[0].config.seed, **{k: v for k, v in (session.threads or {}).items() if "determin" in k or "cudnn" in k}}
     atomic_write_text(session.run_dir / "env.json", json.dumps(env, indent=2, sort_keys=True))
 

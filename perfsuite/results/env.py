@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import importlib.metadata as md
 import os
 import platform
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -108,16 +110,35 @@ def load_info(*, claim_dir: Path | None = None, interval_s: float = 0.1) -> dict
     return info
 
 
-def machine_id(cpu: str | None = None) -> str:
-    """A short stable id for this machine (host + CPU), used to keep baselines apart."""
-    text = f"{socket.gethostname()}|{cpu or cpu_model()}|{os.cpu_count()}"
-    return hashlib.sha1(text.encode()).hexdigest()[:12]
+def machine_id_of(env: Mapping[str, Any]) -> str:
+    """A short id of what makes two runs' timings comparable, from an env.json fingerprint.
+
+    CPU model, cores and architecture, torch threads in force, GPU models, driver, CUDA and torch
+    versions: two runs with the same id measured on equivalent hardware and software. The host
+    name is not part of it (a rebuilt CI runner of the same kind keeps its id; pytest-benchmark's
+    `Linux-CPython-3.11-64bit` is far too coarse). Baselines are stored and gated per id.
+    """
+    cpu = env.get("cpu") if isinstance(env.get("cpu"), Mapping) else {}
+    threads = env.get("threads") if isinstance(env.get("threads"), Mapping) else {}
+    cuda = env.get("cuda") if isinstance(env.get("cuda"), Mapping) else {}
+    packages = env.get("packages") if isinstance(env.get("packages"), Mapping) else {}
+    devices = cuda.get("devices") if isinstance(cuda.get("devices"), list) else []
+    facts = {
+        "cpu": cpu.get("model"),
+        "cores": cpu.get("logical_cores"),
+        "arch": cpu.get("arch"),
+        "torch_threads": threads.get("torch_threads"),
+        "gpus": [d.get("name") for d in devices if isinstance(d, Mapping)],
+        "driver": cuda.get("driver"),
+        "cuda": cuda.get("torch_cuda"),
+        "torch": packages.get("torch"),
+    }
+    return hashlib.sha1(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:12]
 
 
 def fingerprint(project_root: Path | None = None) -> dict[str, Any]:
     cpu = cpu_model()
-    return {
-        "machine_id": machine_id(cpu),
+    env = {
         "hostname": socket.gethostname(),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -128,3 +149,5 @@ def fingerprint(project_root: Path | None = None) -> dict[str, Any]:
         "git": git_info(project_root or Path.cwd()),
         "load": load_info(),
     }
+    env["machine_id"] = machine_id_of(env)
+    return env

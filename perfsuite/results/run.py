@@ -182,18 +182,23 @@ def load_run(run_dir: Path) -> RunResult:
         data = json.loads(text)
     except ValueError as exc:
         raise PerfDataError(f"{path} is not valid JSON ({exc}); the run may have been killed while writing") from None
-    doc = Doc.root(data, str(path))
+    return parse_run(data, run_dir=Path(run_dir), file=str(path))
+
+
+def parse_run(data: Any, *, run_dir: Path, file: str) -> RunResult:
+    """Validate a results document (results.json, or the copy inside a baseline) into a RunResult."""
+    doc = Doc.root(data, file)
     version = doc.integer("schema_version")
     if version != RESULTS_SCHEMA_VERSION:
         raise PerfDataError(
-            f"{path} has results schema_version {version}; this perfsuite reads {RESULTS_SCHEMA_VERSION}. "
-            "Re-run the benchmarks with this version to get a readable run folder."
+            f"{file} has results schema_version {version}; this perfsuite reads {RESULTS_SCHEMA_VERSION}. "
+            "Re-run the benchmarks with this version to get a readable run."
         )
     status = doc.string("status")
     if status not in RUN_STATUSES:
         raise doc.fail("status", f"one of {', '.join(RUN_STATUSES)}", status)
     return RunResult(
-        run_dir=Path(run_dir),
+        run_dir=run_dir,
         status=status,
         suite=doc.string("suite", None),
         device=doc.string("device", None),

@@ -1,0 +1,61 @@
+"""conf/gate/<name>.yaml -> `GatePolicy` plus what an inconclusive verdict does. Validated in one place."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from perfsuite.compare.verdict import METRIC_GROUPS, GatePolicy
+from perfsuite.config.fields import Fields
+from perfsuite.config.sources import ConfSources
+from perfsuite.errors import PerfConfigError
+
+INCONCLUSIVE = ("pass", "warn", "fail")
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    name: str
+    policy: GatePolicy
+    inconclusive: str  # pass | warn | fail
+
+
+def load_gate(name: str = "default", conf_dirs: tuple[str | Path, ...] = ()) -> GateSpec:
+    import yaml
+
+    sources = ConfSources.create(tuple(conf_dirs))
+    path = sources.find("gate", name)
+    if path is None:
+        raise PerfConfigError("unknown gate config", key="--perf-gate-config", value=name, allowed=sources.options("gate"))
+    file = sources.display(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise PerfConfigError(f"YAML syntax error: {str(exc).splitlines()[0]}", file=file) from None
+    return gate_spec(data, name=name, file=file)
+
+
+def gate_spec(data: Any, *, name: str, file: str | None) -> GateSpec:
+    f = Fields(data, section="", file=file, overridden={})
+    alpha = _ratio(f, "alpha", 0.01, upper=0.5)
+    floor = _ratio(f, "noise_floor", 0.03, lower_ok=True, upper=0.5)
+    t = f.sub("thresholds")
+    thresholds = {g: _ratio(t, g, GatePolicy().thresholds[g], lower_ok=True, upper=10.0) for g in METRIC_GROUPS}
+    t.done()
+    rules = []
+    for i, entry in enumerate(f.raw_list("cases", default=[])):
+        c = Fields(entry, section=f"cases[{i}]", file=file, overridden={})
+        rules.append((c.string("match"), c.string("metric", choices=METRIC_GROUPS), _ratio(c, "threshold", None, lower_ok=True, upper=10.0)))
+        c.done()
+    inconclusive = f.string("inconclusive", choices=INCONCLUSIVE, default="warn")
+    f.done()
+    return GateSpec(name, GatePolicy(alpha=alpha, noise_floor=floor, thresholds=thresholds, case_thresholds=tuple(rules)), inconclusive)
+
+
+def _ratio(f: Fields, key: str, default: float | None, *, lower_ok: bool = False, upper: float) -> float:
+    value = f._get(key, default)
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and (0 <= value if lower_ok else 0 < value) and value < upper
+    if not ok:
+        f.error(key, "must be a ratio" + (" >= 0" if lower_ok else " > 0") + f" and < {upper:g} (0.05 = 5%)", value=value)
+    return float(value)

@@ -1,0 +1,156 @@
+"""Stored baselines: a run's typed results (raw samples included) kept under a name, per machine id.
+
+    out/baselines/<machine-id>/<NAME>.json     (or a directory the user chooses)
+
+One file per baseline, written atomically, holding the run's results document, its env.json
+fingerprint and where it came from. Names are plain identifiers, never paths. A baseline is
+always read back through `parse_run`, so it is validated like a run folder.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from perfsuite.errors import PerfDataError
+from perfsuite.results.env import machine_id_of
+from perfsuite.results.layout import atomic_write_text
+from perfsuite.results.run import RESULTS_FILE, RunResult, json_safe, parse_run
+from perfsuite.results.reading import Doc
+
+BASELINE_SCHEMA_VERSION = 1
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+def check_name(name: str) -> str:
+    if not _NAME.match(name or "") or ".." in name:
+        raise PerfDataError(
+            f"baseline name {name!r} is not allowed: use letters, digits, '.', '_' and '-' "
+            "(e.g. main, nightly-2026-11-25), at most 100 characters, not a path"
+        )
+    return name
+
+
+@dataclass(frozen=True)
+class Baseline:
+    name: str
+    machine_id: str
+    saved: str
+    source_run: str | None
+    env: dict[str, Any]
+    run: RunResult
+    path: Path
+
+    @property
+    def has_raw_samples(self) -> bool:
+        return any(c.samples_s for c in self.run.cases if c.kind == "latency")
+
+
+@dataclass(frozen=True)
+class BaselineStore:
+    """Baselines under one directory, one subfolder per machine id."""
+
+    root: Path
+
+    def path(self, name: str, machine_id: str) -> Path:
+        return self.root / machine_id / f"{check_name(name)}.json"
+
+    def save(self, run_dir: Path, name: str, *, env: dict[str, Any] | None = None) -> Path:
+        """Store `run_dir`'s results under `name` for the run's own machine id; replaces an older one."""
+        run_dir = Path(run_dir)
+        try:
+            results = json.loads((run_dir / RESULTS_FILE).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise PerfDataError(f"{run_dir} has no {RESULTS_FILE}: only a perfsuite run folder can become a baseline") from None
+        except (OSError, ValueError) as exc:
+            raise PerfDataError(f"cannot read {run_dir / RESULTS_FILE}: {exc}") from None
+        run = parse_run(results, run_dir=run_dir, file=str(run_dir / RESULTS_FILE))  # only valid runs are stored
+        if not run.cases:
+            raise PerfDataError(f"{run_dir} has no case results to save as a baseline")
+        if env is None:
+            try:
+                env = json.loads((run_dir / "env.json").read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                env = {}
+        if not isinstance(env, dict):
+            env = {}
+        machine = str(env.get("machine_id") or machine_id_of(env))
+        doc = {
+            "schema_version": BASELINE_SCHEMA_VERSION,
+            "kind": "perfsuite-baseline",
+            "name": check_name(name),
+            "machine_id": machine,
+            "saved": _dt.datetime.now().isoformat(timespec="seconds"),
+            "source_run": str(run_dir.resolve()),
+            "env": env,
+            "results": results,
+        }
+        target = self.path(name, machine)
+        atomic_write_text(target, json.dumps(json_safe(doc), indent=1, allow_nan=False))
+        return target
+
+    def find(self, name: str, machine_id: str | None = None) -> list[Path]:
+        """Files named `name`: this machine's first when `machine_id` is given, then the others."""
+        check_name(name)
+        found = sorted(self.root.glob(f"*/{name}.json")) if self.root.is_dir() else []
+        if machine_id:
+            found.sort(key=lambda p: p.parent.name != machine_id)
+        return found
+
+    def load(self, name: str, machine_id: str | None = None) -> Baseline:
+        found = self.find(name, machine_id)
+        if not found:
+            known = ", ".join(sorted({p.stem for p in self.root.glob("*/*.json")})) if self.root.is_dir() else ""
+            raise PerfDataError(
+                f"no baseline named {name!r} under {self.root}"
+                + (f" (known: {known})" if known else " (none saved yet)")
+                + f". Save one with `perfsuite baseline save {name}` or `pytest benches --perf-baseline-save {name}`"
+            )
+        return read_baseline(found[0])
+
+    def list(self) -> list[tuple[str, str, Path]]:
+        """(machine id, name, path) of every stored baseline."""
+        if not self.root.is_dir():
+            return []
+        return [(p.parent.name, p.stem, p) for p in sorted(self.root.glob("*/*.json"))]
+
+    def delete(self, name: str, machine_id: str | None = None) -> Path:
+        found = self.find(name, machine_id)
+        if not found:
+            raise PerfDataError(f"no baseline named {name!r} under {self.root}")
+        path = found[0]
+        path.unlink()
+        return path
+
+
+def read_baseline(path: Path) -> Baseline:
+    """Read and validate one baseline file: every problem names the file."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PerfDataError(f"baseline file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PerfDataError(f"cannot read baseline file {path}: {exc}") from None
+    except ValueError as exc:
+        raise PerfDataError(f"baseline file {path} is not valid JSON ({exc}); save the baseline again") from None
+    doc = Doc.root(data, str(path))
+    version = doc.integer("schema_version")
+    if version != BASELINE_SCHEMA_VERSION or doc.string("kind", "") != "perfsuite-baseline":
+        raise PerfDataError(
+            f"{path} is not a perfsuite baseline of schema_version {BASELINE_SCHEMA_VERSION} "
+            f"(got kind {data.get('kind')!r}, schema_version {version}); save the baseline again with this perfsuite"
+        )
+    results = doc.sub("results")
+    return Baseline(
+        name=doc.string("name"),
+        machine_id=doc.string("machine_id"),
+        saved=doc.string("saved"),
+        source_run=doc.string("source_run", None),
+        env=doc.mapping("env", {}),
+        run=parse_run(dict(results.data), run_dir=Path(doc.string("source_run", str(path))), file=f"{path} (results)"),
+        path=Path(path),
+    )
