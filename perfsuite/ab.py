@@ -1,0 +1,181 @@
+"""Interleaved A/B runs: the same cases for A and B alternately, each round in fresh processes.
+
+    perfsuite ab --a CONF_A --b CONF_B [--rounds N] [-- PYTEST ARGS]
+    perfsuite ab --base REF [--head REF] [--rounds N] [-- PYTEST ARGS]     (git worktrees)
+
+Round i runs A then B (or a random order per round with --order random), each as its own
+`pytest BENCHES` process writing a run folder under `out/ab/<ts>/{a,b}/`. After every round the
+per-case medians of both sides go to `ab.json`, so an interrupted A/B run keeps every finished
+pair. The pairs are judged by `perfsuite.compare.paired` (drift cancels within a pair).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from perfsuite.errors import PerfDataError
+from perfsuite.results.layout import RUN_TS_FORMAT, atomic_write_text
+from perfsuite.results.run import RunResult, load_run
+
+
+@dataclass(frozen=True)
+class Side:
+    """How to run one side: where, with which extra pytest arguments and environment."""
+
+    label: str  # "a" or "b"
+    description: str  # "conf my_conf_a" or "git abc1234 (main)"
+    cwd: Path
+    args: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass
+class Round:
+    index: int
+    order: tuple[str, str]
+    runs: dict[str, str] = field(default_factory=dict)  # side -> run folder
+    medians: dict[str, dict[str, float]] = field(default_factory=dict)  # side -> case key -> median s
+    exit_codes: dict[str, int] = field(default_factory=dict)
+
+
+Runner = Callable[..., subprocess.CompletedProcess]
+
+
+def medians_of(run: RunResult) -> dict[str, float]:
+    """Latency medians of the passed cases whose median was established, by result key."""
+    return {c.key: c.stats.p50_s for c in run.of_kind("latency") if c.outcome == "passed" and c.stats and c.stats.p50_s}
+
+
+def _new_run(out: Path, before: set[Path]) -> Path | None:
+    runs = out / "runs"
+    found = sorted(p for p in runs.iterdir() if p.is_dir() and p not in before) if runs.is_dir() else []
+    return found[-1] if found else None
+
+
+def run_side(side: Side, benches: str, out: Path, pytest_args: Sequence[str], *, runner: Runner = subprocess.run) -> tuple[int, Path | None, str]:
+    """One fresh pytest process for one side; returns (exit code, its run folder, output tail)."""
+    out.mkdir(parents=True, exist_ok=True)
+    before = set((out / "runs").iterdir()) if (out / "runs").is_dir() else set()
+    cmd = [sys.executable, "-m", "pytest", benches, "-p", "no:cacheprovider", "-q", "--perf-out-dir", str(out), *side.args, *pytest_args]
+    env = {**os.environ, **dict(side.env)}
+    done = runner(cmd, cwd=side.cwd, env=env, capture_output=True, text=True)
+    return done.returncode, _new_run(out, before), (done.stdout or "")[-2000:] + (done.stderr or "")[-2000:]
+
+
+@dataclass
+class ABRun:
+    folder: Path
+    sides: dict[str, Side]
+    rounds: list[Round] = field(default_factory=list)
+
+    def save(self) -> None:
+        doc = {
+            "schema_version": 1,
+            "sides": {k: {"description": s.description, "cwd": str(s.cwd), "args": list(s.args)} for k, s in self.sides.items()},
+            "rounds": [
+                {"index": r.index, "order": list(r.order), "runs": r.runs, "medians": r.medians, "exit_codes": r.exit_codes}
+                for r in self.rounds
+            ],
+        }
+        atomic_write_text(self.folder / "ab.json", json.dumps(doc, indent=1))
+
+    def pairs(self) -> dict[str, tuple[list[float], list[float]]]:
+        from perfsuite.compare.paired import pair_medians
+
+        return pair_medians([(r.medians.get("a", {}), r.medians.get("b", {})) for r in self.rounds if len(r.medians) == 2])
+
+
+def run_ab(
+    a: Side,
+    b: Side,
+    *,
+    rounds: int,
+    out_root: Path,
+    benches: str = "benches",
+    pytest_args: Sequence[str] = (),
+    order: str = "alternate",
+    seed: int = 0,
+    runner: Runner = subprocess.run,
+    log: Callable[[str], None] = print,
+) -> ABRun:
+    """Run `rounds` rounds; stop at the first side that measures nothing, keeping what finished."""
+    if rounds < 1:
+        raise PerfDataError(f"--rounds must be >= 1, got {rounds}")
+    stamp = _dt.datetime.now().strftime(RUN_TS_FORMAT)
+    (out_root / "ab").mkdir(parents=True, exist_ok=True)
+    for n in range(1, 1000):
+        folder = out_root / "ab" / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            folder.mkdir()
+            break
+        except FileExistsError:
+            continue
+    ab = ABRun(folder, {"a": a, "b": b})
+    rng = random.Random(seed)
+    for i in range(rounds):
+        sequence = ("a", "b") if order == "alternate" else tuple(rng.sample(["a", "b"], 2))
+        rnd = Round(i, sequence)  # type: ignore[arg-type]
+        ab.rounds.append(rnd)
+        for key in sequence:
+            side = ab.sides[key]
+            code, run_dir, tail = run_side(side, benches, folder / key, pytest_args, runner=runner)
+            rnd.exit_codes[key] = code
+            if run_dir is None or not (run_dir / "results.json").is_file():
+                ab.save()
+                raise PerfDataError(f"A/B round {i + 1}, side {key} ({side.description}) produced no run folder (pytest exit {code}):\n{tail}")
+            rnd.runs[key] = str(run_dir)
+            rnd.medians[key] = medians_of(load_run(run_dir))
+            log(f"ab: round {i + 1}/{rounds} side {key} ({side.description}): {len(rnd.medians[key])} medians, exit {code}")
+        ab.save()
+    return ab
+
+
+# -- sides from configs or git refs -------------------------------------------------------------
+
+def conf_side(label: str, conf: str, cwd: Path) -> Side:
+    path = Path(conf).expanduser().resolve()
+    if not path.is_dir():
+        raise PerfDataError(f"--{label} {conf}: not a folder (expected a config tree like conf/, used as --perf-conf-dir)")
+    return Side(label, f"conf {path}", cwd, ("--perf-conf-dir", str(path)))
+
+
+def _git(repo: Path, *args: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise PerfDataError(f"git {' '.join(args)} failed in {repo}: {done.stderr.strip() or done.stdout.strip()}")
+    return done.stdout.strip()
+
+
+def resolve_ref(repo: Path, ref: str) -> str:
+    done = subprocess.run(["git", "-C", str(repo), "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], capture_output=True, text=True)
+    if done.returncode != 0 or not done.stdout.strip():
+        raise PerfDataError(f"git ref {ref!r} does not exist in {repo} (try a branch, a tag or a commit: `git -C {repo} log --oneline`)")
+    return done.stdout.strip()
+
+
+def git_side(label: str, repo: Path, ref: str, worktrees: Path) -> Side:
+    """A detached worktree of `ref`; its own code is first on PYTHONPATH for its runs."""
+    commit = resolve_ref(repo, ref)
+    path = worktrees / label
+    if path.exists():
+        shutil.rmtree(path)
+    _git(repo, "worktree", "add", "--detach", "--quiet", str(path), commit)
+    pythonpath = os.pathsep.join(p for p in (str(path), os.environ.get("PYTHONPATH", "")) if p)
+    return Side(label, f"git {commit[:10]} ({ref})", path, (), (("PYTHONPATH", pythonpath),))
+
+
+def remove_worktrees(repo: Path, sides: Sequence[Side]) -> None:
+    for side in sides:
+        if side.description.startswith("git "):
+            subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(side.cwd)], capture_output=True)
+    subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True)
+

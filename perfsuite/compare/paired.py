@@ -1,0 +1,130 @@
+"""Paired verdicts for interleaved A/B rounds. Pure functions.
+
+`perfsuite ab` runs A and B alternately (ABAB... or randomized blocks), each round a fresh
+process. Round i gives a median for A and one for B taken minutes apart on the same machine
+state, so the machine's drift cancels in their ratio. For each case the log-ratios
+``d_i = log(b_i / a_i)`` are summarized by the one-sample Hodges–Lehmann estimate (median of the
+Walsh averages) with the exact Wilcoxon signed-rank confidence interval, and judged with the
+same rules as two separate runs (`perfsuite.compare.verdict.judge`), with no noise floor: the
+pairing is what removes the between-run variance.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+
+from perfsuite.compare.stats import RatioEstimate
+from perfsuite.compare.verdict import Comparison, GatePolicy, Verdict, judge
+
+MIN_PAIRS = 3
+
+
+@lru_cache(maxsize=64)
+def _signed_rank_counts(n: int) -> tuple[int, ...]:
+    """counts[w] = number of sign assignments of ranks 1..n whose positive ranks sum to w."""
+    counts = [1] + [0] * (n * (n + 1) // 2)
+    for rank in range(1, n + 1):
+        for w in range(len(counts) - 1, rank - 1, -1):
+            counts[w] += counts[w - rank]
+    return tuple(counts)
+
+
+def wilcoxon_k(n: int, confidence: float) -> int:
+    """Largest k with P(W <= k - 1) <= (1 - confidence) / 2 under the null (exact, no ties).
+
+    The interval is then [walsh_(k), walsh_(N - k + 1)] in 1-based order of the N = n(n+1)/2
+    Walsh averages; k = 0 means no interval at this confidence (too few pairs).
+    """
+    counts = _signed_rank_counts(n)
+    total = 2**n
+    tail = (1.0 - confidence) / 2.0
+    cumulative = 0
+    k = 0
+    for w, c in enumerate(counts):
+        cumulative += c
+        if cumulative / total <= tail:
+            k = w + 1
+        else:
+            break
+    return k
+
+
+def paired_ratio(base: Sequence[float], head: Sequence[float], *, confidence: float) -> RatioEstimate:
+    """head/base from paired per-round medians: HL estimate and exact Wilcoxon interval."""
+    if len(base) != len(head):
+        raise ValueError(f"paired rounds must match: {len(base)} base vs {len(head)} head")
+    if len(base) < MIN_PAIRS:
+        raise ValueError(f"need at least {MIN_PAIRS} pairs of rounds, have {len(base)}")
+    if any(not (x > 0 and math.isfinite(x)) for x in (*base, *head)):
+        raise ValueError("paired medians must be finite and > 0")
+    d = [math.log(b / a) for a, b in zip(base, head)]
+    n = len(d)
+    walsh = sorted((d[i] + d[j]) / 2.0 for i in range(n) for j in range(i, n))
+    mid = len(walsh) // 2
+    estimate = walsh[mid] if len(walsh) % 2 else (walsh[mid - 1] + walsh[mid]) / 2.0
+    k = wilcoxon_k(n, confidence)
+    if k == 0:
+        lo, hi = -math.inf, math.inf  # no interval reaches this confidence with n pairs
+    else:
+        lo, hi = walsh[k - 1], walsh[len(walsh) - k]
+    return RatioEstimate(
+        ratio=math.exp(estimate),
+        low=math.exp(lo) if math.isfinite(lo) else 0.0,
+        high=math.exp(hi) if math.isfinite(hi) else math.inf,
+        confidence=confidence,
+        n_base=n,
+        n_head=n,
+        method="paired-wilcoxon",
+    )
+
+
+def min_pairs(confidence: float) -> int:
+    """Fewest pairs with which any interval exists at `confidence` (k >= 1)."""
+    n = MIN_PAIRS
+    while wilcoxon_k(n, confidence) == 0:
+        n += 1
+    return n
+
+
+@dataclass(frozen=True)
+class PairedCase:
+    case: str
+    test: str
+    base_medians: tuple[float, ...]  # one per completed round, in round order
+    head_medians: tuple[float, ...]
+
+
+def compare_pairs(cases: Sequence[PairedCase], policy: GatePolicy | None = None) -> Comparison:
+    """Latency (and its throughput mirror) verdicts of every case from its paired rounds."""
+    policy = policy or GatePolicy(noise_floor=0.0)
+    usable = [c for c in cases if min(len(c.base_medians), len(c.head_medians)) >= MIN_PAIRS]
+    tests = len(usable) or 1
+    confidence = 1.0 - policy.alpha / tests
+    verdicts = []
+    for c in usable:
+        n = min(len(c.base_medians), len(c.head_medians))
+        est = paired_ratio(c.base_medians[:n], c.head_medians[:n], confidence=confidence)
+        threshold = policy.threshold(c.case, "latency")
+        verdict, improved = judge(est, threshold, lower_is_better=True)
+        note = ""
+        if verdict == "inconclusive" and est.low == 0.0:
+            note = f"{n} pairs cannot give a {confidence:.4g} interval; run at least {min_pairs(confidence)} rounds"
+        elif verdict == "inconclusive":
+            note = "more rounds would narrow the interval"
+        verdicts.append(Verdict(c.case, c.test, "latency", verdict, est, threshold, True, improved, None, note))
+    skipped = tuple(c.case for c in cases if c not in usable)
+    return Comparison(verdicts=tuple(verdicts), new=(), removed=skipped, alpha=policy.alpha, tests=tests)
+
+
+def pair_medians(rounds: Sequence[tuple[Mapping[str, float], Mapping[str, float]]]) -> dict[str, tuple[list[float], list[float]]]:
+    """Per case key, the A and B medians of the rounds in which both sides measured it."""
+    out: dict[str, tuple[list[float], list[float]]] = {}
+    for a, b in rounds:
+        for key in a.keys() & b.keys():
+            pair = out.setdefault(key, ([], []))
+            pair[0].append(a[key])
+            pair[1].append(b[key])
+    return out
