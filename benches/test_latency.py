@@ -63,9 +63,9 @@ def test_latency(
     assert m is not None
     calls = (m.warmup_calls + m.calls) * perf_case.batch_size
     info.update(throughput=outcome.throughput, device_state=outcome.device_state(samples=calls))
-    if perf_case.config.raw.get("output", {}).get("direct", {}).get("record_output_shapes", True):
+    if perf_case.config.output.direct.record_output_shapes:
         info["output_shapes"] = _shapes(runtime(batch.inputs[0]))
-    save_samples = perf_case.config.raw.get("output", {}).get("direct", {}).get("save_raw_samples", True)
+    save_samples = perf_case.config.output.direct.save_raw_samples
     perf_record.data.update(info, measurement=m.to_extra_info(include_samples=save_samples))
     perf_record.sweep_point = m
 

@@ -173,7 +173,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except PerfError as exc:
         raise pytest.UsageError(str(exc)) from None
-    threads = apply_hardware(plan.cases[0].config.hardware) if not missing else {}
+    threads = apply_hardware(plan.run.hardware) if not missing else {}
     layout = OutLayout(options.out_dir)
     # One benchmark session per out/ at a time: two would share cores (and skew each other), and
     # `perfsuite migrate-out` must not reshuffle a folder that is being written.
@@ -216,7 +216,7 @@ def _write_run_header(session: Any, config: pytest.Config) -> None:
     atomic_write_text(session.run_dir / "run_config.yaml", yaml.safe_dump(run_config, sort_keys=False))
     env = fingerprint(config.rootpath)
     env["threads"] = session.threads or env["threads"]
-    env["determinism"] = {"seed": plan.cases[0].config.seed, **{k: v for k, v in (session.threads or {}).items() if "determin" in k or "cudnn" in k}}
+    env["determinism"] = {"seed": plan.run.seed, **{k: v for k, v in (session.threads or {}).items() if "determin" in k or "cudnn" in k}}
     atomic_write_text(session.run_dir / "env.json", json.dumps(env, indent=2, sort_keys=True))
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from perfsuite.config.fields import DELETED
 from perfsuite.config.sources import ConfSources
 from perfsuite.errors import PerfConfigError
 
@@ -74,9 +75,12 @@ def parse_overrides(overrides: Sequence[str]) -> UserOverrides:
                 f"cannot parse override: {first}", key="--perf-override", value=text, hint=OVERRIDE_HINT
             ) from None
         group, package = ov.key_or_group, ov.package
+        if not group:
+            raise PerfConfigError("an override needs a key before '='", key="--perf-override", value=text, hint=OVERRIDE_HINT)
         value = ov.value()
         if ov.is_delete():
             passthrough.append(text)
+            keys[group if package is None else f"{package}.{group}"] = DELETED
             continue
         if group == "model" and package is None:
             models = _as_names(value)
@@ -127,10 +131,16 @@ class HydraComposer:
     def __exit__(self, *exc: object) -> None:
         self._ctx.__exit__(*exc)
 
-    def compose(self, overrides: Sequence[str]) -> tuple[dict[str, Any], dict[str, str | None]]:
-        """Compose; return the config as plain data and Hydra's group choices."""
+    def compose(self, overrides: Sequence[str]) -> tuple[dict[str, Any], dict[str, str | None], dict[str, Any]]:
+        """Compose; return the config as plain data, Hydra's group choices, and the copy to store.
+
+        The stored copy (for run_config.yaml) keeps `${oc.env:...}` interpolations unresolved, so
+        no environment secret is written into a run folder.
+        """
         from hydra import compose
         from omegaconf import OmegaConf, open_dict
+
+        from perfsuite.config.redact import stored_copy
 
         with translate_errors(self, overrides):
             cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
@@ -138,8 +148,9 @@ class HydraComposer:
             with open_dict(cfg):
                 del cfg["hydra"]
             data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
-        assert isinstance(data, dict)
-        return data, choices
+            unresolved = OmegaConf.to_container(cfg, resolve=False)
+        assert isinstance(data, dict) and isinstance(unresolved, dict)
+        return data, choices, stored_copy(data, unresolved)
 
 
 def _parent_keys(composer: HydraComposer, overrides: Sequence[str], bad: str, full_key: str) -> list[str]:
@@ -203,4 +214,7 @@ def translate_errors(composer: HydraComposer, overrides: Sequence[str]) -> Itera
                 hint=f"to add a new key use +{bad}" if bad else None,
             ) from None
         first = str(exc).splitlines()[0]
+        raise PerfConfigError(f"cannot compose the config: {first}", hint=OVERRIDE_HINT) from None
+    except ValueError as exc:  # Hydra rejects some overrides this way, e.g. a number for a config group
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise PerfConfigError(f"cannot compose the config: {first}", hint=OVERRIDE_HINT) from None

@@ -12,6 +12,8 @@ from typing import Any, NoReturn
 from perfsuite.errors import PerfConfigError
 
 _MISSING: Any = object()
+# The value recorded for a key the user deleted with `--perf-override ~KEY`.
+DELETED = "~"
 
 
 def type_name(value: object) -> str:
@@ -59,7 +61,8 @@ class Fields:
         full = self.full_key(key.split("[")[0]) if key else self.section
         file = self.file
         if full in self.overridden:
-            file = f"--perf-override {full}={self.overridden[full]}"
+            typed = self.overridden[full]
+            file = f"--perf-override ~{full}" if typed == DELETED else f"--perf-override {full}={typed}"
         raise PerfConfigError(message, file=file, key=self.full_key(key) if key else self.section, value=value, allowed=allowed, hint=hint)
 
     def _get(self, key: str, default: Any) -> Any:
@@ -83,15 +86,24 @@ class Fields:
                 self.error(key, "unknown value", value=value, allowed=choices)
         return value
 
-    def integer(self, key: str, *, minimum: int | None = None, default: Any = _MISSING) -> int:
+    def integer(self, key: str, *, minimum: int | None = None, maximum: int | None = None, default: Any = _MISSING) -> int:
         value = self._get(key, default)
-        return self._check_int(key, value, minimum)
+        return self._check_int(key, value, minimum, maximum)
 
-    def _check_int(self, key: str, value: object, minimum: int | None) -> int:
+    def _check_int(self, key: str, value: object, minimum: int | None, maximum: int | None = None) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             self.error(key, f"expected an integer, got a {type_name(value)}", value=value)
         if minimum is not None and value < minimum:
-            self.error(key, f"must be >= {minimum}", value=value, allowed=f"integers >= {minimum}")
+            allowed = f"{minimum}..{maximum}" if maximum is not None else f"integers >= {minimum}"
+            self.error(key, f"must be >= {minimum}", value=value, allowed=allowed)
+        if maximum is not None and value > maximum:
+            self.error(
+                key,
+                f"larger than perfsuite's limit of {maximum}",
+                value=value,
+                allowed=f"{minimum if minimum is not None else 0}..{maximum}",
+                hint="beyond this a case cannot fit in memory or time; see 'Limits' in docs/configuration.md",
+            )
         return value
 
     def boolean(self, key: str, *, default: Any = _MISSING) -> bool:
@@ -109,13 +121,23 @@ class Fields:
             self.error(key, f"expected a list, got a {type_name(value)}", value=value, hint=f"write it as {key}: [..]")
         return list(value)
 
-    def int_list(self, key: str, *, minimum: int | None = None, default: Any = _MISSING) -> tuple[int, ...] | None:
+    def int_list(
+        self,
+        key: str,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        max_length: int | None = None,
+        default: Any = _MISSING,
+    ) -> tuple[int, ...] | None:
         items = self._list(key, default)
         if items is None:
             return None
         if not items:
             self.error(key, "must not be empty", value=items)
-        return tuple(self._check_int(f"{key}[{i}]", v, minimum) for i, v in enumerate(items))
+        if max_length is not None and len(items) > max_length:
+            self.error(key, f"lists {len(items)} values; perfsuite's limit is {max_length}", hint="split the sweep into several runs")
+        return tuple(self._check_int(f"{key}[{i}]", v, minimum, maximum) for i, v in enumerate(items))
 
     def float_list(self, key: str, *, length: int | None = None, default: Any = _MISSING) -> tuple[float, ...]:
         items = self._list(key, default) or []
@@ -152,6 +174,18 @@ class Fields:
         """A nested section, read with the same file and overrides."""
         value = self._get(key, None)
         return Fields(value, section=self.full_key(key), file=self.file, overridden=self.overridden)
+
+    def required(self, key: str) -> Fields:
+        """A nested section that must be present (a deleted or empty section is an error, not defaults)."""
+        self._read.add(key)
+        if self.data.get(key) is None:
+            self.error(
+                key,
+                f"required section '{self.full_key(key)}' is missing",
+                hint="it cannot be deleted (~KEY); override single values inside it instead, e.g. "
+                f"{self.full_key(key)}.SOME_KEY=VALUE",
+            )
+        return self.sub(key)
 
     def done(self) -> None:
         """Reject keys nobody read: a typo must not silently fall back to a default."""

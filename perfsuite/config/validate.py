@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,21 +13,39 @@ from perfsuite import registry
 from perfsuite.config.fields import Fields
 from perfsuite.config.schema import (
     DATASET_MODALITIES,
+    MAX_BATCH_SIZE,
+    MAX_BATCH_SIZES,
+    MAX_GENERATION_RUNS,
+    MAX_IMAGE_SIZE,
+    MAX_NEW_TOKENS,
+    MAX_NUM_BATCHES,
+    MAX_OP_TABLE_ROWS,
+    MAX_PIXELS_PER_BATCH,
+    MAX_PROFILER_STEPS,
+    MAX_SAMPLES,
+    MAX_SEQ_LEN,
+    MAX_TOKENS_PER_BATCH,
     MODALITIES,
     PRECISIONS,
     SAMPLING_STRATEGIES,
     STAGES,
     CaseConfig,
     DatasetSpec,
+    DirectOutputSpec,
     HardwareSpec,
     ImagePreprocess,
     InferSpec,
     MeasureSpec,
     ModelSpec,
+    OutputSpec,
+    ProfilingSpec,
+    RunSpec,
     RuntimeSpec,
     SamplingSpec,
     SuiteModel,
     SuiteSpec,
+    TorchOutputSpec,
+    TorchProfilerSpec,
 )
 from perfsuite.errors import PerfConfigError
 
@@ -70,7 +89,7 @@ def suite_spec(data: Any, *, file: str | None, overridden: Mapping[str, str]) ->
         models=tuple(models),
         datasets=f.str_list("datasets", nonempty=True),
         runtimes=f.str_list("runtimes", default=["pytorch"], nonempty=True),
-        batch_sizes=f.int_list("batch_sizes", minimum=1, default=None),
+        batch_sizes=f.int_list("batch_sizes", minimum=1, maximum=MAX_BATCH_SIZE, max_length=MAX_BATCH_SIZES, default=None),
         overrides=f.str_list("overrides", default=[]),
     )
     f.done()
@@ -107,10 +126,10 @@ def model_spec(data: Any, *, model_id: str, family: str, file: str | None, overr
     pre = f.sub("preprocess") if "preprocess" in f.data else None
     preprocess = None
     if pre is not None:
-        size = pre.integer("image_size", minimum=8)
+        size = pre.integer("image_size", minimum=8, maximum=MAX_IMAGE_SIZE)
         preprocess = ImagePreprocess(
             image_size=size,
-            resize=pre.integer("resize", minimum=size, default=size),
+            resize=pre.integer("resize", minimum=size, maximum=MAX_IMAGE_SIZE, default=size),
             mean=pre.float_list("mean", length=3, default=[0.485, 0.456, 0.406]),
             std=pre.float_list("std", length=3, default=[0.229, 0.224, 0.225]),
         )
@@ -137,7 +156,9 @@ def model_spec(data: Any, *, model_id: str, family: str, file: str | None, overr
         f.error("modality", "'auto' is only for local snapshots", allowed=MODALITIES)
     if modality == "image" and preprocess is None:
         if adapter == "local":
-            size = int(snapshot_config.get("image_size", 224))
+            size = snapshot_config.get("image_size", 224)
+            if isinstance(size, bool) or not isinstance(size, int) or not 8 <= size <= MAX_IMAGE_SIZE:
+                f.error("path", f"the snapshot's config.json has image_size {size!r}", allowed=f"8..{MAX_IMAGE_SIZE}", hint="set model.preprocess.image_size")
             preprocess = ImagePreprocess(size, size, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
         else:
             f.error("preprocess", "an image model needs preprocess.image_size", hint="add preprocess: {image_size: 224}")
@@ -172,11 +193,11 @@ def model_spec(data: Any, *, model_id: str, family: str, file: str | None, overr
 def infer_spec(data: Any, model: ModelSpec, device: str, *, file: str | None, overridden: Mapping[str, str]) -> InferSpec:
     f = Fields(data, section="infer", file=file, overridden=overridden)
     spec = InferSpec(
-        batch_sizes=f.int_list("batch_sizes", minimum=1),
-        seq_len=f.integer("seq_len", minimum=0),
-        max_new_tokens=f.integer("max_new_tokens", minimum=0, default=0),
+        batch_sizes=f.int_list("batch_sizes", minimum=1, maximum=MAX_BATCH_SIZE, max_length=MAX_BATCH_SIZES),
+        seq_len=f.integer("seq_len", minimum=0, maximum=MAX_SEQ_LEN),
+        max_new_tokens=f.integer("max_new_tokens", minimum=0, maximum=MAX_NEW_TOKENS, default=0),
         precision=f.string("precision", choices=PRECISIONS, default="fp32"),
-        num_batches=f.integer("num_batches", minimum=1, default=2),
+        num_batches=f.integer("num_batches", minimum=1, maximum=MAX_NUM_BATCHES, default=2),
     )
     f.done()
     if model.modality == "text":
@@ -189,6 +210,39 @@ def infer_spec(data: Any, model: ModelSpec, device: str, *, file: str | None, ov
                 value=spec.seq_len,
                 allowed=f"1..{model.max_positions}",
                 hint="lower infer.seq_len; longer samples are truncated to seq_len anyway",
+            )
+        generates = model.generative and spec.max_new_tokens > 0
+        if generates and model.max_positions and spec.seq_len + spec.max_new_tokens > model.max_positions:
+            room = model.max_positions - spec.seq_len
+            f.error(
+                "max_new_tokens",
+                f"seq_len {spec.seq_len} + max_new_tokens {spec.max_new_tokens} is longer than model {model.id} "
+                f"accepts ({model.max_positions} positions)",
+                value=spec.max_new_tokens,
+                allowed=f"0..{room}" if room > 0 else "0 (seq_len already fills every position)",
+                hint="lower infer.max_new_tokens or infer.seq_len; the prompt and the generated tokens share the positions",
+            )
+        largest = max(spec.batch_sizes)
+        if largest * spec.seq_len > MAX_TOKENS_PER_BATCH:
+            f.error(
+                "batch_sizes",
+                f"batch size {largest} x seq_len {spec.seq_len} = {largest * spec.seq_len} tokens per batch, "
+                f"more than perfsuite's limit of {MAX_TOKENS_PER_BATCH}",
+                value=largest,
+                allowed=f"1..{max(1, MAX_TOKENS_PER_BATCH // spec.seq_len)} at this seq_len",
+                hint="lower the batch size or infer.seq_len; see 'Limits' in docs/configuration.md",
+            )
+    elif model.preprocess is not None:
+        largest = max(spec.batch_sizes)
+        side = max(model.preprocess.resize, model.preprocess.image_size)
+        if largest * side * side > MAX_PIXELS_PER_BATCH:
+            f.error(
+                "batch_sizes",
+                f"batch size {largest} x {side}x{side} images = {largest * side * side} pixels per batch, "
+                f"more than perfsuite's limit of {MAX_PIXELS_PER_BATCH}",
+                value=largest,
+                allowed=f"1..{max(1, MAX_PIXELS_PER_BATCH // (side * side))} at this image size",
+                hint="lower the batch size or the image size; see 'Limits' in docs/configuration.md",
             )
     if spec.precision == "fp16" and not device.startswith("cuda"):
         f.error("precision", "fp16 inference is only benchmarked on CUDA", value="fp16", allowed=["fp32", "bf16"])
@@ -216,7 +270,7 @@ def dataset_spec(data: Any, *, file: str | None, sampling_file: str | None, over
         root=str(_resolve(root_text, project_root)) if root_text else None,
         files=f.str_list("files", default=[]),
         text_field=f.string("text_field", default="text"),
-        max_samples=f.integer("max_samples", minimum=1, default=256),
+        max_samples=f.integer("max_samples", minimum=1, maximum=MAX_SAMPLES, default=256),
         sampling=sampling,
     )
     f.done()
@@ -241,8 +295,17 @@ def runtime_spec(data: Any, *, file: str | None, overridden: Mapping[str, str]) 
     return spec
 
 
+def available_cpus() -> tuple[int, ...]:
+    """The CPUs this process may run on (its affinity mask), or all of them where there is no mask."""
+    if hasattr(os, "sched_getaffinity"):
+        return tuple(sorted(os.sched_getaffinity(0)))
+    return tuple(range(os.cpu_count() or 1))
+
+
 def hardware_spec(data: Any, device: str, *, file: str | None, overridden: Mapping[str, str]) -> HardwareSpec:
     f = Fields(data, section="hardware", file=file, overridden=overridden)
+    cpus = available_cpus()
+    hint = f"this process may run on {len(cpus)} CPU(s): {_ranges(cpus)} (its affinity mask)"
     spec = HardwareSpec(
         device=f.string("device", choices=("cpu", "cuda")),
         threads=f.integer("threads", minimum=1),
@@ -255,7 +318,27 @@ def hardware_spec(data: Any, device: str, *, file: str | None, overridden: Mappi
     f.done()
     if spec.device != device.split(":")[0]:
         f.error("device", f"this hardware preset is for {spec.device} but --device is {device}", value=spec.device)
+    for key in ("threads", "interop_threads"):
+        if getattr(spec, key) > len(cpus):
+            f.error(key, f"more threads than CPUs this process may run on ({len(cpus)})", value=getattr(spec, key), allowed=f"1..{len(cpus)}", hint=hint)
+    if spec.cores is not None:
+        for i, core in enumerate(spec.cores):
+            if core not in cpus:
+                f.error(f"cores[{i}]", "this process may not run on that CPU", value=core, allowed=_ranges(cpus), hint=hint)
+        if len(set(spec.cores)) != len(spec.cores):
+            f.error("cores", "lists a CPU twice", value=list(spec.cores))
     return spec
+
+
+def _ranges(cpus: tuple[int, ...]) -> str:
+    """(0, 1, 2, 5) -> '0-2,5'."""
+    groups: list[list[int]] = []
+    for cpu in cpus:
+        if groups and groups[-1][1] == cpu - 1:
+            groups[-1][1] = cpu
+        else:
+            groups.append([cpu, cpu])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in groups)
 
 
 def _policy(f: Fields, cls: type) -> Any:
@@ -280,15 +363,15 @@ def _policy(f: Fields, cls: type) -> Any:
 def _measure_spec(m: Fields) -> MeasureSpec:
     from perfsuite.measure.policy import StopPolicy, WarmupPolicy
 
-    g = m.sub("generation")
+    g = m.required("generation")
     spec = MeasureSpec(
-        warmup=_policy(m.sub("warmup"), WarmupPolicy),
-        stop=_policy(m.sub("stop"), StopPolicy),
+        warmup=_policy(m.required("warmup"), WarmupPolicy),
+        stop=_policy(m.required("stop"), StopPolicy),
         cuda_timing=m.string("cuda_timing", choices=("isolated", "pipelined"), default="isolated"),
         cuda_block=m.integer("cuda_block", minimum=1, default=10),
         memory_period_s=_positive(m, "memory_period_s", 0.01),
-        generation_runs=g.integer("runs", minimum=1, default=11),
-        generation_warmup_runs=g.integer("warmup_runs", minimum=0, default=1),
+        generation_runs=g.integer("runs", minimum=1, maximum=MAX_GENERATION_RUNS, default=11),
+        generation_warmup_runs=g.integer("warmup_runs", minimum=0, maximum=MAX_GENERATION_RUNS, default=1),
     )
     g.done()
     m.done()
@@ -302,12 +385,77 @@ def _positive(f: Fields, key: str, default: float) -> float:
     return float(value)
 
 
-def _check_sections(data: dict[str, Any], files: Mapping[str, str | None], overridden: Mapping[str, str]) -> tuple[MeasureSpec, tuple[str, ...], int]:
+def _default(cls: type, name: str) -> Any:
+    """A field's default from the schema dataclass: the one place defaults live."""
+    return next(fl.default for fl in dataclasses.fields(cls) if fl.name == name)
+
+
+def _profiling_spec(prof: Fields) -> ProfilingSpec:
+    t = prof.required("torch")
+    d = lambda key: _default(TorchProfilerSpec, key)  # noqa: E731
+    activities = t.str_list("activities", nonempty=True, default=list(d("activities")))
+    for i, act in enumerate(activities):
+        if act not in ("cpu", "cuda"):
+            t.error(f"activities[{i}]", "unknown profiler activity", value=act, allowed=["cpu", "cuda"])
+    spec = TorchProfilerSpec(
+        enabled=t.boolean("enabled", default=d("enabled")),
+        activities=activities,
+        record_shapes=t.boolean("record_shapes", default=d("record_shapes")),
+        profile_memory=t.boolean("profile_memory", default=d("profile_memory")),
+        with_stack=t.boolean("with_stack", default=d("with_stack")),
+        with_flops=t.boolean("with_flops", default=d("with_flops")),
+        wait=t.integer("wait", minimum=0, maximum=MAX_PROFILER_STEPS, default=d("wait")),
+        warmup=t.integer("warmup", minimum=0, maximum=MAX_PROFILER_STEPS, default=d("warmup")),
+        active=t.integer("active", minimum=1, maximum=MAX_PROFILER_STEPS, default=d("active")),
+    )
+    t.done()
+    if spec.steps > MAX_PROFILER_STEPS:
+        t.error("active", f"wait + warmup + active = {spec.steps} profiled calls, more than perfsuite's limit of {MAX_PROFILER_STEPS}", value=spec.active)
+    prof.done()
+    return ProfilingSpec(torch=spec)
+
+
+def _output_spec(out: Fields) -> OutputSpec:
+    from perfsuite.profile.torch_profiler import SORT_KEYS
+
+    d = out.required("direct")
+    direct = DirectOutputSpec(
+        record_output_shapes=d.boolean("record_output_shapes", default=_default(DirectOutputSpec, "record_output_shapes")),
+        save_raw_samples=d.boolean("save_raw_samples", default=_default(DirectOutputSpec, "save_raw_samples")),
+    )
+    d.done()
+    t = out.required("torch")
+    torch = TorchOutputSpec(
+        export_trace=t.boolean("export_trace", default=_default(TorchOutputSpec, "export_trace")),
+        op_table_rows=t.integer("op_table_rows", minimum=1, maximum=MAX_OP_TABLE_ROWS, default=_default(TorchOutputSpec, "op_table_rows")),
+        sort_by=t.string("sort_by", choices=SORT_KEYS, default=_default(TorchOutputSpec, "sort_by")),
+    )
+    t.done()
+    out.done()
+    return OutputSpec(direct=direct, torch=torch)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Sections:
+    measure: MeasureSpec
+    stages: tuple[str, ...]
+    seed: int
+    profiling: ProfilingSpec
+    output: OutputSpec
+
+
+# Sections config.yaml always composes in: deleting one (~KEY) is an error, never a silent default.
+REQUIRED_SECTIONS = ("hardware", "dataset", "inference_runtime", "pipeline", "profiling", "output", "measure", "model", "infer")
+
+
+def _check_sections(data: dict[str, Any], files: Mapping[str, str | None], overridden: Mapping[str, str]) -> _Sections:
     top = Fields(data, section="", file=files.get("config"), overridden=overridden)
     for key in (*TOP_LEVEL, "model", "infer"):
         top._read.add(key)
     top.done()
-    measure = _measure_spec(top.sub("measure"))
+    for key in REQUIRED_SECTIONS:
+        top.required(key)
+    measure = _measure_spec(top.required("measure"))
     p = Fields(data.get("pipeline"), section="pipeline", file=files.get("pipeline"), overridden=overridden)
     stages = p.str_list("stages", nonempty=True)
     for i, stage in enumerate(stages):
@@ -315,33 +463,11 @@ def _check_sections(data: dict[str, Any], files: Mapping[str, str | None], overr
             p.error(f"stages[{i}]", "unknown stage", value=stage, allowed=STAGES)
     p.done()
     prof = Fields(data.get("profiling"), section="profiling", file=files.get("profiling/torch"), overridden=overridden)
-    t = prof.sub("torch")
-    t.boolean("enabled")
-    for i, act in enumerate(t.str_list("activities", nonempty=True)):
-        if act not in ("cpu", "cuda"):
-            t.error(f"activities[{i}]", "unknown profiler activity", value=act, allowed=["cpu", "cuda"])
-    for key in ("record_shapes", "profile_memory", "with_stack", "with_flops"):
-        t.boolean(key, default=False)
-    t.integer("wait", minimum=0, default=0)
-    t.integer("warmup", minimum=0, default=1)
-    t.integer("active", minimum=1, default=1)
-    t.done()
-    prof.done()
+    profiling = _profiling_spec(prof)
     out = Fields(data.get("output"), section="output", file=files.get("output/direct"), overridden=overridden)
-    d = out.sub("direct")
-    d.boolean("record_output_shapes", default=True)
-    d.boolean("save_raw_samples", default=True)
-    d.done()
-    tt = out.sub("torch")
-    tt.boolean("export_trace", default=True)
-    tt.integer("op_table_rows", minimum=1, default=20)
-    from perfsuite.profile.torch_profiler import SORT_KEYS
-
-    tt.string("sort_by", choices=SORT_KEYS, default="self_cpu_time_total")
-    tt.done()
-    out.done()
+    output = _output_spec(out)
     seed = top.integer("seed", minimum=0, default=0)
-    return measure, stages, seed
+    return _Sections(measure, stages, seed, profiling, output)
 
 
 def case_config(
@@ -353,9 +479,14 @@ def case_config(
     files: Mapping[str, str | None],
     overridden: Mapping[str, str],
     project_root: Path,
+    raw: dict[str, Any] | None = None,
 ) -> CaseConfig:
-    """Validate one composed config. `files` maps section -> the YAML file it came from."""
-    measure, stages, seed = _check_sections(data, files, overridden)
+    """Validate one composed config. `files` maps section -> the YAML file it came from.
+
+    `raw` is the config as stored in run_config.yaml (environment interpolations left unresolved);
+    by default `data` itself.
+    """
+    sections = _check_sections(data, files, overridden)
     model = model_spec(data.get("model"), model_id=model_id, family=family, file=files.get("model"), overridden=overridden, project_root=project_root)
     return CaseConfig(
         model=model,
@@ -369,11 +500,36 @@ def case_config(
         ),
         runtime=runtime_spec(data.get("inference_runtime"), file=files.get("inference_runtime"), overridden=overridden),
         hardware=hardware_spec(data.get("hardware"), device, file=files.get("hardware"), overridden=overridden),
-        measure=measure,
-        stages=stages,
-        seed=seed,
-        raw=data,
+        measure=sections.measure,
+        stages=sections.stages,
+        seed=sections.seed,
+        profiling=sections.profiling,
+        output=sections.output,
+        raw=data if raw is None else raw,
     )
+
+
+def run_spec(configs: Sequence[CaseConfig], *, file: str | None = None) -> RunSpec:
+    """The run-wide settings, which every case must share: one process runs them all, in turn."""
+    first = configs[0]
+    spec = RunSpec(hardware=first.hardware, measure=first.measure, stages=first.stages, seed=first.seed)
+    for cfg in configs[1:]:
+        for key in ("hardware", "measure", "stages", "seed"):
+            if getattr(cfg, key) != getattr(spec, key):
+                raise PerfConfigError(
+                    f"'{key}' differs between cases {first.model.id}/{first.dataset.name} and {cfg.model.id}/{cfg.dataset.name}, "
+                    "but it is a run-wide setting (one process pins threads, seeds and measures every case the same way)",
+                    file=file,
+                    key=key,
+                    value=_describe(getattr(cfg, key)),
+                    allowed=[_describe(getattr(spec, key))],
+                    hint=f"set {key} once for the run (conf/config.yaml, the suite's overrides or --perf-override), not in a model or dataset preset",
+                )
+    return spec
+
+
+def _describe(value: Any) -> Any:
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
 
 
 def check_device(device: str) -> str:
@@ -384,4 +540,4 @@ def check_device(device: str) -> str:
     raise PerfConfigError("unknown device", key="--device", value=device, allowed=["cpu", "cuda", "cuda:N"])
 
 
-__all__ = ["case_config", "check_device", "suite_spec", "PerfConfigError"]
+__all__ = ["case_config", "check_device", "run_spec", "suite_spec", "PerfConfigError"]
