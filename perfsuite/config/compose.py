@@ -214,6 +214,13 @@ def translate_errors(composer: HydraComposer, overrides: Sequence[str]) -> Itera
                 hint=f"to add a new key use +{bad}" if bad else None,
             ) from None
         first = str(exc).splitlines()[0]
+        if m := re.match(r"Could not delete '([^']+)'", first):
+            raise PerfConfigError(
+                f"cannot delete '{m.group(1)}' (Hydra: no match in the defaults list)",
+                file=f"--perf-override ~{m.group(1)}",
+                key=m.group(1),
+                hint="required sections cannot be deleted; override single values inside them instead",
+            ) from None
         raise PerfConfigError(f"cannot compose the config: {first}", hint=OVERRIDE_HINT) from None
     except ValueError as exc:  # Hydra rejects some overrides this way, e.g. a number for a config group
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

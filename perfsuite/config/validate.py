@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,41 +13,30 @@ from perfsuite.config.schema import (
     DATASET_MODALITIES,
     MAX_BATCH_SIZE,
     MAX_BATCH_SIZES,
-    MAX_GENERATION_RUNS,
     MAX_IMAGE_SIZE,
     MAX_NEW_TOKENS,
     MAX_NUM_BATCHES,
-    MAX_OP_TABLE_ROWS,
     MAX_PIXELS_PER_BATCH,
-    MAX_PROFILER_STEPS,
     MAX_SAMPLES,
     MAX_SEQ_LEN,
     MAX_TOKENS_PER_BATCH,
     MODALITIES,
     PRECISIONS,
     SAMPLING_STRATEGIES,
-    STAGES,
     CaseConfig,
     DatasetSpec,
-    DirectOutputSpec,
-    HardwareSpec,
     ImagePreprocess,
     InferSpec,
-    MeasureSpec,
     ModelSpec,
-    OutputSpec,
-    ProfilingSpec,
-    RunSpec,
     RuntimeSpec,
     SamplingSpec,
     SuiteModel,
     SuiteSpec,
-    TorchOutputSpec,
-    TorchProfilerSpec,
 )
+from perfsuite.config.run_settings import hardware_spec, run_spec
+from perfsuite.config.sections import check_sections
 from perfsuite.errors import PerfConfigError
 
-TOP_LEVEL = ("hardware", "dataset", "inference_runtime", "pipeline", "profiling", "output", "suite", "seed", "measure")
 # Architecture defaults for the longest sequence, when an arch preset does not set it.
 DEFAULT_MAX_POSITIONS = {"gpt2": 1024, "bert": 512, "distilbert": 512}
 DEFAULT_VOCAB_SIZE = {"gpt2": 50257, "bert": 30522, "distilbert": 30522}
@@ -295,181 +282,6 @@ def runtime_spec(data: Any, *, file: str | None, overridden: Mapping[str, str]) 
     return spec
 
 
-def available_cpus() -> tuple[int, ...]:
-    """The CPUs this process may run on (its affinity mask), or all of them where there is no mask."""
-    if hasattr(os, "sched_getaffinity"):
-        return tuple(sorted(os.sched_getaffinity(0)))
-    return tuple(range(os.cpu_count() or 1))
-
-
-def hardware_spec(data: Any, device: str, *, file: str | None, overridden: Mapping[str, str]) -> HardwareSpec:
-    f = Fields(data, section="hardware", file=file, overridden=overridden)
-    cpus = available_cpus()
-    hint = f"this process may run on {len(cpus)} CPU(s): {_ranges(cpus)} (its affinity mask)"
-    spec = HardwareSpec(
-        device=f.string("device", choices=("cpu", "cuda")),
-        threads=f.integer("threads", minimum=1),
-        interop_threads=f.integer("interop_threads", minimum=1, default=1),
-        pin=f.boolean("pin", default=False),
-        cores=f.int_list("cores", minimum=0, default=None),
-        cudnn_benchmark=f.boolean("cudnn_benchmark", default=False),
-        deterministic=f.boolean("deterministic", default=False),
-    )
-    f.done()
-    if spec.device != device.split(":")[0]:
-        f.error("device", f"this hardware preset is for {spec.device} but --device is {device}", value=spec.device)
-    for key in ("threads", "interop_threads"):
-        if getattr(spec, key) > len(cpus):
-            f.error(key, f"more threads than CPUs this process may run on ({len(cpus)})", value=getattr(spec, key), allowed=f"1..{len(cpus)}", hint=hint)
-    if spec.cores is not None:
-        for i, core in enumerate(spec.cores):
-            if core not in cpus:
-                f.error(f"cores[{i}]", "this process may not run on that CPU", value=core, allowed=_ranges(cpus), hint=hint)
-        if len(set(spec.cores)) != len(spec.cores):
-            f.error("cores", "lists a CPU twice", value=list(spec.cores))
-    return spec
-
-
-def _ranges(cpus: tuple[int, ...]) -> str:
-    """(0, 1, 2, 5) -> '0-2,5'."""
-    groups: list[list[int]] = []
-    for cpu in cpus:
-        if groups and groups[-1][1] == cpu - 1:
-            groups[-1][1] = cpu
-        else:
-            groups.append([cpu, cpu])
-    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in groups)
-
-
-def _policy(f: Fields, cls: type) -> Any:
-    """Build a measure policy dataclass from a section; its own checks become errors with the file."""
-    names = [fl.name for fl in dataclasses.fields(cls)]
-    kwargs = {}
-    for name in names:
-        if name in f.data:
-            value = f.data[name]
-            kwargs[name] = tuple(value) if isinstance(value, list) else value
-        f._read.add(name)
-    f.done()
-    try:
-        return cls(**kwargs)
-    except PerfConfigError as exc:
-        key = (exc.key or "").split(".")[-1]
-        f.error(key, exc.detail, value=exc.value, allowed=exc.allowed, hint=exc.hint)
-    except TypeError as exc:  # e.g. a mapping where a number belongs
-        f.error("", f"bad value: {exc}")
-
-
-def _measure_spec(m: Fields) -> MeasureSpec:
-    from perfsuite.measure.policy import StopPolicy, WarmupPolicy
-
-    g = m.required("generation")
-    spec = MeasureSpec(
-        warmup=_policy(m.required("warmup"), WarmupPolicy),
-        stop=_policy(m.required("stop"), StopPolicy),
-        cuda_timing=m.string("cuda_timing", choices=("isolated", "pipelined"), default="isolated"),
-        cuda_block=m.integer("cuda_block", minimum=1, default=10),
-        memory_period_s=_positive(m, "memory_period_s", 0.01),
-        generation_runs=g.integer("runs", minimum=1, maximum=MAX_GENERATION_RUNS, default=11),
-        generation_warmup_runs=g.integer("warmup_runs", minimum=0, maximum=MAX_GENERATION_RUNS, default=1),
-    )
-    g.done()
-    m.done()
-    return spec
-
-
-def _positive(f: Fields, key: str, default: float) -> float:
-    value = f._get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        f.error(key, "must be a number > 0 (seconds)", value=value)
-    return float(value)
-
-
-def _default(cls: type, name: str) -> Any:
-    """A field's default from the schema dataclass: the one place defaults live."""
-    return next(fl.default for fl in dataclasses.fields(cls) if fl.name == name)
-
-
-def _profiling_spec(prof: Fields) -> ProfilingSpec:
-    t = prof.required("torch")
-    d = lambda key: _default(TorchProfilerSpec, key)  # noqa: E731
-    activities = t.str_list("activities", nonempty=True, default=list(d("activities")))
-    for i, act in enumerate(activities):
-        if act not in ("cpu", "cuda"):
-            t.error(f"activities[{i}]", "unknown profiler activity", value=act, allowed=["cpu", "cuda"])
-    spec = TorchProfilerSpec(
-        enabled=t.boolean("enabled", default=d("enabled")),
-        activities=activities,
-        record_shapes=t.boolean("record_shapes", default=d("record_shapes")),
-        profile_memory=t.boolean("profile_memory", default=d("profile_memory")),
-        with_stack=t.boolean("with_stack", default=d("with_stack")),
-        with_flops=t.boolean("with_flops", default=d("with_flops")),
-        wait=t.integer("wait", minimum=0, maximum=MAX_PROFILER_STEPS, default=d("wait")),
-        warmup=t.integer("warmup", minimum=0, maximum=MAX_PROFILER_STEPS, default=d("warmup")),
-        active=t.integer("active", minimum=1, maximum=MAX_PROFILER_STEPS, default=d("active")),
-    )
-    t.done()
-    if spec.steps > MAX_PROFILER_STEPS:
-        t.error("active", f"wait + warmup + active = {spec.steps} profiled calls, more than perfsuite's limit of {MAX_PROFILER_STEPS}", value=spec.active)
-    prof.done()
-    return ProfilingSpec(torch=spec)
-
-
-def _output_spec(out: Fields) -> OutputSpec:
-    from perfsuite.profile.torch_profiler import SORT_KEYS
-
-    d = out.required("direct")
-    direct = DirectOutputSpec(
-        record_output_shapes=d.boolean("record_output_shapes", default=_default(DirectOutputSpec, "record_output_shapes")),
-        save_raw_samples=d.boolean("save_raw_samples", default=_default(DirectOutputSpec, "save_raw_samples")),
-    )
-    d.done()
-    t = out.required("torch")
-    torch = TorchOutputSpec(
-        export_trace=t.boolean("export_trace", default=_default(TorchOutputSpec, "export_trace")),
-        op_table_rows=t.integer("op_table_rows", minimum=1, maximum=MAX_OP_TABLE_ROWS, default=_default(TorchOutputSpec, "op_table_rows")),
-        sort_by=t.string("sort_by", choices=SORT_KEYS, default=_default(TorchOutputSpec, "sort_by")),
-    )
-    t.done()
-    out.done()
-    return OutputSpec(direct=direct, torch=torch)
-
-
-@dataclasses.dataclass(frozen=True)
-class _Sections:
-    measure: MeasureSpec
-    stages: tuple[str, ...]
-    seed: int
-    profiling: ProfilingSpec
-    output: OutputSpec
-
-
-# Sections config.yaml always composes in: deleting one (~KEY) is an error, never a silent default.
-REQUIRED_SECTIONS = ("hardware", "dataset", "inference_runtime", "pipeline", "profiling", "output", "measure", "model", "infer")
-
-
-def _check_sections(data: dict[str, Any], files: Mapping[str, str | None], overridden: Mapping[str, str]) -> _Sections:
-    top = Fields(data, section="", file=files.get("config"), overridden=overridden)
-    for key in (*TOP_LEVEL, "model", "infer"):
-        top._read.add(key)
-    top.done()
-    for key in REQUIRED_SECTIONS:
-        top.required(key)
-    measure = _measure_spec(top.required("measure"))
-    p = Fields(data.get("pipeline"), section="pipeline", file=files.get("pipeline"), overridden=overridden)
-    stages = p.str_list("stages", nonempty=True)
-    for i, stage in enumerate(stages):
-        if stage not in STAGES:
-            p.error(f"stages[{i}]", "unknown stage", value=stage, allowed=STAGES)
-    p.done()
-    prof = Fields(data.get("profiling"), section="profiling", file=files.get("profiling/torch"), overridden=overridden)
-    profiling = _profiling_spec(prof)
-    out = Fields(data.get("output"), section="output", file=files.get("output/direct"), overridden=overridden)
-    output = _output_spec(out)
-    seed = top.integer("seed", minimum=0, default=0)
-    return _Sections(measure, stages, seed, profiling, output)
-
-
 def case_config(
     data: dict[str, Any],
     *,
@@ -486,7 +298,7 @@ def case_config(
     `raw` is the config as stored in run_config.yaml (environment interpolations left unresolved);
     by default `data` itself.
     """
-    sections = _check_sections(data, files, overridden)
+    sections = check_sections(data, files, overridden)
     model = model_spec(data.get("model"), model_id=model_id, family=family, file=files.get("model"), overridden=overridden, project_root=project_root)
     return CaseConfig(
         model=model,
@@ -507,29 +319,6 @@ def case_config(
         output=sections.output,
         raw=data if raw is None else raw,
     )
-
-
-def run_spec(configs: Sequence[CaseConfig], *, file: str | None = None) -> RunSpec:
-    """The run-wide settings, which every case must share: one process runs them all, in turn."""
-    first = configs[0]
-    spec = RunSpec(hardware=first.hardware, measure=first.measure, stages=first.stages, seed=first.seed)
-    for cfg in configs[1:]:
-        for key in ("hardware", "measure", "stages", "seed"):
-            if getattr(cfg, key) != getattr(spec, key):
-                raise PerfConfigError(
-                    f"'{key}' differs between cases {first.model.id}/{first.dataset.name} and {cfg.model.id}/{cfg.dataset.name}, "
-                    "but it is a run-wide setting (one process pins threads, seeds and measures every case the same way)",
-                    file=file,
-                    key=key,
-                    value=_describe(getattr(cfg, key)),
-                    allowed=[_describe(getattr(spec, key))],
-                    hint=f"set {key} once for the run (conf/config.yaml, the suite's overrides or --perf-override), not in a model or dataset preset",
-                )
-    return spec
-
-
-def _describe(value: Any) -> Any:
-    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
 
 
 def check_device(device: str) -> str:
