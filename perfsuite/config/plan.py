@@ -9,7 +9,7 @@ from perfsuite.config import validate
 from perfsuite.config.compose import HydraComposer, ModelRef, UserOverrides, parse_overrides
 from perfsuite.config.matrix import expand
 from perfsuite.config.schema import SuitePlan, SuiteSpec
-from perfsuite.config.sources import ConfSources
+from perfsuite.config.sources import ConfSources, is_plain_name
 from perfsuite.errors import PerfConfigError
 
 
@@ -29,7 +29,7 @@ def resolve_model(
         _check_option(sources, f"model/{family}/infer", infer_option, key=f"{key} (infer preset)", file=file)
         return ModelRef(model_id, family, option, infer_option)
     local = models_dir / model_id
-    if local.is_dir() or local.is_symlink():
+    if is_plain_name(model_id) and (local.is_dir() or local.is_symlink()):
         infer_option = infer or "local.default"
         _check_option(sources, "model/local/infer", infer_option, key=f"{key} (infer preset)", file=file)
         return ModelRef(model_id, "local", "local.default", infer_option, str(local.absolute()))

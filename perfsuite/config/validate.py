@@ -35,6 +35,7 @@ from perfsuite.config.schema import (
 )
 from perfsuite.config.run_settings import hardware_spec, run_spec
 from perfsuite.config.sections import check_sections
+from perfsuite.config.sources import is_plain_name
 from perfsuite.errors import PerfConfigError
 
 # Architecture defaults for the longest sequence, when an arch preset does not set it.
@@ -270,7 +271,8 @@ def dataset_spec(data: Any, *, file: str | None, sampling_file: str | None, over
         require_source_data(Path(spec.root).parent)
     if spec.root and not Path(spec.root).exists():
         bootstrap = project_root / "datasets" / name / "bootstrap.sh"
-        hint = f"run {bootstrap.relative_to(project_root)} --yes" if bootstrap.exists() else "create it or fix dataset.root"
+        known = is_plain_name(name) and bootstrap.exists()  # a name, not a path out of datasets/
+        hint = f"run {bootstrap.relative_to(project_root)} --yes" if known else "create it or fix dataset.root"
         f.error("root", f"the dataset folder does not exist: {spec.root}", hint=hint)
     return spec
 
