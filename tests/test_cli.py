@@ -71,3 +71,26 @@ def test_report_bad_input(tmp_path, capsys, content):
 def test_report_without_runs(tmp_path, capsys):
     assert main(["report", "--out", str(tmp_path)]) == 2
     assert "no run folder" in capsys.readouterr().err
+
+
+def test_report_into_a_pipe_closed_early_exits_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    from perfsuite.results.records import ResultsWriter
+
+    run = OutLayout(tmp_path / "out").new_run_dir("smoke-cpu", dt.datetime(2026, 1, 1))
+    w = ResultsWriter(run / "results.json", {"suite": "smoke", "device": "cpu"})
+    w.record("test_latency", "case-0", "failed", {"reason": "RuntimeError: boom"})
+    for i in range(1, 3000):  # far more than a pipe buffer holds, so the writer meets the closed pipe
+        w.cases[f"test_latency::case-{i}"] = {**w.cases["test_latency::case-0"], "case": f"case-{i:04d}-" + "x" * 40}
+    w.finish("complete")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from perfsuite.cli import main; sys.exit(main())", "report", str(run)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().startswith(b"run ")
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err and err == ""
