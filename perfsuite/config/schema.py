@@ -1,4 +1,5 @@
-"""The typed, frozen form of a composed config. Built only by `perfsuite.config.validate`."""
+"""The typed, frozen form of a composed config. Built only by `perfsuite.config.validate` (and its
+`sections` and `run_settings` helpers); readers use these fields, never `CaseConfig.raw`."""
 
 from __future__ import annotations
 
@@ -204,7 +205,8 @@ class CaseConfig:
     seed: int
     profiling: ProfilingSpec = ProfilingSpec()
     output: OutputSpec = OutputSpec()
-    # The whole composed config as plain data (for run_config.yaml); not part of identity.
+    # The composed config as stored in run_config.yaml (oc.env values left unresolved); a record,
+    # not an input: nothing reads settings from it. Not part of identity.
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 

@@ -1,4 +1,8 @@
-"""Composed plain data -> frozen schema. The one place config values are checked."""
+"""Composed plain data -> frozen schema: suite, model, infer, dataset, runtime, and the case.
+
+With `sections` (pipeline, profiling, output, seed) and `run_settings` (hardware, measure, the
+run-wide `RunSpec`), the one place config values are checked.
+"""
 
 from __future__ import annotations
 
