@@ -43,6 +43,7 @@ def test_safe_case_ids_are_kept_as_they_are():
     case_id = "gpt2.tiny-pydoc-eager-bs4-cpu"
     assert file_stem(case_id) == case_id
     assert file_stem("a/b") != file_stem("a:b") and file_stem("a/b").startswith("a-b-")
+    assert file_stem(file_stem("a/b")) != file_stem("a/b")  # a safe name shaped like a hashed stem
 
 
 def test_unsafe_suffix_is_refused(tmp_path):

@@ -29,6 +29,7 @@ def slugify(text: str) -> str:
     return slug or "run"
 
 
+_HASHED = re.compile(r"-[0-9a-f]{12}$")
 MAX_STEM = 120  # file names stay far below the 255-byte limit, with room for suffixes
 
 
@@ -37,10 +38,11 @@ def file_stem(name: str, max_len: int = MAX_STEM) -> str:
 
     A name that is already safe (letters, digits, '.', '_', '-'; no leading '.' or '-'; short
     enough) is kept as it is, so file names match the ids in reports. Any other name is slugged and
-    gets a hash of the original, so two names never share a stem: `a/b` and `a:b` stay apart.
+    gets a hash of the original, so two names never share a stem: `a/b` and `a:b` stay apart (a
+    safe name that itself ends like a hash is hashed too, so it cannot meet a hashed stem).
     """
     slug = _SLUG_BAD.sub("-", name).lstrip(".-").rstrip("-")
-    if slug == name and 0 < len(name) <= max_len:
+    if slug == name and 0 < len(name) <= max_len and not _HASHED.search(name):
         return name
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
     return f"{slug[: max_len - len(digest) - 1]}-{digest}" if slug else f"case-{digest}"
