@@ -41,6 +41,7 @@ class TestSizeLimits:
             (["model=gpt2.tiny", "measure.generation.runs=1000000000"], "measure.generation.runs", "10000"),
             (["model=resnet50.tiny", "dataset=synthetic", "model.preprocess.image_size=100000"], "model.preprocess.image_size", "4096"),
             (["model=bert.tiny", "profiling.torch.active=100000"], "profiling.torch.active", "1000"),
+            (["model=bert.tiny", "measure.cuda_block=100000000000"], "measure.cuda_block", "10000"),
         ],
     )
     def test_values_beyond_a_limit_are_refused_naming_it(self, overrides, key, limit):
@@ -99,10 +100,23 @@ class TestOverridesAndSections:
         err = error_of(text)
         assert err.key == "--perf-override" and err.value == text and "needs a key" in str(err)
 
+    @pytest.mark.parametrize("text", ["model=", "model=[]", "dataset=[]", "inference_runtime=", "hardware=", "suite="])
+    def test_an_empty_selection(self, text):
+        err = error_of(text)
+        assert err.key == "--perf-override" and err.value == text and "non-empty name" in str(err)
+
+    def test_null_for_a_required_value(self):
+        err = error_of("model=bert.tiny", "infer.batch_sizes=null")
+        assert err.key == "infer.batch_sizes" and "set to null" in str(err) and "--perf-override infer.batch_sizes=null" in str(err)
+
+    def test_a_section_replaced_by_a_number_names_the_override(self):
+        err = error_of("model=bert.tiny", "measure=5")
+        assert err.key == "measure" and "not an integer" in str(err) and "--perf-override measure=5" in str(err)
+
     def test_a_number_for_a_config_group(self):
         assert "cannot compose the config" in str(error_of("pipeline=5"))
 
-    @pytest.mark.parametrize("section", ["measure", "measure.stop", "measure.generation", "profiling.torch", "output.direct", "pipeline", "hardware"])
+    @pytest.mark.parametrize("section", ["measure", "measure.stop", "measure.generation", "profiling.torch", "output.direct", "pipeline", "hardware", "infer"])
     def test_deleting_a_required_section_is_an_error(self, section):
         err = error_of("model=bert.tiny", f"~{section}")
         msg = str(err)

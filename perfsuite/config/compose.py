@@ -52,8 +52,18 @@ class UserOverrides:
         return "infer.batch_sizes" in self.keys
 
 
-def _as_names(value: Any) -> tuple[str, ...]:
-    return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
+def _as_names(value: Any, text: str) -> tuple[str, ...]:
+    """The names an axis selection (`model=a` or `model=[a,b]`) picks; none, or an empty one, is an error."""
+    names = tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
+    if not names or not all(n.strip() for n in names):
+        raise PerfConfigError("a selection needs at least one non-empty name", key="--perf-override", value=text, hint=OVERRIDE_HINT)
+    return names
+
+
+def _one_name(value: Any, text: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise PerfConfigError("expected one non-empty name", key="--perf-override", value=text, hint=OVERRIDE_HINT)
+    return value
 
 
 def parse_overrides(overrides: Sequence[str]) -> UserOverrides:
@@ -83,19 +93,19 @@ def parse_overrides(overrides: Sequence[str]) -> UserOverrides:
             keys[group if package is None else f"{package}.{group}"] = DELETED
             continue
         if group == "model" and package is None:
-            models = _as_names(value)
+            models = _as_names(value, text)
         elif (m := _ARCH_KEY.match(group)) and package == "model":
-            models = _as_names(value)
+            models = _as_names(value, text)
         elif (m := _INFER_KEY.match(group)) and package == "infer":
             infer_options[m.group("family")] = str(value)
         elif group == "dataset" and package is None:
-            datasets = _as_names(value)
+            datasets = _as_names(value, text)
         elif group == "inference_runtime" and package is None:
-            runtimes = _as_names(value)
+            runtimes = _as_names(value, text)
         elif group == "hardware" and package is None:
-            hardware = str(value)
+            hardware = _one_name(value, text)
         elif group == "suite" and package is None:
-            suite = str(value)
+            suite = _one_name(value, text)
         else:
             passthrough.append(text)
             keys[group if package is None else f"{package}.{group}"] = ov.get_value_string()
@@ -214,7 +224,7 @@ def translate_errors(composer: HydraComposer, overrides: Sequence[str]) -> Itera
                 hint=f"to add a new key use +{bad}" if bad else None,
             ) from None
         first = str(exc).splitlines()[0]
-        if m := re.match(r"Could not delete '([^']+)'", first):
+        if m := (re.match(r"Could not delete '([^']+)'", first) or re.match(r"Could not delete from config\. '([^']+)' does not exist", first)):
             raise PerfConfigError(
                 f"cannot delete '{m.group(1)}' (Hydra: no match in the defaults list)",
                 file=f"--perf-override ~{m.group(1)}",

@@ -22,6 +22,10 @@ def type_name(value: object) -> str:
     )
 
 
+def article(noun: str) -> str:
+    return f"an {noun}" if noun[:1] in "aeiou" else f"a {noun}"
+
+
 class Fields:
     def __init__(
         self,
@@ -34,16 +38,13 @@ class Fields:
         self.section = section
         self.file = file
         self.overridden = dict(overridden or {})
+        self.data: dict[str, Any] = {}
+        self._read: set[str] = set()
         if data is None:
             data = {}
         if not isinstance(data, Mapping):
-            raise PerfConfigError(
-                f"section '{section}' must be a mapping of keys to values, not a {type_name(data)}",
-                file=file,
-                key=section,
-            )
-        self.data: dict[str, Any] = dict(data)
-        self._read: set[str] = set()
+            self.error("", f"section '{section}' must be a mapping of keys to values, not {article(type_name(data))}", value=data)
+        self.data = dict(data)
 
     # -- errors ---------------------------------------------------------------------------------
     def full_key(self, key: str) -> str:
@@ -67,9 +68,9 @@ class Fields:
 
     def _get(self, key: str, default: Any) -> Any:
         self._read.add(key)
-        if key not in self.data or (self.data[key] is None and default is not _MISSING):
+        if key not in self.data or self.data[key] is None:
             if default is _MISSING:
-                self.error(key, "required key is missing")
+                self.error(key, "required key is missing" if key not in self.data else "required, but set to null")
             return default
         return self.data[key]
 
@@ -79,7 +80,7 @@ class Fields:
         if value is default and default is not _MISSING:
             return value
         if not isinstance(value, str) or not value:
-            self.error(key, f"expected a non-empty string, got a {type_name(value)}", value=value)
+            self.error(key, f"expected a non-empty string, got {article(type_name(value))}", value=value)
         if choices is not None:
             choices = list(choices)
             if value not in choices:
@@ -92,7 +93,7 @@ class Fields:
 
     def _check_int(self, key: str, value: object, minimum: int | None, maximum: int | None = None) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
-            self.error(key, f"expected an integer, got a {type_name(value)}", value=value)
+            self.error(key, f"expected an integer, got {article(type_name(value))}", value=value)
         if minimum is not None and value < minimum:
             allowed = f"{minimum}..{maximum}" if maximum is not None else f"integers >= {minimum}"
             self.error(key, f"must be >= {minimum}", value=value, allowed=allowed)
@@ -109,7 +110,7 @@ class Fields:
     def boolean(self, key: str, *, default: Any = _MISSING) -> bool:
         value = self._get(key, default)
         if not isinstance(value, bool):
-            self.error(key, f"expected true or false, got a {type_name(value)}", value=value, allowed=["true", "false"])
+            self.error(key, f"expected true or false, got {article(type_name(value))}", value=value, allowed=["true", "false"])
         return value
 
     # -- lists and mappings ---------------------------------------------------------------------
@@ -118,7 +119,7 @@ class Fields:
         if value is None:
             return None
         if not isinstance(value, (list, tuple)):
-            self.error(key, f"expected a list, got a {type_name(value)}", value=value, hint=f"write it as {key}: [..]")
+            self.error(key, f"expected a list, got {article(type_name(value))}", value=value, hint=f"write it as {key}: [..]")
         return list(value)
 
     def int_list(
@@ -146,7 +147,7 @@ class Fields:
         out = []
         for i, v in enumerate(items):
             if isinstance(v, bool) or not isinstance(v, (int, float)):
-                self.error(f"{key}[{i}]", f"expected a number, got a {type_name(v)}", value=v)
+                self.error(f"{key}[{i}]", f"expected a number, got {article(type_name(v))}", value=v)
             out.append(float(v))
         return tuple(out)
 
@@ -156,7 +157,7 @@ class Fields:
             self.error(key, "must not be empty", value=items)
         for i, v in enumerate(items):
             if not isinstance(v, str) or not v:
-                self.error(f"{key}[{i}]", f"expected a non-empty string, got a {type_name(v)}", value=v)
+                self.error(f"{key}[{i}]", f"expected a non-empty string, got {article(type_name(v))}", value=v)
         return tuple(items)
 
     def raw_list(self, key: str, *, default: Any = _MISSING) -> list[Any]:
@@ -167,7 +168,7 @@ class Fields:
         if value is None:
             return {}
         if not isinstance(value, Mapping):
-            self.error(key, f"expected a mapping, got a {type_name(value)}", value=value)
+            self.error(key, f"expected a mapping, got {article(type_name(value))}", value=value)
         return dict(value)
 
     def sub(self, key: str) -> Fields:

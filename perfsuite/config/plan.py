@@ -92,7 +92,7 @@ def build_plan(
 
     common = [f"suite={suite_name}", f"hardware={hardware}"]
     # Value overrides of model./infer. only exist once a model is composed in.
-    root_passthrough = [o for o in user.passthrough if not o.lstrip("+~").startswith(("model.", "infer."))]
+    root_passthrough = [o for o in user.passthrough if o.lstrip("+~").split("=")[0].split(".")[0] not in ("model", "infer")]
     with HydraComposer(sources) as composer:
         root, choices, _ = composer.compose(common + root_passthrough)
         suite_file = sources.display(sources.find("suite", suite_name))

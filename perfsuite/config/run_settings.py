@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from perfsuite.config.fields import Fields
-from perfsuite.config.schema import MAX_GENERATION_RUNS, CaseConfig, HardwareSpec, MeasureSpec, RunSpec
+from perfsuite.config.schema import MAX_CUDA_BLOCK, MAX_GENERATION_RUNS, CaseConfig, HardwareSpec, MeasureSpec, RunSpec
 from perfsuite.errors import PerfConfigError
 
 
@@ -90,7 +90,7 @@ def measure_spec(m: Fields) -> MeasureSpec:
         warmup=_policy(m.required("warmup"), WarmupPolicy),
         stop=_policy(m.required("stop"), StopPolicy),
         cuda_timing=m.string("cuda_timing", choices=("isolated", "pipelined"), default="isolated"),
-        cuda_block=m.integer("cuda_block", minimum=1, default=10),
+        cuda_block=m.integer("cuda_block", minimum=1, maximum=MAX_CUDA_BLOCK, default=10),
         memory_period_s=_positive(m, "memory_period_s", 0.01),
         generation_runs=g.integer("runs", minimum=1, maximum=MAX_GENERATION_RUNS, default=11),
         generation_warmup_runs=g.integer("warmup_runs", minimum=0, maximum=MAX_GENERATION_RUNS, default=1),

@@ -25,6 +25,7 @@ MAX_SAMPLES = 1_000_000
 MAX_IMAGE_SIZE = 4096
 MAX_PIXELS_PER_BATCH = 2**28  # batch size x resize^2 (about 3 GiB as float32 RGB)
 MAX_GENERATION_RUNS = 10_000
+MAX_CUDA_BLOCK = 10_000  # measure.cuda_block: calls per event pair
 MAX_PROFILER_STEPS = 1000  # profiling.torch wait + warmup + active
 MAX_OP_TABLE_ROWS = 100_000
 
