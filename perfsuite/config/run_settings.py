@@ -112,15 +112,15 @@ def run_spec(configs: Sequence[CaseConfig], *, file: str | None = None) -> RunSp
     first = configs[0]
     spec = RunSpec(hardware=first.hardware, measure=first.measure, stages=first.stages, seed=first.seed)
     for cfg in configs[1:]:
-        for key in ("hardware", "measure", "stages", "seed"):
-            if getattr(cfg, key) != getattr(spec, key):
+        for field, key in (("hardware", "hardware"), ("measure", "measure"), ("stages", "pipeline.stages"), ("seed", "seed")):
+            if getattr(cfg, field) != getattr(spec, field):
                 raise PerfConfigError(
                     f"'{key}' differs between cases {first.model.id}/{first.dataset.name} and {cfg.model.id}/{cfg.dataset.name}, "
                     "but it is a run-wide setting (one process pins threads, seeds and measures every case the same way)",
                     file=file,
                     key=key,
-                    value=_describe(getattr(cfg, key)),
-                    allowed=[_describe(getattr(spec, key))],
+                    value=_describe(getattr(cfg, field)),
+                    allowed=[_describe(getattr(spec, field))],
                     hint=f"set {key} once for the run (conf/config.yaml, the suite's overrides or --perf-override), not in a model or dataset preset",
                 )
     return spec

@@ -7,6 +7,7 @@ the YAML presets set values, the readers here take a missing key's default from 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,7 +35,7 @@ def _default(cls: type, name: str) -> Any:
 
 def _profiling_spec(prof: Fields) -> ProfilingSpec:
     t = prof.required("torch")
-    d = lambda key: _default(TorchProfilerSpec, key)  # noqa: E731
+    d = functools.partial(_default, TorchProfilerSpec)
     activities = t.str_list("activities", nonempty=True, default=list(d("activities")))
     for i, act in enumerate(activities):
         if act not in ("cpu", "cuda"):
