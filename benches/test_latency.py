@@ -63,10 +63,9 @@ def test_latency(
     perf_record.measurement = m
     perf_record.throughput = outcome.throughput
     perf_record.device_state = outcome.device_state(samples=calls)
-    if perf_case.config.raw.get("output", {}).get("direct", {}).get("record_output_shapes", True):
+    if perf_case.config.output.direct.record_output_shapes:
         perf_record.details["output_shapes"] = _shapes(runtime(batch.inputs[0]))
-
-    perf_record.keep_samples = perf_case.config.raw.get("output", {}).get("direct", {}).get("save_raw_samples", True)
+    perf_record.keep_samples = perf_case.config.output.direct.save_raw_samples
 
     record_measurement(benchmark, m)
     benchmark.extra_info.update(perf_record.extra_info())

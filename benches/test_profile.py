@@ -20,9 +20,8 @@ pytestmark = pytest.mark.perf_stage("torch_profiler")
 
 def test_profile(perf_case: Case, perf_session_state: Any, runtime: Any, batch: Any, device_sync: Any, perf_record: CaseDraft) -> None:
     perf_record.kind = "profile"
-    raw = perf_case.config.raw
-    settings = ProfilerSettings.from_config(raw["profiling"]["torch"], raw["output"]["torch"])
-    if not raw["profiling"]["torch"].get("enabled", True):
+    settings = ProfilerSettings.from_config(perf_case.config)
+    if not settings.profiling.enabled:
         pytest.skip("profiling.torch.enabled is false")
     inputs = batch.inputs[0]
     result = profile_case(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -11,7 +12,7 @@ from perfsuite import __version__
 from perfsuite.errors import PerfError
 
 # Modules under perfsuite.commands, each with `register(subparsers)`.
-COMMANDS: tuple[str, ...] = ("env", "report", "bootstrap", "migrate_out", "import_cmd", "baseline", "compare", "ab")
+COMMANDS: tuple[str, ...] = ("env", "report", "bootstrap", "migrate_out", "import_cmd", "list_cmd", "baseline", "compare", "ab")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,10 +31,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        code = int(args.func(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit flush
+        return code
     except PerfError as exc:
         print(f"perfsuite: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # `perfsuite report | head`: the reader has what it wanted. Python's documented recipe:
+        # point stdout at devnull so the flush at exit does not raise again, and exit quietly.
+        _stdout_to_devnull()
+        return 1
+
+
+def _stdout_to_devnull() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # stdout replaced by an object without a file descriptor
+        pass
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -173,7 +173,7 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except PerfError as exc:
         raise pytest.UsageError(str(exc)) from None
-    threads = apply_hardware(plan.cases[0].config.hardware) if not missing else {}
+    threads = apply_hardware(plan.run.hardware) if not missing else {}
     layout = OutLayout(options.out_dir)
     try:
         # One benchmark session per out/ at a time: two would share cores (and skew each other), and
@@ -253,7 +253,7 @@ def _write_run_header(session: Any, config: pytest.Config) -> None:
     env = fingerprint(config.rootpath)
     env["threads"] = session.threads or env["threads"]
     env["machine_id"] = machine_id_of(env)  # with the threads this run really uses
-    env["determinism"] = {"seed": plan.cases[0].config.seed, **{k: v for k, v in (session.threads or {}).items() if "determin" in k or "cudnn" in k}}
+    env["determinism"] = {"seed": plan.run.seed, **{k: v for k, v in (session.threads or {}).items() if "determin" in k or "cudnn" in k}}
     atomic_write_text(session.run_dir / "env.json", json.dumps(env, indent=2, sort_keys=True))
 
 

@@ -79,3 +79,66 @@ def test_report_bad_input(tmp_path, capsys, content):
 def test_report_without_runs(tmp_path, capsys):
     assert main(["report", "--out", str(tmp_path)]) == 2
     assert "no run folder" in capsys.readouterr().err
+
+
+def test_report_into_a_pipe_closed_early_exits_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    from perfsuite.results import CaseInfo, CaseResult, ResultsWriter
+
+    run = OutLayout(tmp_path / "out").new_run_dir("smoke-cpu", dt.datetime(2026, 1, 1))
+    w = ResultsWriter(run / "results.json", suite="smoke", device="cpu", started=None)
+    for i in range(3000):  # far more than a pipe buffer holds, so the writer meets the closed pipe
+        case = CaseInfo(f"case-{i:04d}-" + "x" * 40, "m", "f", "text", "d", "eager", 1, "cpu", "fp32", 0)
+        w.cases[f"test_latency::{case.id}"] = CaseResult("test_latency", "latency", case, "failed", "t", reason="RuntimeError: boom")
+    w.finish("finished")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "import sys; from perfsuite.cli import main; sys.exit(main())", "report", str(run)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().startswith(b"run ")
+    proc.stdout.close()  # like `| head -1`
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    assert proc.wait(timeout=60) == 1
+    assert "Traceback" not in err and "BrokenPipeError" not in err and err == ""
+
+
+class TestList:
+    def test_builtin_names_with_what_they_are(self, capsys):
+        for what in ("suites", "models", "datasets", "runtimes"):
+            assert main(["list", what]) == 0
+        lines = capsys.readouterr().out.splitlines()
+        assert any(line.startswith("smoke ") and "Tiny GPT-2" in line for line in lines)
+        assert any(line.split() == ["gpt2.tiny", "family", "gpt2,", "adapter", "gpt2,", "modality", "text"] for line in lines)
+        assert any(line.startswith("resnet50.tiny ") and "modality image" in line for line in lines)
+        assert any(line.startswith("pydoc ") and "adapter text, modality text, source pydoc_topics" in line for line in lines)
+        assert any(line.startswith("pytorch ") and "backend pytorch" in line for line in lines)
+        assert not any(line.startswith("local") for line in lines)  # the local template is no model
+
+    def test_user_conf_dirs_come_first_and_bad_files_do_not_stop_it(self, conf_dir, capsys):
+        conf = conf_dir({
+            "suite/mine.yaml": "name: mine\ndescription: My nightly matrix\nmodels: [bert.tiny]\ndatasets: [pydoc]\n",
+            "suite/smoke.yaml": "name: smoke\ndescription: my own smoke\nmodels: [bert.tiny]\ndatasets: [pydoc]\n",
+            "suite/broken.yaml": "name: [unclosed\n",
+            "model/mybert/arch/mybert.small.yaml": "adapter: bert\nmodality: text\n",
+            "dataset/notes.yaml": "name: notes\nadapter: text\nmodality: text\nroot: /data/notes\n",
+        })
+        assert main(["list", "suites", "--perf-conf-dir", str(conf)]) == 0
+        suites = capsys.readouterr().out.splitlines()
+        assert [line.split()[0] for line in suites] == ["broken", "default", "mine", "smoke"]
+        assert "My nightly matrix" in suites[2] and "my own smoke" in suites[3]
+        assert "(cannot read" in suites[0] and "broken.yaml" in suites[0]
+        assert main(["list", "models", "--perf-conf-dir", str(conf)]) == 0
+        models = capsys.readouterr().out.splitlines()
+        assert "mybert.small family mybert, adapter bert, modality text" in [" ".join(line.split()) for line in models]
+        assert main(["list", "datasets", "--perf-conf-dir", str(conf)]) == 0
+        assert "root /data/notes" in capsys.readouterr().out
+
+    def test_bad_input(self, tmp_path, capsys):
+        assert main(["list", "suites", "--perf-conf-dir", str(tmp_path / "nope")]) == 2
+        err = capsys.readouterr().err
+        assert "perfsuite: error:" in err and "--perf-conf-dir" in err and str(tmp_path / "nope") in err
+        with pytest.raises(SystemExit) as info:
+            main(["list", "widgets"])
+        assert info.value.code == 2 and "invalid choice" in capsys.readouterr().err

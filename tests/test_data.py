@@ -47,6 +47,21 @@ class TestText:
         with pytest.raises(PerfDataError, match=r"x.jsonl:2"):
             load_samples(ds("text", "text", root=tmp_path), TEXT_MODEL, INFER)
 
+    @pytest.mark.parametrize(("name", "head"), [("notes.txt", b"first\n\nsecond "), ("rows.jsonl", b'{"text": "ok"}\n{"text": "caf')])
+    def test_non_utf8_text_is_named_with_its_byte_offset(self, tmp_path, name, head):
+        (tmp_path / name).write_bytes(head + b"\xe9 latin-1\n" + (b"" if name.endswith(".txt") else b'"}\n'))
+        with pytest.raises(PerfDataError) as info:
+            load_samples(ds("text", "text", root=tmp_path), TEXT_MODEL, INFER)
+        msg, line = str(info.value), head.count(b"\n") + 1
+        assert str(tmp_path / name) in msg and f"byte 0xe9 at byte offset {len(head)} (line {line})" in msg
+        assert "UTF-8" in msg and "iconv" in msg
+
+    def test_utf8_with_bom_and_accents_reads(self, tmp_path):
+        (tmp_path / "a.txt").write_bytes("\ufeffcafé\n\nnaïve".encode())
+        (tmp_path / "b.jsonl").write_text(json.dumps({"text": "über"}, ensure_ascii=False) + "\n", encoding="utf-8")
+        s = load_samples(ds("text", "text", root=tmp_path), TEXT_MODEL, INFER)
+        assert list(s.samples) == ["café", "naïve", "über"]
+
     def test_max_samples_caps(self):
         s = load_samples(ds("text", "text", source="pydoc_topics", max_samples=3), TEXT_MODEL, INFER)
         assert len(s.samples) == 3

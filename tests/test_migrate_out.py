@@ -322,3 +322,39 @@ def test_shutil_is_not_needed_for_same_filesystem_moves(out: Path, monkeypatch: 
     # Moves inside one out/ are renames: a copy fallback would double the I/O of a big migration.
     monkeypatch.setattr(shutil, "move", lambda *a: pytest.fail("copied instead of renamed"))
     assert migrate_out(out, apply=True, echo=quiet) == 0
+
+
+def test_a_file_that_cannot_be_moved_is_reported_and_the_rest_move(out: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # Tests run as root, where chmod does not stop a rename: refuse one file at the move seam.
+    real_move = migrate._move
+
+    def read_only_bert(src: Path, dst: Path) -> None:
+        if src.parent.name == "20261104-080000_bert":
+            raise PermissionError(13, "Permission denied", str(src))
+        real_move(src, dst)
+
+    monkeypatch.setattr(migrate, "_move", read_only_bert)
+    before = snapshot(out)
+    assert main(["migrate-out", "--out", str(out), "--apply"]) == 1
+    text = capsys.readouterr().out
+    assert "could not move 20261104-080000_bert/results.json -> runs/20261104-080000_bert/results.json: PermissionError: Permission denied" in text
+    assert "1 file(s) could not be moved" in text
+    assert (out / "20261104-080000_bert" / "results.json").is_file()  # stayed, intact
+    assert (out / "runs" / "20261104-080000_bert" / "traces" / "a.json.gz").is_file()  # its neighbour moved
+    assert (out / "_archive" / "unmapped" / "notes.txt").is_file()  # everything else moved
+    assert count_files(out, exclude=(LOG_DIR,)) == len(before)  # nothing lost
+
+    monkeypatch.setattr(migrate, "_move", real_move)
+    assert main(["migrate-out", "--out", str(out), "--apply"]) == 0
+    assert loose_entries(out) == []
+
+
+def test_a_failed_move_leaves_no_empty_run_folder(out: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(src: Path, dst: Path) -> None:
+        raise PermissionError(13, "Permission denied", str(src))
+
+    monkeypatch.setattr(migrate, "_move", refuse)
+    assert migrate_out(out, apply=True, echo=quiet) == 1
+    assert not (out / "runs" / "20261104-080000_bert").exists()
+    assert not (out / "runs" / "20261101-120000_migrated").exists()
+    assert not (out / "_archive" / "unmapped").exists()

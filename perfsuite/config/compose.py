@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from perfsuite.config.fields import DELETED
 from perfsuite.config.sources import ConfSources
 from perfsuite.errors import PerfConfigError
 
@@ -51,8 +52,18 @@ class UserOverrides:
         return "infer.batch_sizes" in self.keys
 
 
-def _as_names(value: Any) -> tuple[str, ...]:
-    return tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
+def _as_names(value: Any, text: str) -> tuple[str, ...]:
+    """The names an axis selection (`model=a` or `model=[a,b]`) picks; none, or an empty one, is an error."""
+    names = tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
+    if not names or not all(n.strip() for n in names):
+        raise PerfConfigError("a selection needs at least one non-empty name", key="--perf-override", value=text, hint=OVERRIDE_HINT)
+    return names
+
+
+def _one_name(value: Any, text: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise PerfConfigError("expected one non-empty name", key="--perf-override", value=text, hint=OVERRIDE_HINT)
+    return value
 
 
 def parse_overrides(overrides: Sequence[str]) -> UserOverrides:
@@ -74,24 +85,27 @@ def parse_overrides(overrides: Sequence[str]) -> UserOverrides:
                 f"cannot parse override: {first}", key="--perf-override", value=text, hint=OVERRIDE_HINT
             ) from None
         group, package = ov.key_or_group, ov.package
+        if not group:
+            raise PerfConfigError("an override needs a key before '='", key="--perf-override", value=text, hint=OVERRIDE_HINT)
         value = ov.value()
         if ov.is_delete():
             passthrough.append(text)
+            keys[group if package is None else f"{package}.{group}"] = DELETED
             continue
         if group == "model" and package is None:
-            models = _as_names(value)
+            models = _as_names(value, text)
         elif (m := _ARCH_KEY.match(group)) and package == "model":
-            models = _as_names(value)
+            models = _as_names(value, text)
         elif (m := _INFER_KEY.match(group)) and package == "infer":
             infer_options[m.group("family")] = str(value)
         elif group == "dataset" and package is None:
-            datasets = _as_names(value)
+            datasets = _as_names(value, text)
         elif group == "inference_runtime" and package is None:
-            runtimes = _as_names(value)
+            runtimes = _as_names(value, text)
         elif group == "hardware" and package is None:
-            hardware = str(value)
+            hardware = _one_name(value, text)
         elif group == "suite" and package is None:
-            suite = str(value)
+            suite = _one_name(value, text)
         else:
             passthrough.append(text)
             keys[group if package is None else f"{package}.{group}"] = ov.get_value_string()
@@ -127,10 +141,16 @@ class HydraComposer:
     def __exit__(self, *exc: object) -> None:
         self._ctx.__exit__(*exc)
 
-    def compose(self, overrides: Sequence[str]) -> tuple[dict[str, Any], dict[str, str | None]]:
-        """Compose; return the config as plain data and Hydra's group choices."""
+    def compose(self, overrides: Sequence[str]) -> tuple[dict[str, Any], dict[str, str | None], dict[str, Any]]:
+        """Compose; return the config as plain data, Hydra's group choices, and the copy to store.
+
+        The stored copy (for run_config.yaml) keeps `${oc.env:...}` interpolations unresolved, so
+        no environment secret is written into a run folder.
+        """
         from hydra import compose
         from omegaconf import OmegaConf, open_dict
+
+        from perfsuite.config.redact import stored_copy
 
         with translate_errors(self, overrides):
             cfg = compose(config_name="config", overrides=list(overrides), return_hydra_config=True)
@@ -138,8 +158,9 @@ class HydraComposer:
             with open_dict(cfg):
                 del cfg["hydra"]
             data = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
-        assert isinstance(data, dict)
-        return data, choices
+            unresolved = OmegaConf.to_container(cfg, resolve=False)
+        assert isinstance(data, dict) and isinstance(unresolved, dict)
+        return data, choices, stored_copy(data, unresolved)
 
 
 def _parent_keys(composer: HydraComposer, overrides: Sequence[str], bad: str, full_key: str) -> list[str]:
@@ -203,4 +224,14 @@ def translate_errors(composer: HydraComposer, overrides: Sequence[str]) -> Itera
                 hint=f"to add a new key use +{bad}" if bad else None,
             ) from None
         first = str(exc).splitlines()[0]
+        if m := (re.match(r"Could not delete '([^']+)'", first) or re.match(r"Could not delete from config\. '([^']+)' does not exist", first)):
+            raise PerfConfigError(
+                f"cannot delete '{m.group(1)}' (Hydra: no match in the defaults list)",
+                file=f"--perf-override ~{m.group(1)}",
+                key=m.group(1),
+                hint="required sections cannot be deleted; override single values inside them instead",
+            ) from None
+        raise PerfConfigError(f"cannot compose the config: {first}", hint=OVERRIDE_HINT) from None
+    except ValueError as exc:  # Hydra rejects some overrides this way, e.g. a number for a config group
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise PerfConfigError(f"cannot compose the config: {first}", hint=OVERRIDE_HINT) from None

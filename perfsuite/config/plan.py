@@ -9,7 +9,7 @@ from perfsuite.config import validate
 from perfsuite.config.compose import HydraComposer, ModelRef, UserOverrides, parse_overrides
 from perfsuite.config.matrix import expand
 from perfsuite.config.schema import SuitePlan, SuiteSpec
-from perfsuite.config.sources import ConfSources
+from perfsuite.config.sources import ConfSources, is_plain_name
 from perfsuite.errors import PerfConfigError
 
 
@@ -29,7 +29,7 @@ def resolve_model(
         _check_option(sources, f"model/{family}/infer", infer_option, key=f"{key} (infer preset)", file=file)
         return ModelRef(model_id, family, option, infer_option)
     local = models_dir / model_id
-    if local.is_dir() or local.is_symlink():
+    if is_plain_name(model_id) and (local.is_dir() or local.is_symlink()):
         infer_option = infer or "local.default"
         _check_option(sources, "model/local/infer", infer_option, key=f"{key} (infer preset)", file=file)
         return ModelRef(model_id, "local", "local.default", infer_option, str(local.absolute()))
@@ -92,9 +92,9 @@ def build_plan(
 
     common = [f"suite={suite_name}", f"hardware={hardware}"]
     # Value overrides of model./infer. only exist once a model is composed in.
-    root_passthrough = [o for o in user.passthrough if not o.lstrip("+~").startswith(("model.", "infer."))]
+    root_passthrough = [o for o in user.passthrough if o.lstrip("+~").split("=")[0].split(".")[0] not in ("model", "infer")]
     with HydraComposer(sources) as composer:
-        root, choices = composer.compose(common + root_passthrough)
+        root, choices, _ = composer.compose(common + root_passthrough)
         suite_file = sources.display(sources.find("suite", suite_name))
         spec = validate.suite_spec(root.get("suite"), file=suite_file, overridden=user.keys)
         if user.models is not None:
@@ -118,7 +118,7 @@ def build_plan(
         for ref in dict.fromkeys(refs):
             for dataset in dict.fromkeys(datasets):
                 for runtime in dict.fromkeys(runtimes):
-                    data, choices = composer.compose(_case_overrides(ref, dataset, runtime, common, spec, user, sources))
+                    data, choices, stored = composer.compose(_case_overrides(ref, dataset, runtime, common, spec, user, sources))
                     files = {
                         group: sources.display(sources.find(group.split("@")[0], option)) if option else None
                         for group, option in choices.items()
@@ -135,9 +135,11 @@ def build_plan(
                         files=files,
                         overridden=user.keys,
                         project_root=project_root,
+                        raw=stored,
                     )
                     configs.append(cfg)
-                    raw_configs[f"{ref.id}-{cfg.dataset.name}-{cfg.runtime.name}"] = data
+                    raw_configs[f"{ref.id}-{cfg.dataset.name}-{cfg.runtime.name}"] = stored
+    run = validate.run_spec(configs, file=suite_file)
     cases, exclusions = expand(configs, device)
     if not cases:
         pairs = "; ".join(f"{e.model} x {e.dataset}: {e.reason}" for e in exclusions)
@@ -152,5 +154,6 @@ def build_plan(
         exclusions=exclusions,
         overrides=tuple(overrides),
         conf_dirs=tuple(str(d) for d in sources.dirs),
+        run=run,
         raw_configs=raw_configs,
     )

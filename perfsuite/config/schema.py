@@ -1,4 +1,5 @@
-"""The typed, frozen form of a composed config. Built only by `perfsuite.config.validate`."""
+"""The typed, frozen form of a composed config. Built only by `perfsuite.config.validate` (and its
+`sections` and `run_settings` helpers); readers use these fields, never `CaseConfig.raw`."""
 
 from __future__ import annotations
 
@@ -11,6 +12,22 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 SAMPLING_STRATEGIES = ("sequential", "random")
 GENERATIVE_ADAPTERS = frozenset({"gpt2"})
 STAGES = ("direct_inference", "static_analysis", "torch_profiler")
+
+# Upper bounds, checked when a config is validated (docs/configuration.md, "Limits"). Beyond them
+# a case cannot fit in memory or time: building it would hang the session, not fail fast.
+MAX_BATCH_SIZE = 4096
+MAX_BATCH_SIZES = 64  # entries in one batch_sizes list
+MAX_SEQ_LEN = 32768
+MAX_TOKENS_PER_BATCH = 4096 * 1024  # batch size x seq_len
+MAX_NEW_TOKENS = 4096
+MAX_NUM_BATCHES = 1024
+MAX_SAMPLES = 1_000_000
+MAX_IMAGE_SIZE = 4096
+MAX_PIXELS_PER_BATCH = 2**28  # batch size x resize^2 (about 3 GiB as float32 RGB)
+MAX_GENERATION_RUNS = 10_000
+MAX_CUDA_BLOCK = 10_000  # measure.cuda_block: calls per event pair
+MAX_PROFILER_STEPS = 1000  # profiling.torch wait + warmup + active
+MAX_OP_TABLE_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -102,6 +119,63 @@ class MeasureSpec:
 
 
 @dataclass(frozen=True)
+class TorchProfilerSpec:
+    """`profiling.torch`: the profiled pass. These defaults are the only ones (the validator reads them)."""
+
+    enabled: bool = True
+    activities: tuple[str, ...] = ("cpu", "cuda")  # cuda is dropped on machines without CUDA
+    record_shapes: bool = True
+    profile_memory: bool = True
+    with_stack: bool = False
+    with_flops: bool = True
+    wait: int = 1
+    warmup: int = 1
+    active: int = 3
+
+    @property
+    def steps(self) -> int:
+        return self.wait + self.warmup + self.active
+
+
+@dataclass(frozen=True)
+class ProfilingSpec:
+    torch: TorchProfilerSpec = TorchProfilerSpec()
+
+
+@dataclass(frozen=True)
+class DirectOutputSpec:
+    """`output.direct`: what the direct-inference stage records next to its timings."""
+
+    record_output_shapes: bool = True
+    save_raw_samples: bool = True
+
+
+@dataclass(frozen=True)
+class TorchOutputSpec:
+    """`output.torch`: what the torch.profiler stage exports."""
+
+    export_trace: bool = True
+    op_table_rows: int = 20
+    sort_by: str = "self_cpu_time_total"
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    direct: DirectOutputSpec = DirectOutputSpec()
+    torch: TorchOutputSpec = TorchOutputSpec()
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Settings that hold for the whole run, not per case: one value for every case of a plan."""
+
+    hardware: HardwareSpec
+    measure: MeasureSpec
+    stages: tuple[str, ...]
+    seed: int
+
+
+@dataclass(frozen=True)
 class SuiteModel:
     id: str
     infer: str | None = None  # infer preset name; default "<family>.default"
@@ -130,7 +204,10 @@ class CaseConfig:
     measure: MeasureSpec
     stages: tuple[str, ...]
     seed: int
-    # The whole composed config as plain data (for run_config.yaml); not part of identity.
+    profiling: ProfilingSpec = ProfilingSpec()
+    output: OutputSpec = OutputSpec()
+    # The composed config as stored in run_config.yaml (oc.env values left unresolved); a record,
+    # not an input: nothing reads settings from it. Not part of identity.
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
@@ -201,4 +278,5 @@ class SuitePlan:
     exclusions: tuple[Exclusion, ...]
     overrides: tuple[str, ...]
     conf_dirs: tuple[str, ...]
+    run: RunSpec  # hardware, measure policy, stages, seed: the same for every case
     raw_configs: dict[str, dict[str, Any]] = field(default_factory=dict, compare=False, hash=False, repr=False)

@@ -11,6 +11,11 @@ from perfsuite.errors import PerfConfigError
 BUILTIN_CONF = Path(__file__).resolve().parents[2] / "conf"
 
 
+def is_plain_name(name: str) -> bool:
+    """A name usable as one path component: no separator, not empty, not '.'/'..' or hidden."""
+    return bool(name) and "/" not in name and "\\" not in name and "\0" not in name and not name.startswith(".")
+
+
 @dataclass(frozen=True)
 class ConfSources:
     dirs: tuple[Path, ...]  # search order: user dirs first, built-in last
@@ -33,6 +38,13 @@ class ConfSources:
         return cls(tuple(resolved) + (builtin,))
 
     def find(self, group: str, option: str) -> Path | None:
+        """The YAML file of `group/option`, searching user dirs first; None for an unknown option.
+
+        An option is a file name, never a path: `../x` or `a/b` finds nothing, so a name typed on
+        the command line or written in a shared suite cannot reach outside the conf dirs.
+        """
+        if not is_plain_name(option):
+            return None
         for d in self.dirs:
             path = d / group / f"{option}.yaml"
             if path.is_file():

@@ -1,8 +1,11 @@
-"""Composed plain data -> frozen schema. The one place config values are checked."""
+"""Composed plain data -> frozen schema: suite, model, infer, dataset, runtime, and the case.
+
+With `sections` (pipeline, profiling, output, seed) and `run_settings` (hardware, measure, the
+run-wide `RunSpec`), the one place config values are checked.
+"""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -12,25 +15,33 @@ from perfsuite import registry
 from perfsuite.config.fields import Fields
 from perfsuite.config.schema import (
     DATASET_MODALITIES,
+    MAX_BATCH_SIZE,
+    MAX_BATCH_SIZES,
+    MAX_IMAGE_SIZE,
+    MAX_NEW_TOKENS,
+    MAX_NUM_BATCHES,
+    MAX_PIXELS_PER_BATCH,
+    MAX_SAMPLES,
+    MAX_SEQ_LEN,
+    MAX_TOKENS_PER_BATCH,
     MODALITIES,
     PRECISIONS,
     SAMPLING_STRATEGIES,
-    STAGES,
     CaseConfig,
     DatasetSpec,
-    HardwareSpec,
     ImagePreprocess,
     InferSpec,
-    MeasureSpec,
     ModelSpec,
     RuntimeSpec,
     SamplingSpec,
     SuiteModel,
     SuiteSpec,
 )
+from perfsuite.config.run_settings import hardware_spec, run_spec
+from perfsuite.config.sections import check_sections
+from perfsuite.config.sources import is_plain_name
 from perfsuite.errors import PerfConfigError
 
-TOP_LEVEL = ("hardware", "dataset", "inference_runtime", "pipeline", "profiling", "output", "suite", "seed", "measure")
 # Architecture defaults for the longest sequence, when an arch preset does not set it.
 DEFAULT_MAX_POSITIONS = {"gpt2": 1024, "bert": 512, "distilbert": 512}
 DEFAULT_VOCAB_SIZE = {"gpt2": 50257, "bert": 30522, "distilbert": 30522}
@@ -70,7 +81,7 @@ def suite_spec(data: Any, *, file: str | None, overridden: Mapping[str, str]) ->
         models=tuple(models),
         datasets=f.str_list("datasets", nonempty=True),
         runtimes=f.str_list("runtimes", default=["pytorch"], nonempty=True),
-        batch_sizes=f.int_list("batch_sizes", minimum=1, default=None),
+        batch_sizes=f.int_list("batch_sizes", minimum=1, maximum=MAX_BATCH_SIZE, max_length=MAX_BATCH_SIZES, default=None),
         overrides=f.str_list("overrides", default=[]),
     )
     f.done()
@@ -107,10 +118,10 @@ def model_spec(data: Any, *, model_id: str, family: str, file: str | None, overr
     pre = f.sub("preprocess") if "preprocess" in f.data else None
     preprocess = None
     if pre is not None:
-        size = pre.integer("image_size", minimum=8)
+        size = pre.integer("image_size", minimum=8, maximum=MAX_IMAGE_SIZE)
         preprocess = ImagePreprocess(
             image_size=size,
-            resize=pre.integer("resize", minimum=size, default=size),
+            resize=pre.integer("resize", minimum=size, maximum=MAX_IMAGE_SIZE, default=size),
             mean=pre.float_list("mean", length=3, default=[0.485, 0.456, 0.406]),
             std=pre.float_list("std", length=3, default=[0.229, 0.224, 0.225]),
         )
@@ -137,7 +148,9 @@ def model_spec(data: Any, *, model_id: str, family: str, file: str | None, overr
         f.error("modality", "'auto' is only for local snapshots", allowed=MODALITIES)
     if modality == "image" and preprocess is None:
         if adapter == "local":
-            size = int(snapshot_config.get("image_size", 224))
+            size = snapshot_config.get("image_size", 224)
+            if isinstance(size, bool) or not isinstance(size, int) or not 8 <= size <= MAX_IMAGE_SIZE:
+                f.error("path", f"the snapshot's config.json has image_size {size!r}", allowed=f"8..{MAX_IMAGE_SIZE}", hint="set model.preprocess.image_size")
             preprocess = ImagePreprocess(size, size, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
         else:
             f.error("preprocess", "an image model needs preprocess.image_size", hint="add preprocess: {image_size: 224}")
@@ -172,11 +185,11 @@ def model_spec(data: Any, *, model_id: str, family: str, file: str | None, overr
 def infer_spec(data: Any, model: ModelSpec, device: str, *, file: str | None, overridden: Mapping[str, str]) -> InferSpec:
     f = Fields(data, section="infer", file=file, overridden=overridden)
     spec = InferSpec(
-        batch_sizes=f.int_list("batch_sizes", minimum=1),
-        seq_len=f.integer("seq_len", minimum=0),
-        max_new_tokens=f.integer("max_new_tokens", minimum=0, default=0),
+        batch_sizes=f.int_list("batch_sizes", minimum=1, maximum=MAX_BATCH_SIZE, max_length=MAX_BATCH_SIZES),
+        seq_len=f.integer("seq_len", minimum=0, maximum=MAX_SEQ_LEN),
+        max_new_tokens=f.integer("max_new_tokens", minimum=0, maximum=MAX_NEW_TOKENS, default=0),
         precision=f.string("precision", choices=PRECISIONS, default="fp32"),
-        num_batches=f.integer("num_batches", minimum=1, default=2),
+        num_batches=f.integer("num_batches", minimum=1, maximum=MAX_NUM_BATCHES, default=2),
     )
     f.done()
     if model.modality == "text":
@@ -189,6 +202,39 @@ def infer_spec(data: Any, model: ModelSpec, device: str, *, file: str | None, ov
                 value=spec.seq_len,
                 allowed=f"1..{model.max_positions}",
                 hint="lower infer.seq_len; longer samples are truncated to seq_len anyway",
+            )
+        generates = model.generative and spec.max_new_tokens > 0
+        if generates and model.max_positions and spec.seq_len + spec.max_new_tokens > model.max_positions:
+            room = model.max_positions - spec.seq_len
+            f.error(
+                "max_new_tokens",
+                f"seq_len {spec.seq_len} + max_new_tokens {spec.max_new_tokens} is longer than model {model.id} "
+                f"accepts ({model.max_positions} positions)",
+                value=spec.max_new_tokens,
+                allowed=f"0..{room}" if room > 0 else "0 (seq_len already fills every position)",
+                hint="lower infer.max_new_tokens or infer.seq_len; the prompt and the generated tokens share the positions",
+            )
+        largest = max(spec.batch_sizes)
+        if largest * spec.seq_len > MAX_TOKENS_PER_BATCH:
+            f.error(
+                "batch_sizes",
+                f"batch size {largest} x seq_len {spec.seq_len} = {largest * spec.seq_len} tokens per batch, "
+                f"more than perfsuite's limit of {MAX_TOKENS_PER_BATCH}",
+                value=largest,
+                allowed=f"1..{max(1, MAX_TOKENS_PER_BATCH // spec.seq_len)} at this seq_len",
+                hint="lower the batch size or infer.seq_len; see 'Limits' in docs/configuration.md",
+            )
+    elif model.preprocess is not None:
+        largest = max(spec.batch_sizes)
+        side = max(model.preprocess.resize, model.preprocess.image_size)
+        if largest * side * side > MAX_PIXELS_PER_BATCH:
+            f.error(
+                "batch_sizes",
+                f"batch size {largest} x {side}x{side} images = {largest * side * side} pixels per batch, "
+                f"more than perfsuite's limit of {MAX_PIXELS_PER_BATCH}",
+                value=largest,
+                allowed=f"1..{max(1, MAX_PIXELS_PER_BATCH // (side * side))} at this image size",
+                hint="lower the batch size or the image size; see 'Limits' in docs/configuration.md",
             )
     if spec.precision == "fp16" and not device.startswith("cuda"):
         f.error("precision", "fp16 inference is only benchmarked on CUDA", value="fp16", allowed=["fp32", "bf16"])
@@ -216,7 +262,7 @@ def dataset_spec(data: Any, *, file: str | None, sampling_file: str | None, over
         root=str(_resolve(root_text, project_root)) if root_text else None,
         files=f.str_list("files", default=[]),
         text_field=f.string("text_field", default="text"),
-        max_samples=f.integer("max_samples", minimum=1, default=256),
+        max_samples=f.integer("max_samples", minimum=1, maximum=MAX_SAMPLES, default=256),
         sampling=sampling,
     )
     f.done()
@@ -229,7 +275,8 @@ def dataset_spec(data: Any, *, file: str | None, sampling_file: str | None, over
         require_source_data(Path(spec.root).parent)
     if spec.root and not Path(spec.root).exists():
         bootstrap = project_root / "datasets" / name / "bootstrap.sh"
-        hint = f"run {bootstrap.relative_to(project_root)} --yes" if bootstrap.exists() else "create it or fix dataset.root"
+        known = is_plain_name(name) and bootstrap.exists()  # a name, not a path out of datasets/
+        hint = f"run {bootstrap.relative_to(project_root)} --yes" if known else "create it or fix dataset.root"
         f.error("root", f"the dataset folder does not exist: {spec.root}", hint=hint)
     return spec
 
@@ -241,109 +288,6 @@ def runtime_spec(data: Any, *, file: str | None, overridden: Mapping[str, str]) 
     return spec
 
 
-def hardware_spec(data: Any, device: str, *, file: str | None, overridden: Mapping[str, str]) -> HardwareSpec:
-    f = Fields(data, section="hardware", file=file, overridden=overridden)
-    spec = HardwareSpec(
-        device=f.string("device", choices=("cpu", "cuda")),
-        threads=f.integer("threads", minimum=1),
-        interop_threads=f.integer("interop_threads", minimum=1, default=1),
-        pin=f.boolean("pin", default=False),
-        cores=f.int_list("cores", minimum=0, default=None),
-        cudnn_benchmark=f.boolean("cudnn_benchmark", default=False),
-        deterministic=f.boolean("deterministic", default=False),
-    )
-    f.done()
-    if spec.device != device.split(":")[0]:
-        f.error("device", f"this hardware preset is for {spec.device} but --device is {device}", value=spec.device)
-    return spec
-
-
-def _policy(f: Fields, cls: type) -> Any:
-    """Build a measure policy dataclass from a section; its own checks become errors with the file."""
-    names = [fl.name for fl in dataclasses.fields(cls)]
-    kwargs = {}
-    for name in names:
-        if name in f.data:
-            value = f.data[name]
-            kwargs[name] = tuple(value) if isinstance(value, list) else value
-        f._read.add(name)
-    f.done()
-    try:
-        return cls(**kwargs)
-    except PerfConfigError as exc:
-        key = (exc.key or "").split(".")[-1]
-        f.error(key, exc.detail, value=exc.value, allowed=exc.allowed, hint=exc.hint)
-    except TypeError as exc:  # e.g. a mapping where a number belongs
-        f.error("", f"bad value: {exc}")
-
-
-def _measure_spec(m: Fields) -> MeasureSpec:
-    from perfsuite.measure.policy import StopPolicy, WarmupPolicy
-
-    g = m.sub("generation")
-    spec = MeasureSpec(
-        warmup=_policy(m.sub("warmup"), WarmupPolicy),
-        stop=_policy(m.sub("stop"), StopPolicy),
-        cuda_timing=m.string("cuda_timing", choices=("isolated", "pipelined"), default="isolated"),
-        cuda_block=m.integer("cuda_block", minimum=1, default=10),
-        memory_period_s=_positive(m, "memory_period_s", 0.01),
-        generation_runs=g.integer("runs", minimum=1, default=11),
-        generation_warmup_runs=g.integer("warmup_runs", minimum=0, default=1),
-    )
-    g.done()
-    m.done()
-    return spec
-
-
-def _positive(f: Fields, key: str, default: float) -> float:
-    value = f._get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        f.error(key, "must be a number > 0 (seconds)", value=value)
-    return float(value)
-
-
-def _check_sections(data: dict[str, Any], files: Mapping[str, str | None], overridden: Mapping[str, str]) -> tuple[MeasureSpec, tuple[str, ...], int]:
-    top = Fields(data, section="", file=files.get("config"), overridden=overridden)
-    for key in (*TOP_LEVEL, "model", "infer"):
-        top._read.add(key)
-    top.done()
-    measure = _measure_spec(top.sub("measure"))
-    p = Fields(data.get("pipeline"), section="pipeline", file=files.get("pipeline"), overridden=overridden)
-    stages = p.str_list("stages", nonempty=True)
-    for i, stage in enumerate(stages):
-        if stage not in STAGES:
-            p.error(f"stages[{i}]", "unknown stage", value=stage, allowed=STAGES)
-    p.done()
-    prof = Fields(data.get("profiling"), section="profiling", file=files.get("profiling/torch"), overridden=overridden)
-    t = prof.sub("torch")
-    t.boolean("enabled")
-    for i, act in enumerate(t.str_list("activities", nonempty=True)):
-        if act not in ("cpu", "cuda"):
-            t.error(f"activities[{i}]", "unknown profiler activity", value=act, allowed=["cpu", "cuda"])
-    for key in ("record_shapes", "profile_memory", "with_stack", "with_flops"):
-        t.boolean(key, default=False)
-    t.integer("wait", minimum=0, default=0)
-    t.integer("warmup", minimum=0, default=1)
-    t.integer("active", minimum=1, default=1)
-    t.done()
-    prof.done()
-    out = Fields(data.get("output"), section="output", file=files.get("output/direct"), overridden=overridden)
-    d = out.sub("direct")
-    d.boolean("record_output_shapes", default=True)
-    d.boolean("save_raw_samples", default=True)
-    d.done()
-    tt = out.sub("torch")
-    tt.boolean("export_trace", default=True)
-    tt.integer("op_table_rows", minimum=1, default=20)
-    from perfsuite.profile.torch_profiler import SORT_KEYS
-
-    tt.string("sort_by", choices=SORT_KEYS, default="self_cpu_time_total")
-    tt.done()
-    out.done()
-    seed = top.integer("seed", minimum=0, default=0)
-    return measure, stages, seed
-
-
 def case_config(
     data: dict[str, Any],
     *,
@@ -353,9 +297,14 @@ def case_config(
     files: Mapping[str, str | None],
     overridden: Mapping[str, str],
     project_root: Path,
+    raw: dict[str, Any] | None = None,
 ) -> CaseConfig:
-    """Validate one composed config. `files` maps section -> the YAML file it came from."""
-    measure, stages, seed = _check_sections(data, files, overridden)
+    """Validate one composed config. `files` maps section -> the YAML file it came from.
+
+    `raw` is the config as stored in run_config.yaml (environment interpolations left unresolved);
+    by default `data` itself.
+    """
+    sections = check_sections(data, files, overridden)
     model = model_spec(data.get("model"), model_id=model_id, family=family, file=files.get("model"), overridden=overridden, project_root=project_root)
     return CaseConfig(
         model=model,
@@ -369,10 +318,12 @@ def case_config(
         ),
         runtime=runtime_spec(data.get("inference_runtime"), file=files.get("inference_runtime"), overridden=overridden),
         hardware=hardware_spec(data.get("hardware"), device, file=files.get("hardware"), overridden=overridden),
-        measure=measure,
-        stages=stages,
-        seed=seed,
-        raw=data,
+        measure=sections.measure,
+        stages=sections.stages,
+        seed=sections.seed,
+        profiling=sections.profiling,
+        output=sections.output,
+        raw=data if raw is None else raw,
     )
 
 
@@ -384,4 +335,4 @@ def check_device(device: str) -> str:
     raise PerfConfigError("unknown device", key="--device", value=device, allowed=["cpu", "cuda", "cuda:N"])
 
 
-__all__ = ["case_config", "check_device", "suite_spec", "PerfConfigError"]
+__all__ = ["case_config", "check_device", "run_spec", "suite_spec", "PerfConfigError"]

@@ -1,8 +1,9 @@
-"""Text datasets: .txt (one sample per paragraph) and .jsonl (one per line), or an embedded source."""
+"""Text datasets: .txt (one sample per paragraph) and .jsonl (one per line), both UTF-8, or an embedded source."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from perfsuite.config.schema import DatasetSpec, InferSpec, ModelSpec
 from perfsuite.data.base import SampleSet, from_source, list_files
@@ -14,6 +15,24 @@ def _paragraphs(text: str) -> list[str]:
     return [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
 
 
+def read_utf8(path: Path, dataset: str) -> str:
+    """A text file's content; one policy for .txt and .jsonl: UTF-8 (a BOM is allowed), or an error.
+
+    Replacing undecodable bytes would feed the model different text than the file holds, without
+    a word; an error that names the file and the first bad byte lets the user fix the data.
+    """
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise PerfDataError(
+            f"dataset {dataset}: {path} is not UTF-8 text: byte 0x{data[exc.start]:02x} at byte offset {exc.start} "
+            f"(line {line}) cannot be decoded ({exc.reason}). Convert the file to UTF-8 "
+            f"(e.g. iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}) or leave it out with dataset.files"
+        ) from None
+
+
 @DATASETS.register("text")
 def load_text(spec: DatasetSpec, model: ModelSpec, infer: InferSpec) -> SampleSet:
     if spec.source:
@@ -21,8 +40,9 @@ def load_text(spec: DatasetSpec, model: ModelSpec, infer: InferSpec) -> SampleSe
     samples: list[str] = []
     files = list_files(spec, ("**/*.txt", "**/*.jsonl"))
     for path in files:
+        text = read_utf8(path, spec.name)
         if path.suffix == ".jsonl":
-            for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            for lineno, line in enumerate(text.splitlines(), 1):
                 if not line.strip():
                     continue
                 try:
@@ -33,7 +53,7 @@ def load_text(spec: DatasetSpec, model: ModelSpec, infer: InferSpec) -> SampleSe
                 if isinstance(value, str) and value.strip():
                     samples.append(value.strip())
         else:
-            samples.extend(_paragraphs(path.read_text(encoding="utf-8", errors="replace")))
+            samples.extend(_paragraphs(text))
         if len(samples) >= spec.max_samples:
             break
     return SampleSet(spec.name, tuple(samples), f"{spec.root} ({len(files)} files)")

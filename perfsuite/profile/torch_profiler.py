@@ -3,7 +3,8 @@
 The schedule is `wait` idle steps, `warmup` steps whose events are discarded, then `active`
 recorded steps (conf/profiling/torch/*.yaml). The trace is exported exactly once, from the
 `on_trace_ready` handler (torch raises if the same profile is exported twice), gzipped into
-`traces/<case>.json.gz`; the op table goes to `tables/<case>.ops.csv`.
+`traces/<case>.json.gz`; the op table goes to `tables/<case>.ops.csv` (<case>: the case id's
+safe file stem, the id itself for every id perfsuite builds from its own conf tree).
 """
 
 from __future__ import annotations
@@ -11,48 +12,34 @@ from __future__ import annotations
 import csv
 import gzip
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from perfsuite.config.schema import CaseConfig, TorchOutputSpec, TorchProfilerSpec
+from perfsuite.results.layout import path_inside
 
 OP_COLUMNS = ("name", "count", "self_cpu_us", "cpu_total_us", "self_device_us", "device_total_us", "flops", "self_cpu_memory_bytes")
 
 
 @dataclass(frozen=True)
 class ProfilerSettings:
-    activities: tuple[str, ...] = ("cpu", "cuda")
-    record_shapes: bool = True
-    profile_memory: bool = True
-    with_stack: bool = False
-    with_flops: bool = True
-    wait: int = 1
-    warmup: int = 1
-    active: int = 3
-    export_trace: bool = True
-    op_table_rows: int = 20
-    sort_by: str = "self_cpu_time_total"
+    """What the profiled pass does: the validated `profiling.torch` and `output.torch` sections.
+
+    No defaults of its own: they live in the schema dataclasses, which the validator also reads.
+    """
+
+    profiling: TorchProfilerSpec = TorchProfilerSpec()
+    output: TorchOutputSpec = TorchOutputSpec()
 
     @classmethod
-    def from_config(cls, profiling: Mapping[str, Any], output: Mapping[str, Any]) -> ProfilerSettings:
-        """From the validated `profiling.torch` and `output.torch` sections."""
-        return cls(
-            activities=tuple(profiling.get("activities", ("cpu", "cuda"))),
-            record_shapes=bool(profiling.get("record_shapes", True)),
-            profile_memory=bool(profiling.get("profile_memory", True)),
-            with_stack=bool(profiling.get("with_stack", False)),
-            with_flops=bool(profiling.get("with_flops", True)),
-            wait=int(profiling.get("wait", 1)),
-            warmup=int(profiling.get("warmup", 1)),
-            active=int(profiling.get("active", 3)),
-            export_trace=bool(output.get("export_trace", True)),
-            op_table_rows=int(output.get("op_table_rows", 20)),
-            sort_by=str(output.get("sort_by", "self_cpu_time_total")),
-        )
+    def from_config(cls, config: CaseConfig) -> ProfilerSettings:
+        return cls(config.profiling.torch, config.output.torch)
 
     @property
     def steps(self) -> int:
-        return self.wait + self.warmup + self.active
+        return self.profiling.steps
 
 
 @dataclass(frozen=True)
@@ -84,14 +71,14 @@ def _activities(settings: ProfilerSettings, device: str) -> tuple[list[Any], tup
     from torch.profiler import ProfilerActivity
 
     chosen, names, dropped = [], [], {}
-    for name in settings.activities:
+    for name in settings.profiling.activities:
         if name == "cuda" and not (device.startswith("cuda") and torch.cuda.is_available()):
             dropped[name] = "the case does not run on CUDA"
             continue
         chosen.append(ProfilerActivity.CPU if name == "cpu" else ProfilerActivity.CUDA)
         names.append(name)
     if not chosen:
-        raise ValueError(f"no profiler activity left for device {device} (asked for {list(settings.activities)})")
+        raise ValueError(f"no profiler activity left for device {device} (asked for {list(settings.profiling.activities)})")
     return chosen, tuple(names), dropped
 
 
@@ -135,32 +122,39 @@ def profile_case(
     name: str,
     sync: Callable[[], None] = lambda: None,
 ) -> ProfileResult:
-    """Profile `settings.steps` calls of `fn`; write the trace and op table under `out_dir`."""
+    """Profile `settings.steps` calls of `fn`; write the trace and op table under `out_dir`.
+
+    `name` (a case id) may hold any text: the files are named by its safe stem
+    (`perfsuite.results.layout.file_stem`), always inside `out_dir/traces` and `out_dir/tables`.
+    """
     import torch
     from torch.profiler import profile, schedule
 
-    if settings.sort_by not in _SORT_KEYS:
-        raise ValueError(f"unknown op table sort key {settings.sort_by!r}; known: {sorted(_SORT_KEYS)}")
+    prof_spec, out_spec = settings.profiling, settings.output
+    if out_spec.sort_by not in _SORT_KEYS:
+        raise ValueError(f"unknown op table sort key {out_spec.sort_by!r}; known: {sorted(_SORT_KEYS)}")
     activities, names, dropped = _activities(settings, device)
     traces, tables = out_dir / "traces", out_dir / "tables"
+    raw_trace = path_inside(traces, name, ".json")
+    trace_path = path_inside(traces, name, ".json.gz")
+    table = path_inside(tables, name, ".ops.csv")
     traces.mkdir(parents=True, exist_ok=True)
     tables.mkdir(parents=True, exist_ok=True)
-    raw_trace = traces / f"{name}.json"
     exported: list[Path] = []
 
     def on_ready(prof: Any) -> None:
-        if settings.export_trace and not exported:  # exporting the same profile twice raises
+        if out_spec.export_trace and not exported:  # exporting the same profile twice raises
             prof.export_chrome_trace(str(raw_trace))
             exported.append(raw_trace)
 
     with profile(
         activities=activities,
-        schedule=schedule(wait=settings.wait, warmup=settings.warmup, active=settings.active, repeat=1),
+        schedule=schedule(wait=prof_spec.wait, warmup=prof_spec.warmup, active=prof_spec.active, repeat=1),
         on_trace_ready=on_ready,
-        record_shapes=settings.record_shapes,
-        profile_memory=settings.profile_memory,
-        with_stack=settings.with_stack,
-        with_flops=settings.with_flops,
+        record_shapes=prof_spec.record_shapes,
+        profile_memory=prof_spec.profile_memory,
+        with_stack=prof_spec.with_stack,
+        with_flops=prof_spec.with_flops,
     ) as prof:
         with torch.inference_mode():
             for _ in range(settings.steps):
@@ -168,27 +162,24 @@ def profile_case(
                 sync()
                 prof.step()
     rows = _op_rows(prof.key_averages())
-    key = _SORT_KEYS[settings.sort_by]
+    key = _SORT_KEYS[out_spec.sort_by]
     rows.sort(key=lambda r: r[key], reverse=True)
-    table = tables / f"{name}.ops.csv"
     with table.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=OP_COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    trace_path = None
     if exported:
-        trace_path = traces / f"{name}.json.gz"
         with raw_trace.open("rb") as src, gzip.open(trace_path, "wb") as dst:
             shutil.copyfileobj(src, dst)
         raw_trace.unlink()
-    total = sum(r["flops"] for r in rows) if settings.with_flops else None
+    total = sum(r["flops"] for r in rows) if prof_spec.with_flops else None
     return ProfileResult(
-        trace_path=trace_path,
+        trace_path=trace_path if exported else None,
         table_path=table,
-        active_steps=settings.active,
+        active_steps=prof_spec.active,
         total_flops=total,
-        flops_per_call=(total / settings.active) if total is not None else None,
-        top_ops=tuple(rows[: settings.op_table_rows]),
+        flops_per_call=(total / prof_spec.active) if total is not None else None,
+        top_ops=tuple(rows[: out_spec.op_table_rows]),
         activities=names,
         dropped_activities=dropped,
     )

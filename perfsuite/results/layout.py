@@ -11,6 +11,7 @@ Nothing is written loose at the top level of `out/`.
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import os
 import re
 import tempfile
@@ -26,6 +27,37 @@ def slugify(text: str) -> str:
     """A folder-safe slug: letters, digits, '.', '_' and '-' only."""
     slug = _SLUG_BAD.sub("-", text).strip("-")
     return slug or "run"
+
+
+_HASHED = re.compile(r"-[0-9a-f]{12}$")
+MAX_STEM = 120  # file names stay far below the 255-byte limit, with room for suffixes
+
+
+def file_stem(name: str, max_len: int = MAX_STEM) -> str:
+    """A case id (or any name) as a safe, unique, bounded file stem.
+
+    A name that is already safe (letters, digits, '.', '_', '-'; no leading '.' or '-'; short
+    enough) is kept as it is, so file names match the ids in reports. Any other name is slugged and
+    gets a hash of the original, so two names never share a stem: `a/b` and `a:b` stay apart (a
+    safe name that itself ends like a hash is hashed too, so it cannot meet a hashed stem).
+    """
+    slug = _SLUG_BAD.sub("-", name).lstrip(".-").rstrip("-")
+    if slug == name and 0 < len(name) <= max_len and not _HASHED.search(name):
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return f"{slug[: max_len - len(digest) - 1]}-{digest}" if slug else f"case-{digest}"
+
+
+def path_inside(folder: Path, name: str, suffix: str = "") -> Path:
+    """`folder/<file_stem(name)><suffix>`, checked to stay directly inside `folder`."""
+    if _SLUG_BAD.search(suffix) or suffix.startswith(("..", "/")):
+        raise ValueError(f"unsafe file suffix {suffix!r}")
+    path = folder / f"{file_stem(name)}{suffix}"
+    # The stem has no separator and no leading '.', so this cannot fail; checked all the same,
+    # since a name from a shared conf dir must never write outside the run folder.
+    if path.parent != folder or path.name in (".", "..") or not path.resolve().is_relative_to(folder.resolve()):
+        raise ValueError(f"{name!r} would be written outside {folder}")
+    return path
 
 
 @dataclass(frozen=True)

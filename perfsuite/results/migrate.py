@@ -236,6 +236,7 @@ class MigrationResult:
     leftovers: tuple[str, ...] = ()  # top-level entries still outside the layout afterwards
     log: Path | None = None
     notes: tuple[str, ...] = ()
+    failed: tuple[tuple[Move, str], ...] = ()  # (move, why) for each file that could not be moved
 
 
 def _move(src: Path, dst: Path) -> None:
@@ -265,8 +266,17 @@ def _apply_move(root: Path, move: Move) -> Move | None:
             n += 1
         dst = dst.with_name(clash_name(move.dst.name, n))
         move = Move(move.src, PurePosixPath(dst.relative_to(root).as_posix()), move.reason, clash=True)
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    _move(src, dst)
+    created = [p for p in reversed(dst.parents) if p.is_relative_to(root) and not p.exists()]
+    try:
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        _move(src, dst)
+    except OSError:
+        for folder in reversed(created):  # leave no empty run folder behind for a file that stayed
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
     return move
 
 
@@ -279,11 +289,16 @@ def apply_migration(plan: MigrationPlan, *, now: _dt.datetime | None = None) -> 
     moved = done = 0
     renamed: list[Move] = []
     notes: list[str] = []
+    failed: list[tuple[Move, str]] = []
     if plan.moves:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("a", encoding="utf-8") as log:
             for move in plan.moves:
-                result = _apply_move(root, move)
+                try:
+                    result = _apply_move(root, move)
+                except OSError as exc:  # e.g. permissions: report it, move the rest
+                    failed.append((move, f"{type(exc).__name__}: {exc.strerror or exc}"))
+                    continue
                 if result is None:
                     if os.path.lexists(root / move.dst):
                         done += 1
@@ -310,6 +325,7 @@ def apply_migration(plan: MigrationPlan, *, now: _dt.datetime | None = None) -> 
         leftovers=tuple(loose_entries(root)),
         log=log_path if plan.moves else None,
         notes=tuple(notes),
+        failed=tuple(failed),
     )
 
 
@@ -322,6 +338,14 @@ def _report(plan: MigrationPlan, result: MigrationResult, echo: Echo) -> int:
         echo(f"  unmapped, review it: {move.dst}")
     for note in result.notes:
         echo(f"  note: {note}")
+    for move, why in result.failed:
+        echo(f"  could not move {move.src} -> {move.dst}: {why}")
+    if result.failed:
+        echo(
+            f"{len(result.failed)} file(s) could not be moved and stay where they were; fix their permissions "
+            "(or move them by hand) and re-run migrate-out --apply."
+        )
+        return 1
     if result.leftovers:
         echo(f"still outside the layout: {', '.join(result.leftovers)}; re-run migrate-out --apply.")
         return 1
