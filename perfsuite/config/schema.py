@@ -94,6 +94,9 @@ class DatasetSpec:
 class RuntimeSpec:
     name: str  # shown in test ids ("eager")
     backend: str  # registry name (perfsuite.registry.RUNTIMES)
+    # An artificial slowdown (0.05 = every call takes 5% longer, by spinning on the host after it):
+    # for measuring the regression gate itself (tools/measure_gate.py), never for real runs.
+    slowdown: float = 0.0
 
 
 @dataclass(frozen=True)

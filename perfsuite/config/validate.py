@@ -283,9 +283,13 @@ def dataset_spec(data: Any, *, file: str | None, sampling_file: str | None, over
 
 def runtime_spec(data: Any, *, file: str | None, overridden: Mapping[str, str]) -> RuntimeSpec:
     f = Fields(data, section="inference_runtime", file=file, overridden=overridden)
-    spec = RuntimeSpec(name=f.string("name"), backend=f.string("backend", choices=registry.RUNTIMES.names()))
+    name = f.string("name")
+    backend = f.string("backend", choices=registry.RUNTIMES.names())
+    slowdown = f._get("slowdown", 0.0)
+    if isinstance(slowdown, bool) or not isinstance(slowdown, (int, float)) or not 0 <= slowdown <= 10:
+        f.error("slowdown", "must be a ratio between 0 and 10 (0.05 = every call 5% slower)", value=slowdown)
     f.done()
-    return spec
+    return RuntimeSpec(name=name, backend=backend, slowdown=float(slowdown))
 
 
 def case_config(
