@@ -1,0 +1,172 @@
+"""Measure the regression gate itself on this machine: false alarms, detection, and the tool users have today.
+
+One process, one case (the tiny GPT-2 forward of tools/tiny_cases.py, 1 thread), an artificial
+slowdown injected through the runtime config (`inference_runtime.slowdown`, built by perfsuite's
+own runtime factory), everything printed as a table:
+
+1. Separate runs (baseline saved earlier, candidate measured now): `--runs` measurements at each
+   of slowdown 0, 5% and 10%, in a shuffled order so that the machine's drift hits every level
+   alike. Every pair (base at 0, head at s) is judged by perfsuite's gate (conf/gate/default.yaml,
+   Bonferroni for a suite of `--suite-size` cases) and, on the same samples, by what
+   pytest-benchmark's `--benchmark-compare-fail=median:5%` and `mean:5%` would decide.
+   A/A pairs (both at 0) give the false-fail rate per case and for the whole suite.
+2. Interleaved A/B (`perfsuite ab`'s statistics): `--ab-trials` trials per slowdown level, each
+   `--ab-rounds` rounds of A then B measured back to back, judged by the paired Wilcoxon rule at
+   the suite-size Bonferroni confidence. The smallest slowdown caught in >= 90% of trials with
+   <= 1% false alarms is the headline.
+
+    .venv/bin/python tools/measure_gate.py [--runs 20] [--ab-trials 20] [--ab-rounds 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+
+import torch  # noqa: E402
+
+from perfsuite.compare.paired import paired_ratio  # noqa: E402
+from perfsuite.compare.stats import ratio_of_samples  # noqa: E402
+from perfsuite.compare.verdict import judge  # noqa: E402
+from perfsuite.config.gate import load_gate  # noqa: E402
+from perfsuite.config.schema import RuntimeSpec  # noqa: E402
+from perfsuite.measure import CpuClock, StopPolicy, WarmupPolicy, measure  # noqa: E402
+from perfsuite.runtimes.eager import EagerRuntime  # noqa: E402
+from tiny_cases import tiny_gpt2  # noqa: E402
+
+
+class _Adapter:
+    """The least of a model adapter the eager runtime needs: forward(inputs)."""
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        self.module = module
+
+    def forward(self, inputs: dict) -> object:
+        return self.module(**inputs)
+
+
+def make_call(slowdown: float, seq_len: int):
+    torch.set_num_threads(1)
+    runtime = EagerRuntime(RuntimeSpec("eager", "pytorch", slowdown=slowdown), _Adapter(tiny_gpt2()))  # type: ignore[arg-type]
+    inputs = {"input_ids": torch.randint(0, 999, (1, seq_len), generator=torch.Generator().manual_seed(1))}
+    return lambda: runtime(inputs)
+
+
+def one_run(call, min_time: float) -> tuple[float, ...]:
+    m = measure(call, clock=CpuClock(), warmup=WarmupPolicy(min_calls=3, window=3, max_time_s=2.0),
+                stop=StopPolicy(min_time_s=min_time, max_time_s=max(2.0, 4 * min_time)))
+    return m.samples_s
+
+
+def pct(x: float) -> str:
+    return f"{x:6.1%}"
+
+
+def separate_runs(calls, args, policy, confidence) -> None:
+    levels = [0.0, 0.05, 0.10]
+    order = [lvl for lvl in levels for _ in range(args.runs)]
+    random.Random(0).shuffle(order)
+    runs: dict[float, list[tuple[float, ...]]] = {lvl: [] for lvl in levels}
+    t0 = time.perf_counter()
+    for lvl in order:
+        runs[lvl].append(one_run(calls[lvl], args.min_time))
+    print(f"\n1. separate runs: {args.runs} measurements per level, {time.perf_counter() - t0:.0f} s; "
+          f"medians at 0: CV {statistics.stdev(m := [statistics.median(s) for s in runs[0.0]]) / statistics.mean(m):.2%} between runs")
+    threshold = policy.thresholds["latency"]
+    print(f"   perfsuite gate: threshold {threshold:.0%}, noise floor {policy.noise_floor:.0%}, confidence {confidence:.5f} "
+          f"(alpha {policy.alpha} over a suite of {args.suite_size})")
+    print(f"   {'slowdown':>8}  {'pairs':>5}  {'perfsuite regressed':>19}  {'inconclusive':>12}  {'pb median:5%':>12}  {'pb mean:5%':>10}")
+    per_case_false = None
+    for lvl in levels:
+        pairs = list(itertools.combinations(runs[0.0], 2)) if lvl == 0 else list(itertools.product(runs[0.0], runs[lvl]))
+        regressed = inconclusive = pb_median = pb_mean = 0
+        for base, head in pairs:
+            est = ratio_of_samples(base, head, confidence=confidence, noise_floor=policy.noise_floor)
+            verdict, _ = judge(est, threshold, lower_is_better=True)
+            regressed += verdict == "regressed"
+            inconclusive += verdict == "inconclusive"
+            pb_median += statistics.median(head) > 1.05 * statistics.median(base)
+            pb_mean += statistics.mean(head) > 1.05 * statistics.mean(base)
+        n = len(pairs)
+        print(f"   {lvl:8.0%}  {n:5d}  {pct(regressed / n):>19}  {pct(inconclusive / n):>12}  {pct(pb_median / n):>12}  {pct(pb_mean / n):>10}")
+        if lvl == 0:
+            per_case_false = (regressed / n, pb_median / n, pb_mean / n)
+    assert per_case_false is not None
+    suite = [1 - (1 - p) ** args.suite_size for p in per_case_false]
+    print(f"   A/A false fail of a {args.suite_size}-case suite (1-(1-p)^{args.suite_size}): perfsuite {suite[0]:.1%}, "
+          f"pytest-benchmark median:5% {suite[1]:.1%}, mean:5% {suite[2]:.1%}")
+
+
+def interleaved(calls_for, args, confidence) -> None:
+    levels = [0.0] + [float(x) for x in args.slowdowns.split(",")]
+    print(f"\n2. interleaved A/B: {args.ab_trials} trials x {args.ab_rounds} rounds per level, paired Wilcoxon at confidence "
+          f"{confidence:.5f}, threshold {args.ab_threshold:.1%} (regressed: interval above 1 and change above the threshold)")
+    print(f"   {'slowdown':>8}  {'regressed':>9}  {'median ratio':>12}  {'time':>6}")
+    best = None
+    false_alarm = None
+    for lvl in levels:
+        a_call, b_call = calls_for(0.0), calls_for(lvl)
+        hits = 0
+        ratios = []
+        t0 = time.perf_counter()
+        for trial in range(args.ab_trials):
+            a_med, b_med = [], []
+            for _ in range(args.ab_rounds):
+                a_med.append(statistics.median(one_run(a_call, args.ab_min_time)))
+                b_med.append(statistics.median(one_run(b_call, args.ab_min_time)))
+            est = paired_ratio(a_med, b_med, confidence=confidence)
+            hits += judge(est, args.ab_threshold, lower_is_better=True)[0] == "regressed"
+            ratios.append(est.ratio)
+        rate = hits / args.ab_trials
+        print(f"   {lvl:8.0%}  {pct(rate):>9}  {statistics.median(ratios):12.4f}  {time.perf_counter() - t0:5.0f}s")
+        if lvl == 0:
+            false_alarm = rate
+        elif best is None and rate >= 0.9:
+            best = lvl
+    print(f"   smallest slowdown caught in >= 90% of trials: {best if best is None else f'{best:.0%}'} "
+          f"(false alarms at 0: {false_alarm:.1%} of trials)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=20, help="separate-run measurements per slowdown level (default: 20)")
+    p.add_argument("--min-time", type=float, default=0.3, help="min_time_s of each separate run (default: 0.3)")
+    p.add_argument("--suite-size", type=int, default=20, help="cases in the simulated suite, for Bonferroni (default: 20)")
+    p.add_argument("--ab-trials", type=int, default=20, help="A/B trials per slowdown level (default: 20)")
+    p.add_argument("--ab-rounds", type=int, default=10, help="rounds per A/B trial (default: 10)")
+    p.add_argument("--ab-min-time", type=float, default=0.1, help="min_time_s of each A/B measurement (default: 0.1)")
+    p.add_argument("--ab-threshold", type=float, default=0.01, help="A/B gate threshold (default: 0.01)")
+    p.add_argument("--slowdowns", default="0.01,0.02,0.03,0.05", help="A/B slowdown levels (default: 0.01,0.02,0.03,0.05)")
+    p.add_argument("--seq-len", type=int, default=32)
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one pinned core, like a perfsuite run
+    spec = load_gate("default")
+    policy = spec.policy
+    confidence = 1 - policy.alpha / args.suite_size
+    cache = {}
+
+    def calls_for(level: float):
+        if level not in cache:
+            cache[level] = make_call(level, args.seq_len)
+        return cache[level]
+
+    print(f"case: tiny GPT-2 forward 1x{args.seq_len}, torch threads {torch.get_num_threads()}, nproc {os.cpu_count()}, "
+          f"load average {os.getloadavg()[0]:.2f}")
+    separate_runs({lvl: calls_for(lvl) for lvl in (0.0, 0.05, 0.10)}, args, policy, confidence)
+    interleaved(calls_for, args, confidence)
+    print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
