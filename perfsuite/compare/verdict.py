@@ -238,15 +238,25 @@ def _estimate(metric: Metric, base: CaseResult, head: CaseResult, confidence: fl
     return ratio_of_medians(ma, mb, n_base=n_a, n_head=n_b, confidence=confidence), note
 
 
-def compare_runs(base: RunResult, head: RunResult, policy: GatePolicy | None = None) -> Comparison:
-    """Verdicts for every case and metric present in both runs (passed results only)."""
+def sample_tests(result: CaseResult) -> int:
+    """Independent sample-based tests of one result (throughput mirrors latency: not counted)."""
+    return sum(1 for m in METRICS.get(result.kind, ()) if m.samples is not None and m.name != "throughput")
+
+
+def compare_runs(base: RunResult, head: RunResult, policy: GatePolicy | None = None, *, tests: int | None = None) -> Comparison:
+    """Verdicts for every case and metric present in both runs (passed results only).
+
+    ``tests`` is the Bonferroni m; by default the number of sample-based tests compared here. A
+    caller judging one case at a time (the pytest gate, as each case finishes) passes the
+    suite's total so that every case is judged at the same confidence.
+    """
     policy = policy or GatePolicy()
     a = {r.key: r for r in base.cases if r.outcome == "passed"}
     b = {r.key: r for r in head.cases if r.outcome == "passed"}
     shared = [k for k in b if k in a]
     pairs = [(a[k], b[k], m) for k in shared for m in METRICS.get(b[k].kind, ())]
-    # Bonferroni over the independent sample-based tests (throughput mirrors latency: one test).
-    tests = sum(1 for _, _, m in pairs if m.samples is not None and m.name != "throughput") or 1
+    if tests is None:
+        tests = sum(sample_tests(b[k]) for k in shared) or 1
     confidence = 1.0 - policy.alpha / tests
     verdicts = []
     for ra, rb, metric in pairs:

@@ -1,0 +1,200 @@
+"""The regression gate inside pytest: `--perf-compare NAME [--perf-gate]` and `--perf-baseline-save NAME`.
+
+A `GatePlugin` object is registered only when one of those options is given (pytest's LogXML
+pattern), after perfsuite's own session is set up. It loads the baseline before the first case
+(a missing or corrupt baseline is a usage error then, not a surprise at the end), judges each case
+as soon as its result is known (so `--junitxml` gets `perf_verdict` properties per test case),
+and at the end of the session prints the verdict table, writes `verdicts.json` and `summary.md`
+into the run folder (and `$GITHUB_STEP_SUMMARY`), and, with `--perf-gate`, sets the exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perfsuite.errors import PerfError
+
+GATE_PLUGIN = "perfsuite-gate"
+
+
+def add_options(group: Any) -> None:
+    group.addoption("--perf-baseline-save", default=None, metavar="NAME", help="after the run, store it as baseline NAME (out/baselines/<machine-id>/NAME.json). Default: none.")
+    group.addoption("--perf-compare", default=None, metavar="NAME", help="compare every case with baseline NAME and print verdicts (regressed / ok / inconclusive). Default: none.")
+    group.addoption("--perf-gate", action="store_true", default=False, help="with --perf-compare: exit 1 when a case regressed (6 for inconclusive with `inconclusive: fail`). Default: off.")
+    group.addoption("--perf-gate-config", default="default", metavar="NAME", help="thresholds, alpha and noise floor from conf/gate/NAME.yaml. Default: default.")
+    group.addoption("--perf-gate-force", action="store_true", default=False, help="gate even against a baseline from another machine id. Default: off.")
+    group.addoption("--perf-baseline-dir", default=None, metavar="DIR", help="where baselines are stored. Default: <out dir>/baselines.")
+
+
+@dataclass
+class GatePlugin:
+    """Loaded baseline, gate config and the verdicts of this session."""
+
+    session: Any  # perfsuite.session.PerfSession
+    store: Any  # perfsuite.results.baselines.BaselineStore
+    save_as: str | None
+    compare_to: str | None
+    gate: bool
+    force: bool
+    spec: Any = None  # perfsuite.config.gate.GateSpec
+    baseline: Any = None  # perfsuite.results.baselines.Baseline
+    machine_id: str | None = None
+    tests: int = 1
+    decision: Any = None
+    comparison: Any = None
+    saved: Path | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_config(cls, config: pytest.Config, session: Any, out_dir: Path, conf_dirs: tuple[str, ...]) -> GatePlugin | None:
+        opt = config.option
+        if opt.perf_gate and not opt.perf_compare:
+            raise pytest.UsageError("--perf-gate needs a baseline to gate against: add --perf-compare NAME (save one first with --perf-baseline-save NAME)")
+        if opt.perf_gate_force and not opt.perf_compare:
+            raise pytest.UsageError("--perf-gate-force only applies with --perf-compare NAME")
+        if not (opt.perf_compare or opt.perf_baseline_save):
+            return None
+        from perfsuite.config.gate import load_gate
+        from perfsuite.results.baselines import BaselineStore, check_name
+
+        store = BaselineStore(Path(opt.perf_baseline_dir).resolve() if opt.perf_baseline_dir else out_dir / "baselines")
+        plugin = cls(session, store, opt.perf_baseline_save, opt.perf_compare, opt.perf_gate, opt.perf_gate_force)
+        try:
+            if plugin.save_as:
+                check_name(plugin.save_as)
+            if plugin.compare_to:
+                plugin.spec = load_gate(opt.perf_gate_config, conf_dirs)
+                env = json.loads((session.run_dir / "env.json").read_text(encoding="utf-8"))
+                plugin.machine_id = env.get("machine_id")
+                plugin.baseline = store.load(plugin.compare_to, plugin.machine_id)
+        except PerfError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        return plugin
+
+    # -- during the run -----------------------------------------------------------------------------
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.baseline is None:
+            return
+        from perfsuite.compare.verdict import sample_tests
+
+        known = {c.key: c for c in self.baseline.run.cases if c.outcome == "passed"}
+        keys = {f"{getattr(item, 'originalname', item.name)}::{case.id}" for item in session.items if (case := _case_of(item)) is not None}
+        self.tests = sum(sample_tests(known[k]) for k in keys if k in known) or 1
+
+    def properties(self, result: Any) -> list[tuple[str, str]]:
+        """JUnit properties of one finished case: its verdict, and each metric's change and interval."""
+        from perfsuite.compare.verdict import worst_per_case
+
+        verdicts = self.case_verdict(result)
+        if not verdicts:
+            return [("perf_verdict", "new" if self.baseline is not None else "none")]
+        out = [("perf_verdict", worst_per_case(verdicts)[result.case.id])]
+        for v in verdicts:
+            e = v.estimate
+            out.append((f"perf_{v.metric}", f"{v.verdict} {e.change:+.2%} [{e.low - 1:+.2%}, {e.high - 1:+.2%}]"))
+        return out
+
+    def case_verdict(self, result: Any) -> list[Any]:
+        """Verdicts of one finished case against the baseline, at the suite's confidence."""
+        from perfsuite.compare.verdict import compare_runs
+        from perfsuite.results.run import RunResult
+
+        if self.baseline is None:
+            return []
+        head = RunResult(run_dir=self.session.run_dir, status="running", suite=None, device=None, started=None, cases=(result,))
+        return list(compare_runs(self.baseline.run, head, self.spec.policy, tests=self.tests).verdicts)
+
+    # -- the end ------------------------------------------------------------------------------------
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        perf = self.session
+        if self.save_as and perf.results.status == "finished" and perf.results.cases and not perf.results.write_error:
+            with perf.guard(f"saving baseline {self.save_as!r}"):
+                self.saved = self.store.save(perf.run_dir, self.save_as)
+        elif self.save_as:
+            self.notes.append(f"baseline {self.save_as!r} was not saved: the run is {perf.results.status}"
+                              + (" and could not write its results" if perf.results.write_error else "")
+                              + ("" if perf.results.cases else " with no case results"))
+        if self.baseline is None:
+            return
+        with perf.guard("the comparison with the baseline"):
+            self._compare(session)
+
+    def _compare(self, session: pytest.Session) -> None:
+        from perfsuite.compare.gate import decide
+        from perfsuite.compare.verdict import compare_runs
+        from perfsuite.report.verdicts import markdown, verdicts_doc
+        from perfsuite.results.layout import atomic_write_text
+
+        perf = self.session
+        assert self.spec is not None and self.baseline is not None
+        self.comparison = compare_runs(self.baseline.run, perf.results.snapshot(), self.spec.policy)
+        self.decision = decide(
+            self.comparison,
+            inconclusive=self.spec.inconclusive,
+            base_machine=self.baseline.machine_id,
+            head_machine=self.machine_id,
+            force=self.force,
+        )
+        label = self.label
+        doc = verdicts_doc(
+            self.comparison,
+            base={"baseline": self.baseline.name, "saved": self.baseline.saved, "machine_id": self.baseline.machine_id, "source_run": self.baseline.source_run},
+            head={"run": str(perf.run_dir), "machine_id": self.machine_id},
+            gate={"config": self.spec.name, "enforced": self.gate, "decision": self.decision.message, "exit_code": self.decision.exit_code or 0},
+        )
+        summary = markdown(self.comparison, label)
+        atomic_write_text(perf.run_dir / "verdicts.json", json.dumps(doc, indent=1))
+        atomic_write_text(perf.run_dir / "summary.md", summary)
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+        if step_summary:
+            try:
+                with open(step_summary, "a", encoding="utf-8") as fh:
+                    fh.write(summary)
+            except OSError as exc:
+                self.notes.append(f"could not append to $GITHUB_STEP_SUMMARY ({step_summary}): {exc.strerror or exc}")
+        if self.gate and self.decision.exit_code is not None and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
+            session.exitstatus = self.decision.exit_code
+
+    @property
+    def label(self) -> str:
+        b = self.baseline
+        return f"baseline {b.name!r} (saved {b.saved}, machine {b.machine_id})" if b is not None else "no baseline"
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        from perfsuite.report.verdicts import terminal_lines
+
+        if self.comparison is not None and self.decision is not None:
+            terminalreporter.write_sep("-", "perfsuite gate" if self.gate else "perfsuite comparison")
+            for line in terminal_lines(self.comparison, self.label):
+                terminalreporter.write_line(line)
+            failed = self.decision.exit_code is not None and self.gate
+            terminalreporter.write_line(
+                self.decision.message + ("" if self.gate or not self.decision.gated else " (not enforced: add --perf-gate)"),
+                red=failed, green=not failed and self.decision.gated, yellow=not self.decision.gated, bold=True,
+            )
+            terminalreporter.write_line(f"verdicts: {self.session.run_dir / 'verdicts.json'}, summary: {self.session.run_dir / 'summary.md'}")
+        if self.saved is not None:
+            terminalreporter.write_line(f"baseline {self.save_as!r} saved: {self.saved}")
+        for note in self.notes:
+            terminalreporter.write_line(f"perfsuite: {note}", yellow=True)
+
+
+def _case_of(item: pytest.Item) -> Any:
+    from perfsuite.plugin import _case_of as case_of
+
+    return case_of(item)
+
+
+def register(config: pytest.Config, session: Any, out_dir: Path, conf_dirs: tuple[str, ...]) -> GatePlugin | None:
+    plugin = GatePlugin.from_config(config, session, out_dir, conf_dirs)
+    if plugin is not None:
+        config.pluginmanager.register(plugin, GATE_PLUGIN)
+    return plugin
