@@ -194,6 +194,9 @@ def pytest_configure(config: pytest.Config) -> None:
     if getattr(config.option, "benchmark_json", "") is None:
         config.option.benchmark_json = str(run_dir / "benchmark.json")
     config.stash[PERF_SESSION] = session
+    from perfsuite.report.progress import ProgressReporter
+
+    config.pluginmanager.register(ProgressReporter(config), "perfsuite-progress")
 
 
 def _write_run_header(session: Any, config: pytest.Config) -> None:

@@ -289,6 +289,7 @@ def _measure_spec(m: Fields) -> MeasureSpec:
         memory_period_s=_positive(m, "memory_period_s", 0.01),
         generation_runs=g.integer("runs", minimum=1, default=11),
         generation_warmup_runs=g.integer("warmup_runs", minimum=0, default=1),
+        disable_gc=m.boolean("disable_gc", default=True),
     )
     g.done()
     m.done()
