@@ -15,7 +15,8 @@ the throughput/latency curve and its **knee**:
 i.e. past the knee, doubling the batch buys less than ``min_gain`` more throughput
 while latency keeps growing. No knee (None, with a reason) when fewer than two batch
 sizes ran or throughput still grows by ``min_gain`` per doubling at the largest one.
-Batch sizes at or beyond the first OOM are listed but not part of the curve.
+Batch sizes at or beyond the first OOM are listed but not part of the curve, and so is a
+batch size whose median is not established (``no_median``: the case hit its hard budget).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ def throughput(m: Measurement | SampleStats, *, batch_size: int = 1, tokens_per_
 @dataclass(frozen=True)
 class SweepRow:
     batch_size: int
-    status: str  # "ok" or "oom" (or "skipped": beyond the first OOM and did not run)
+    status: str  # "ok", "oom", "skipped" (beyond the first OOM, did not run), "no_median" (not established)
     latency_p50_s: float | None
     latency_p99_s: float | None
     samples_per_s: float | None
@@ -127,6 +128,9 @@ def analyze_sweep(
             status = "oom" if isinstance(result, OomRecord) else "skipped"
             oom_at = b if oom_at is None else oom_at
             rows.append(SweepRow(b, status, None, None, None, None))
+            continue
+        if _stats(result).p50_s is None:  # stopped at its hard budget before the median was established
+            rows.append(SweepRow(b, "no_median", None, None, None, None))
             continue
         tp = throughput(result, batch_size=b)
         gain = gain_per_doubling(curve[-1][0], curve[-1][1], b, tp.samples_per_s) if curve else None

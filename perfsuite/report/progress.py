@@ -71,7 +71,7 @@ class StatusLine:
         self._shown = 0
 
     def show(self, text: str) -> None:
-        room = self._writer.fullwidth - self._writer.width_of_current_line - RESERVED_COLUMNS
+        room = self._writer.fullwidth - self._writer.width_of_current_line - RESERVED_COLUMNS - 1  # 1: the space
         text = text if len(text) <= room else text[: max(0, room - 1)] + "…"
         if room < MIN_STATUS_COLUMNS:
             text = ""
@@ -137,10 +137,11 @@ class ProgressReporter:
 
     # -- estimates -----------------------------------------------------------------------------
     def suite_left_s(self, case_left_s: float | None) -> float | None:
-        """Time left in the suite: this case's rest plus the cases after it at the mean case time."""
+        """Time left in the suite: the running case's rest (``None``: between cases) plus the
+        cases after it at the mean case time so far; ``None`` until a case is done."""
         if not self._done:
             return None
-        after = max(0, self._total - self._done - 1)
+        after = max(0, self._total - self._done - (0 if case_left_s is None else 1))
         return (case_left_s or 0.0) + after * (self._done_s / self._done)
 
     def status_text(self) -> str:
@@ -152,7 +153,7 @@ class ProgressReporter:
         case_left = self._phase_left_s
         if case_left is not None:
             parts.append(f"case ~{format_duration(case_left)}")
-        suite_left = self.suite_left_s(case_left)
+        suite_left = self.suite_left_s(case_left or 0.0)
         if suite_left is not None:
             parts.append(f"suite ~{format_duration(suite_left)} left")
         elif case_left is not None:
@@ -229,6 +230,6 @@ class ProgressReporter:
         """The one line per case of a non-tty run."""
         event = self._sampled
         what = f", {event.n} samples in {format_duration(event.elapsed_s)}" if event is not None else ""
-        left = self.suite_left_s(0.0)
+        left = self.suite_left_s(None)
         tail = f"; suite ~{format_duration(left)} left" if left is not None and self._done < self._total else ""
         return f"perfsuite [{self._done}/{self._total}] {self._case_name}: done in {format_duration(took_s)}{what}{tail}"
