@@ -159,6 +159,19 @@ def _with_memory_of(timed: Any, memory: Any) -> Any:
     )
 
 
+def _with_memory_ahead(progress: ProgressFn | None) -> ProgressFn | None:
+    """`measure`'s progress callback, with the memory pass's estimate added to ``after_s``."""
+    if progress is None:
+        return None
+
+    def report(event: Progress) -> None:
+        per = event.elapsed_s / max(event.n, 1)  # per call (warm-up) or per sample (sampling)
+        ahead = min(MEMORY_PASS_MIN_S, MEMORY_PASS_CALLS * per)
+        progress(dataclasses.replace(event, after_s=event.after_s + ahead))
+
+    return report
+
+
 def measure_latency(
     case: Case, call: Callable[[dict[str, Any]], Any], batches: Any, module: Any, *, progress: ProgressFn | None = None
 ) -> CaseOutcome:
@@ -174,7 +187,9 @@ def measure_latency(
     outcome = CaseOutcome(memory={"weights_bytes": weights_bytes(module)})
     with catch_oom(case.batch_size) as oom:
         with _tracked(case, outcome):
-            m = measure(fn, clock=clock, warmup=spec.warmup, stop=spec.stop, disable_gc=spec.disable_gc, progress=progress)
+            m = measure(
+                fn, clock=clock, warmup=spec.warmup, stop=spec.stop, disable_gc=spec.disable_gc, progress=_with_memory_ahead(progress)
+            )
         _memory_pass(case, outcome, lambda: clock.collect(fn, 1), clock.now_s, progress, clock.calls_per_sample)
     if oom.record is not None:
         outcome.oom = oom.record

@@ -246,7 +246,12 @@ def test_progress_reports_warmup_then_sampling_between_chunks():
     phases = [e.phase for e in events]
     assert phases[0] == "warmup" and phases[-1] == "sampling"
     assert phases == sorted(phases, key=["warmup", "sampling"].index)  # warm-up first, then sampling
+    warm = [e for e in events if e.phase == "warmup"]
+    # warm-up's time left includes the sampling ahead: 11 samples of 0.3 s (the p50 floor) > 3 s
+    assert all(e.after_s == pytest.approx(11 * 0.3) for e in warm)
+    assert warm[-1].left_s == pytest.approx(max(0.0, warm[-1].budget_s - warm[-1].elapsed_s) + 3.3)
     sampling = [e for e in events if e.phase == "sampling"]
+    assert all(e.after_s == 0 for e in sampling)
     assert [e.n for e in sampling] == sorted(e.n for e in sampling)
     assert sampling[-1].n == sampling[-1].target_n == m.rounds
     assert all(e.target_n >= 11 and e.budget_s > 0 for e in sampling)

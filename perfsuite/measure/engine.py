@@ -15,6 +15,7 @@ and an optional ``progress`` callback hears about each chunk (never inside one).
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import math
 import statistics
@@ -37,8 +38,9 @@ class Progress:
 
     ``phase`` is ``"warmup"`` (``n`` calls so far) or ``"sampling"`` (``n`` samples so far);
     ``target_n`` estimates ``n`` at the end of the phase and ``budget_s`` its wall time
-    (both move as the rate becomes known); ``elapsed_s`` is the phase's wall time so far.
-    Callers add their own phases (the runner: ``"memory"``).
+    (both move as the rate becomes known); ``elapsed_s`` is the phase's wall time so far;
+    ``after_s`` estimates the later phases (during warm-up: the sampling). Callers add their
+    own phases and estimates (the runner: ``"memory"``).
     """
 
     phase: str
@@ -46,6 +48,12 @@ class Progress:
     target_n: int
     elapsed_s: float
     budget_s: float
+    after_s: float = 0.0
+
+    @property
+    def left_s(self) -> float:
+        """Estimated seconds until the measurement (as far as the sender knows it) is done."""
+        return max(0.0, self.budget_s - self.elapsed_s) + self.after_s
 
 
 ProgressFn = Callable[[Progress], None]
@@ -112,7 +120,10 @@ def warm_up(
         calls += cps
         if progress is not None:
             target = plan.min_calls if plan is not None else policy.min_calls
-            cap = plan.time_cap_s if plan is not None else policy.max_time_s
+            if plan is not None:
+                cap = plan.time_cap_s
+            else:
+                cap = policy.max_time_s if budget_s is None else min(policy.max_time_s, policy.budget_fraction * budget_s)
             progress(Progress("warmup", calls, max(target, calls), clock.now_s() - t0, cap))
 
 
@@ -151,10 +162,25 @@ def _next_chunk(n: int, elapsed: float, stop: StopPolicy, per_estimate: float, *
 
 
 def _target_samples(n: int, elapsed: float, stop: StopPolicy, per_estimate: float) -> tuple[int, float]:
-    """Estimated samples and seconds the sampling phase ends at, if it runs to the soft cap."""
+    """Estimated samples and seconds the sampling phase ends at, if it runs to the soft cap.
+
+    (``min_rounds`` only holds convergence back; it does not outlast the soft cap.)
+    """
     per = max(elapsed / n if n else per_estimate, 1e-9)
-    target = max(stop.min_samples, min(stop.max_rounds, max(stop.min_rounds, math.ceil(stop.max_time_s / per))))
+    target = max(stop.min_samples, min(stop.max_rounds, math.ceil(stop.max_time_s / per)))
     return target, min(stop.hard_max_time_s, target * per)
+
+
+def _with_sampling_ahead(progress: ProgressFn | None, stop: StopPolicy, clock: Clock) -> ProgressFn | None:
+    """The warm-up's progress callback, with the sampling phase's estimate as ``after_s``."""
+    if progress is None:
+        return None
+
+    def report(event: Progress) -> None:
+        per_sample = event.elapsed_s / max(event.n, 1) * clock.calls_per_sample
+        progress(dataclasses.replace(event, after_s=_target_samples(0, 0.0, stop, per_sample)[1]))
+
+    return report
 
 
 def _default_threads() -> int | None:
@@ -185,7 +211,7 @@ def measure(
     clock = clock if clock is not None else CpuClock()
     warmup = warmup if warmup is not None else WarmupPolicy()
     stop = stop if stop is not None else StopPolicy()
-    wu = warm_up(fn, clock, warmup, budget_s=stop.max_time_s, progress=progress)
+    wu = warm_up(fn, clock, warmup, budget_s=stop.max_time_s, progress=_with_sampling_ahead(progress, stop, clock))
 
     samples: list[float] = []
     host: list[float] | None = None

@@ -111,7 +111,7 @@ class ProgressReporter:
         self._case_start: float | None = None
         self._case_name = ""
         self._phase = ""
-        self._phase_left_s: float | None = None
+        self._case_left_s: float | None = None
         self._last_render = float("-inf")
         self._last: Any = None  # last Progress event of the current case
         self._sampled: Any = None  # its last "sampling" event
@@ -150,7 +150,7 @@ class ProgressReporter:
         if event is not None and self._phase in ("warmup", "sampling"):
             phase = f"{phase} {event.n}/~{event.target_n}"
         parts = [f"[{self._done + 1}/{self._total}] {phase}" if self._total else phase]
-        case_left = self._phase_left_s
+        case_left = self._case_left_s
         if case_left is not None:
             parts.append(f"case ~{format_duration(case_left)}")
         suite_left = self.suite_left_s(case_left or 0.0)
@@ -167,7 +167,7 @@ class ProgressReporter:
         self._phase, self._last = event.phase, event
         if event.phase == "sampling":
             self._sampled = event
-        self._phase_left_s = max(0.0, event.budget_s - event.elapsed_s)
+        self._case_left_s = event.left_s
         now = self._now()
         if changed or now - self._last_render >= self._min_interval:
             self._last_render = now
@@ -192,7 +192,7 @@ class ProgressReporter:
     def pytest_runtest_logstart(self, nodeid: str, location: tuple[str, int | None, str]) -> None:
         self._case_start = self._now()
         self._case_name = nodeid.rsplit("[", 1)[-1].rstrip("]") if "[" in nodeid else nodeid.rsplit("::", 1)[-1]
-        self._phase, self._last, self._sampled, self._phase_left_s = "load", None, None, None
+        self._phase, self._last, self._sampled, self._case_left_s = "load", None, None, None
         if self._live():
             self._status = StatusLine(self._config.get_terminal_writer())
             self._render()
@@ -206,7 +206,7 @@ class ProgressReporter:
             self._phase = "generation"
         else:
             self._phase = "run"
-        self._last, self._phase_left_s = None, None
+        self._last, self._case_left_s = None, None
         self._render()
         token = current_progress.set(self.on_progress)
         try:
