@@ -138,3 +138,35 @@ def test_ambient_progress_callback_hears_every_phase_in_order():
     phases = list(dict.fromkeys(e.phase for e in events))
     assert phases == ["warmup", "sampling", "memory"]
     assert events[-1].phase == "memory" and events[-1].n >= runner.MEMORY_PASS_CALLS
+
+
+class CountingGenerator:
+    """Speaks transformers' streamer protocol; records whether the RSS sampler was alive per call."""
+
+    def __init__(self) -> None:
+        import transformers
+
+        self.generation_config = transformers.GenerationConfig(eos_token_id=7)
+        self.seen: list[set[str]] = []
+
+    def generate(self, *, input_ids, streamer, max_new_tokens, **kwargs):
+        self.seen.append(sampler_threads())
+        streamer.put(input_ids)
+        for _ in range(max_new_tokens):
+            streamer.put(torch.zeros(input_ids.shape[0], dtype=torch.long))
+        streamer.end()
+
+
+def test_generation_memory_is_tracked_in_one_more_call_after_the_timed_runs():
+    case = build_plan(device="cpu", overrides=["model=gpt2.tiny", "infer.batch_sizes=[1]", "measure.generation.runs=11"]).cases[0]
+    module = CountingGenerator()
+    model = type("Model", (), {"module": module})()
+    batches = PreparedBatches(inputs=({"input_ids": torch.zeros((1, 4), dtype=torch.long)},), batch_size=1,
+                              real_tokens=(4,), truncated_samples=0, origin="test")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(runner, "weights_bytes", lambda module: 0)
+        result, outcome = runner.measure_generation_case(case, model, batches)
+    timed = case.config.measure.generation_warmup_runs + 11
+    assert result.ttft.n == 11 and len(module.seen) == timed + outcome.memory["tracked_calls"]
+    assert all(not s for s in module.seen[:timed]) and all(s == {"perf-rss"} for s in module.seen[timed:])
+    assert outcome.memory["host"]["rss_peak_bytes"] > 0
