@@ -114,3 +114,13 @@ def test_first_timed_chunk_fits_the_budget_in_pipelined_mode():
     m = measure(work, clock=clock, warmup=FAST_WARMUP, stop=StopPolicy(min_time_s=1, min_rounds=100, max_time_s=3))
     assert m.stop_reason == "max_time"
     assert m.rounds == 11
+
+
+def test_pipelined_warmup_plans_with_the_time_of_a_whole_block():
+    # 0.1 s calls in blocks of 10: a warm sample takes 1 s. max_time_s=20 gives warm-up 5 s; after the
+    # cold call and 2 samples (2.1 s) 2 more samples fit, 4 in all -> window 2. (Planning with 0.1 s
+    # per sample would think 29 more fit and keep the policy's window of 5: 10 samples, 10 s.)
+    cuda, timer, work, clock = setup([0.1], host_s=0.1, mode="pipelined", block=10)
+    m = measure(work, clock=clock, warmup=WarmupPolicy(), stop=StopPolicy(min_time_s=1, max_time_s=20))
+    assert m.warmup_plan.scaled and m.warmup_plan.window == 2
+    assert m.warmup_time_s <= 5.1

@@ -102,10 +102,12 @@ def warm_up(
     samples: list[float] = []
     mandatory = max(0, min(MIN_WARM_SAMPLES, (policy.max_calls - 1) // cps))
     plan: WarmupPlan | None = None
+    # before the plan exists, progress reports the cap the plan will have
+    cap = policy.max_time_s if budget_s is None else min(policy.max_time_s, policy.budget_fraction * budget_s)
     while True:
         spent = clock.now_s() - t0
         if plan is None and len(samples) >= mandatory:
-            per = statistics.median(samples) if samples else first * cps
+            per = (statistics.median(samples) if samples else first) * cps  # samples are per call
             plan = plan_warmup(
                 policy, budget_s=budget_s, spent_s=spent, samples_taken=len(samples), per_sample_s=per, calls_per_sample=cps
             )
@@ -120,10 +122,6 @@ def warm_up(
         calls += cps
         if progress is not None:
             target = plan.min_calls if plan is not None else policy.min_calls
-            if plan is not None:
-                cap = plan.time_cap_s
-            else:
-                cap = policy.max_time_s if budget_s is None else min(policy.max_time_s, policy.budget_fraction * budget_s)
             progress(Progress("warmup", calls, max(target, calls), clock.now_s() - t0, cap))
 
 
