@@ -202,6 +202,9 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.benchmark_json = str(run_dir / "benchmark.json")
     config.stash[PERF_SESSION] = session
     _sigterm_interrupts(config)
+    from perfsuite.report.progress import ProgressReporter
+
+    config.pluginmanager.register(ProgressReporter(config), "perfsuite-progress")
 
 
 def _unwritable(out_dir: Path, exc: OSError) -> str:

@@ -1,13 +1,20 @@
-"""Measure one case: the timed loop plus memory, device state and OOM handling around it.
+"""Measure one case: the timed loop, then a short memory pass, with device state and OOM handling.
 
 The benchmark tests in benches/ stay thin: they hand a case's callable to these functions and
 pass the result on to pytest-benchmark and the run's results.json.
+
+Nothing but the model call runs beside the timed rounds: the 10 ms samplers of host RSS and
+NVML memory (and the CUDA allocator peaks) track a short pass of a few calls *after* them
+(`_memory_pass`), and around the timed block NVML is only read at entry and exit (energy
+counter, clocks, throttling) with no polling thread (`_tracked`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -15,6 +22,7 @@ from typing import Any
 
 from perfsuite.config.schema import Case
 from perfsuite.measure import (
+    Clock,
     CudaPeakMemory,
     Measurement,
     NvmlMonitor,
@@ -27,8 +35,20 @@ from perfsuite.measure import (
     weights_bytes,
 )
 from perfsuite.measure.contention import ContentionMonitor
+from perfsuite.measure.engine import Progress, ProgressFn
 from perfsuite.measure.throughput import Throughput
+from perfsuite.report.progress import current_progress
 from perfsuite.results.case import MemoryResult
+
+#: Period of the NVML monitor around the timed block: it reads at entry and exit and its thread
+#: sleeps in between, so nothing polls during the timed rounds (below threading.TIMEOUT_MAX).
+ENDPOINTS_ONLY_PERIOD_S = 1e6
+#: The memory pass: at least this many calls (or MEMORY_PASS_MIN_S of calls, whichever comes
+#: first) and at least MEMORY_PASS_PERIODS sampling periods, so the RSS/NVML threads see the calls.
+MEMORY_PASS_CALLS = 3
+MEMORY_PASS_MIN_S = 0.5
+MEMORY_PASS_PERIODS = 5
+MEMORY_PASS_MAX_SAMPLES = 1000
 
 
 @dataclass
@@ -50,9 +70,50 @@ class CaseOutcome:
         return None if self.nvml is None else self.nvml.to_dict(samples=samples)
 
 
+def _gpu_index(device: str) -> int:
+    return int(device.split(":")[1]) if ":" in device else 0
+
+
 @contextlib.contextmanager
 def _tracked(case: Case, outcome: CaseOutcome) -> Iterator[None]:
-    """Host RSS always; on CUDA the allocator peaks and NVML (memory, energy, clocks, throttling)."""
+    """Around the timed rounds. On CUDA: NVML energy, clocks and throttling, read at entry and exit.
+
+    No sampler thread runs during the timed rounds (it would take the GIL and the pinned core
+    every 10 ms); memory is tracked afterwards by `_memory_pass`. On a GPU without NVML's energy
+    counter (before Volta), energy is then the trapezoid of the power read at entry and exit.
+    """
+    nvml = None
+    cuda = case.device.startswith("cuda")
+    with contextlib.ExitStack() as stack:
+        if cuda:
+            with warnings.catch_warnings():
+                warnings.simplefilter("default")  # NVML missing: a warning, metrics marked unavailable
+                nvml = stack.enter_context(NvmlMonitor(_gpu_index(case.device), period_s=ENDPOINTS_ONLY_PERIOD_S))
+        hw = case.config.hardware  # innermost: counts the measured block, not the monitors' start
+        contention = stack.enter_context(ContentionMonitor(threads=hw.threads, cpu_bound=not cuda, pinned=hw.pin))
+        try:
+            yield
+        finally:
+            stack.close()
+            if nvml is not None:
+                outcome.nvml = nvml.report
+            outcome.contention = contention.report
+
+
+def _memory_pass(
+    case: Case,
+    outcome: CaseOutcome,
+    run: Callable[[], object],
+    now_s: Callable[[], float],
+    progress: ProgressFn | None,
+    calls_per_run: int = 1,
+) -> None:
+    """A few calls after the timed rounds inside the memory trackers (host RSS; CUDA peaks + NVML memory).
+
+    `run` makes one synchronized call (or a pipelined block of `calls_per_run`); it repeats until
+    MEMORY_PASS_CALLS runs or MEMORY_PASS_MIN_S seconds, and at least MEMORY_PASS_PERIODS
+    sampling periods. ``memory["tracked_calls"]`` records how many calls were tracked.
+    """
     period = case.config.measure.memory_period_s
     cuda = case.device.startswith("cuda")
     with contextlib.ExitStack() as stack:
@@ -60,30 +121,83 @@ def _tracked(case: Case, outcome: CaseOutcome) -> Iterator[None]:
         peak = stack.enter_context(CudaPeakMemory(device=case.device)) if cuda else None
         nvml = None
         if cuda:
-            index = int(case.device.split(":")[1]) if ":" in case.device else 0
             with warnings.catch_warnings():
-                warnings.simplefilter("default")  # NVML missing: a warning, metrics marked unavailable
-                nvml = stack.enter_context(NvmlMonitor(index, period_s=period))
-        hw = case.config.hardware  # innermost: counts the measured block, not the samplers' start
-        contention = stack.enter_context(ContentionMonitor(threads=hw.threads, cpu_bound=not cuda, pinned=hw.pin))
+                warnings.simplefilter("default")
+                nvml = stack.enter_context(NvmlMonitor(_gpu_index(case.device), period_s=period))
+        n = 0
         try:
-            yield
+            t0 = now_s()
+            while True:
+                run()
+                n += 1
+                elapsed = now_s() - t0
+                if progress is not None:
+                    progress(Progress("memory", n, max(n, MEMORY_PASS_CALLS), elapsed, MEMORY_PASS_MIN_S))
+                enough = n >= MEMORY_PASS_CALLS or elapsed >= MEMORY_PASS_MIN_S
+                if (enough and elapsed >= MEMORY_PASS_PERIODS * period) or n >= MEMORY_PASS_MAX_SAMPLES:
+                    break
         finally:
             stack.close()
-            outcome.memory = replace(outcome.memory, host=rss.result, cuda=peak.result if peak is not None else None)
-            if nvml is not None:
-                outcome.nvml = nvml.report
-            outcome.contention = contention.report
+            outcome.memory = replace(
+                outcome.memory, host=rss.result, cuda=peak.result if peak is not None else None, tracked_calls=n * calls_per_run
+            )
+            if nvml is not None and nvml.report is not None:
+                outcome.nvml = _with_memory_of(outcome.nvml, nvml.report)
 
 
-def measure_latency(case: Case, call: Callable[[dict[str, Any]], Any], batches: Any, module: Any) -> CaseOutcome:
-    """Time `call(inputs)` over the prepared batches with the case's clock and policies."""
+def _with_memory_of(timed: Any, memory: Any) -> Any:
+    """The timed block's NVML report (energy, clocks) with the memory pass's memory peaks."""
+    if timed is None:
+        return memory
+
+    def peak(a: int | None, b: int | None) -> int | None:
+        return None if a is None and b is None else max(a or 0, b or 0)
+
+    missing = {k: v for k, v in timed.unavailable.items() if k not in ("process_peak_bytes", "device_used_peak_bytes")}
+    for key in ("process_peak_bytes", "device_used_peak_bytes"):
+        if getattr(memory, key) is None and getattr(timed, key) is None and key in memory.unavailable:
+            missing[key] = memory.unavailable[key]
+    return dataclasses.replace(
+        timed,
+        process_peak_bytes=peak(timed.process_peak_bytes, memory.process_peak_bytes),
+        device_used_peak_bytes=peak(timed.device_used_peak_bytes, memory.device_used_peak_bytes),
+        samples=timed.samples + memory.samples,
+        unavailable=missing,
+    )
+
+
+def _with_memory_ahead(progress: ProgressFn | None) -> ProgressFn | None:
+    """`measure`'s progress callback, with the memory pass's estimate added to ``after_s``."""
+    if progress is None:
+        return None
+
+    def report(event: Progress) -> None:
+        per = event.elapsed_s / max(event.n, 1)  # per call (warm-up) or per sample (sampling)
+        ahead = min(MEMORY_PASS_MIN_S, MEMORY_PASS_CALLS * per)
+        progress(dataclasses.replace(event, after_s=event.after_s + ahead))
+
+    return report
+
+
+def measure_latency(
+    case: Case, call: Callable[[dict[str, Any]], Any], batches: Any, module: Any, *, progress: ProgressFn | None = None
+) -> CaseOutcome:
+    """Time `call(inputs)` over the prepared batches with the case's clock and policies, then a memory pass.
+
+    ``progress`` defaults to the callback the pytest plugin installed (`current_progress`).
+    """
     spec = case.config.measure
-    clock = clock_for(case.device, mode=spec.cuda_timing, block=spec.cuda_block)
+    clock: Clock = clock_for(case.device, mode=spec.cuda_timing, block=spec.cuda_block)
+    progress = progress if progress is not None else current_progress.get()
     cycle = itertools.cycle(batches.inputs)
+    fn = lambda: call(next(cycle))  # noqa: E731
     outcome = CaseOutcome(memory=MemoryResult(weights_bytes=weights_bytes(module)))
-    with _tracked(case, outcome), catch_oom(case.batch_size, device=case.device) as oom:
-        m = measure(lambda: call(next(cycle)), clock=clock, warmup=spec.warmup, stop=spec.stop)
+    with catch_oom(case.batch_size, device=case.device) as oom:
+        with _tracked(case, outcome):
+            m = measure(
+                fn, clock=clock, warmup=spec.warmup, stop=spec.stop, disable_gc=spec.disable_gc, progress=_with_memory_ahead(progress)
+            )
+        _memory_pass(case, outcome, lambda: clock.collect(fn, 1), clock.now_s, progress, clock.calls_per_sample)
     if oom.record is not None:
         outcome.oom = oom.record
         return outcome
@@ -101,19 +215,22 @@ def measure_latency(case: Case, call: Callable[[dict[str, Any]], Any], batches: 
 
 def measure_generation_case(case: Case, model: Any, batches: Any) -> tuple[Any, CaseOutcome]:
     """TTFT / TPOT / decode tokens/s of greedy `generate` with min_new_tokens == max_new_tokens."""
-    from perfsuite.measure import measure_generation
+    from perfsuite.measure import measure_generation, time_generation
 
     spec = case.config.measure
     outcome = CaseOutcome(memory=MemoryResult(weights_bytes=weights_bytes(model.module)))
     inputs = batches.inputs[0]
+    new_tokens = case.config.infer.max_new_tokens
     result = None
-    with _tracked(case, outcome), catch_oom(case.batch_size, device=case.device) as oom:
-        result = measure_generation(
-            model.module,
-            inputs,
-            max_new_tokens=case.config.infer.max_new_tokens,
-            runs=spec.generation_runs,
-            warmup_runs=spec.generation_warmup_runs,
+    with catch_oom(case.batch_size, device=case.device) as oom:
+        with _tracked(case, outcome):
+            result = measure_generation(
+                model.module, inputs, max_new_tokens=new_tokens, runs=spec.generation_runs, warmup_runs=spec.generation_warmup_runs
+            )
+        # one more generate call, tracked: the memory pass (MEMORY_PASS_MIN_S makes it one call)
+        clock = time.perf_counter
+        _memory_pass(
+            case, outcome, lambda: time_generation(model.module, inputs, max_new_tokens=new_tokens), clock, None
         )
     outcome.oom = oom.record
     return result, outcome

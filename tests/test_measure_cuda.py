@@ -119,12 +119,13 @@ def test_peak_memory_resets_then_reads_allocated_and_reserved():
     assert cuda.syncs == 2
 
 
-def test_first_timed_chunk_fits_max_time_in_pipelined_mode():
-    # a sample is a block of 10 calls of 0.1 s: 1 s per sample, so 3 s allow 3 samples, not 30
+def test_first_timed_chunk_fits_the_budget_in_pipelined_mode():
+    # a sample is a block of 10 calls of 0.1 s: 1 s per sample, so the 11 samples p50 needs take
+    # 11 s (past max_time_s, within hard_max_time_s) -- 11 samples, not 110
     cuda, timer, work, clock = setup([0.1], host_s=0.1, mode="pipelined", block=10)
     m = measure(work, clock=clock, warmup=FAST_WARMUP, stop=StopPolicy(min_time_s=1, min_rounds=100, max_time_s=3))
     assert m.stop_reason == "max_time"
-    assert m.rounds == 3
+    assert m.rounds == 11
 
 
 # -- bound to the case's device: cuda:1 with device 0 current ------------------------------------
@@ -258,3 +259,13 @@ def test_measure_latency_on_cuda_1_touches_only_device_1(monkeypatch):
 
     assert runner.measure_latency(case, oom, batches, torch.nn.Linear(2, 2)).oom is not None
     assert cuda.devices_hit("empty_cache") == {1}
+
+
+def test_pipelined_warmup_plans_with_the_time_of_a_whole_block():
+    # 0.1 s calls in blocks of 10: a warm sample takes 1 s. max_time_s=20 gives warm-up 5 s; after the
+    # cold call and 2 samples (2.1 s) 2 more samples fit, 4 in all -> window 2. (Planning with 0.1 s
+    # per sample would think 29 more fit and keep the policy's window of 5: 10 samples, 10 s.)
+    cuda, timer, work, clock = setup([0.1], host_s=0.1, mode="pipelined", block=10)
+    m = measure(work, clock=clock, warmup=WarmupPolicy(), stop=StopPolicy(min_time_s=1, max_time_s=20))
+    assert m.warmup_plan.scaled and m.warmup_plan.window == 2
+    assert m.warmup_time_s <= 5.1

@@ -84,6 +84,14 @@ def test_oom_ends_the_curve_and_is_listed():
     assert a.knee_batch_size == 1 and a.best_batch_size in (1, 2, 4)
 
 
+def test_a_batch_size_without_an_established_median_is_listed_not_fatal():
+    # a case cut by its hard budget (7 samples: p50 needs 11) must not crash the session's sweep
+    pts = [(1, stats(0.01)), (4, summarize([1.0] * 7)), (8, stats(0.05))]
+    a = analyze_sweep(pts)
+    assert [r.status for r in a.rows] == ["ok", "not_established", "ok"]
+    assert a.rows[2].gain_per_doubling is not None  # measured from batch 1, the last "ok" row
+
+
 def test_too_few_points_has_no_knee_with_reason():
     a = analyze_sweep([(1, stats(0.01))])
     assert a.knee_batch_size is None and "at least two" in a.knee_reason

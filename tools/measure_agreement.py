@@ -8,8 +8,11 @@ rounds, and their difference in percent. Target: within ±3%.
 
 Note the two medians are not the same statistic: perfsuite's is the median of
 per-call times, Timer's the median of block means (blocks of ``number_per_run`` calls).
+Timer turns the garbage collector off while it times; so does perfsuite by default
+(``measure.disable_gc``). ``--perfsuite-gc on`` keeps it on in perfsuite's rounds, to see
+what the collector costs (that setting read +1.96% against Timer, 5 of 6 rounds positive).
 
-    .venv/bin/python tools/measure_agreement.py [--rounds 6] [--min-run-time 1.0] [--seq-len 32]
+    .venv/bin/python tools/measure_agreement.py [--rounds 6] [--min-run-time 1.0] [--seq-len 32] [--perfsuite-gc off]
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--min-run-time", type=float, default=1.0, metavar="S",
                    help="seconds per measurement, both tools (default: 1.0)")
     p.add_argument("--seq-len", type=int, default=32, metavar="T", help="input tokens (default: 32)")
+    p.add_argument("--perfsuite-gc", choices=("off", "on"), default="off",
+                   help="garbage collector during perfsuite's timed rounds (default: off, as measure.disable_gc)")
     args = p.parse_args(argv)
     fn = tiny_gpt2_forward(args.seq_len)
 
@@ -42,11 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     stop = StopPolicy(min_time_s=args.min_run_time, max_time_s=max(10.0, 5 * args.min_run_time), target_rel_ci=0.01)
     warm = WarmupPolicy()
     print(f"model: GPT2 n_layer=2 n_embd=64, input 1x{args.seq_len}, torch threads={torch.get_num_threads()}, "
-          f"nproc={os.cpu_count()}, load average {os.getloadavg()[0]:.2f}")
+          f"nproc={os.cpu_count()}, load average {os.getloadavg()[0]:.2f}, perfsuite gc {args.perfsuite_gc} while timing")
     ours, theirs = [], []
     for r in range(args.rounds):
         def run_ours() -> None:
-            m = measure(fn, clock=CpuClock(), warmup=warm, stop=stop)
+            m = measure(fn, clock=CpuClock(), warmup=warm, stop=stop, disable_gc=args.perfsuite_gc == "off")
             ours.append(m.median_s)
 
         def run_theirs() -> None:

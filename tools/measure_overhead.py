@@ -1,12 +1,19 @@
-"""Overhead of perfsuite's timing loop on a ~100 µs CPU op, against a bare perf_counter_ns loop.
+"""Overhead of the path a benchmark run really times, on a ~100 µs CPU op, against a bare loop.
 
-Both loops time the same square matmul (sized at start-up to take ~100 µs on one
-thread) for the same number of iterations; the pairs alternate so drift hits both.
-Per-iteration time = wall time of the loop / iterations (for perfsuite: the timed
-phase of `measure()`, chunking and stopping checks included). Target: ratio <= 1.02.
-On a shared, noisy machine the op's own jitter swamps that ratio, so the script also
-times both loops around a no-op: the difference is what perfsuite adds per iteration,
-printed as a fraction of the op's median time.
+The perfsuite side is `perfsuite.runner.measure_latency` -- what benches/test_latency.py calls --
+with a real case's config (its clock, trackers, memory pass, gc setting and a progress
+callback, as under the pytest plugin), only its policies fixed to a number of iterations. The
+bare side is a perf_counter_ns loop with the garbage collector off (as timeit does). Both
+time the same square matmul (sized at start-up to take ~100 µs on one thread) for the same
+number of iterations; the pairs alternate so drift hits both. Per-iteration time = wall time
+of the timed rounds / iterations (chunking, stopping checks and progress calls included).
+Target: ratio <= 1.02. A third loop, `measure()` with the 10 ms RSS sampler thread running
+beside it (how runs were timed before the memory pass moved after the timed rounds), shows
+what that thread cost.
+
+On a shared, noisy machine the op's own jitter swamps those ratios, so the script also times
+the loops around a no-op: the difference is what perfsuite adds per iteration, printed as a
+fraction of the op's median time and of a 1 ms op.
 
     .venv/bin/python tools/measure_overhead.py [--iterations 5000] [--pairs 7] [--target-us 100]
 """
@@ -14,17 +21,22 @@ printed as a fraction of the op's median time.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import gc
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 
 import torch  # noqa: E402
 
-from perfsuite.measure import CpuClock, StopPolicy, WarmupPolicy, measure  # noqa: E402
+from perfsuite.config import build_plan  # noqa: E402
+from perfsuite.measure import CpuClock, RssSampler, StopPolicy, WarmupPolicy, measure  # noqa: E402
+from perfsuite.runner import measure_latency  # noqa: E402
 
 
 def calibrate(target_s: float) -> tuple[int, float]:
@@ -44,25 +56,56 @@ def calibrate(target_s: float) -> tuple[int, float]:
         n = max(n + 8, int(n * (target_s / per) ** (1 / 3)))
 
 
+WARMUP = WarmupPolicy(min_calls=1, window=1, rel_tol=0.5)
+
+
+def fixed(iterations: int) -> StopPolicy:
+    return StopPolicy(min_time_s=1e-3, min_rounds=iterations, max_rounds=iterations, target_rel_ci=0.5,
+                      max_time_s=600, hard_max_time_s=600)
+
+
 def bare_loop(fn, iterations: int) -> tuple[float, float]:
-    """(wall seconds per iteration, median of the timed durations)."""
+    """(wall seconds per iteration, median of the timed durations), garbage collector off."""
     timer = time.perf_counter_ns
     out = []
     append = out.append
-    w0 = time.perf_counter()
-    for _ in range(iterations):
-        t0 = timer()
-        fn()
-        t1 = timer()
-        append(t1 - t0)
-    wall = time.perf_counter() - w0
+    gc.collect()
+    gc.disable()
+    try:
+        w0 = time.perf_counter()
+        for _ in range(iterations):
+            t0 = timer()
+            fn()
+            t1 = timer()
+            append(t1 - t0)
+        wall = time.perf_counter() - w0
+    finally:
+        gc.enable()
     return wall / iterations, statistics.median(out) * 1e-9
 
 
-def perfsuite_loop(fn, iterations: int) -> tuple[float, float]:
-    stop = StopPolicy(min_time_s=1e-3, min_rounds=iterations, max_rounds=iterations, target_rel_ci=0.5, max_time_s=600)
-    m = measure(fn, clock=CpuClock(), warmup=WarmupPolicy(min_calls=1, window=1, rel_tol=0.5), stop=stop)
-    assert m.rounds == iterations, m.rounds
+def run_case():
+    """A real CPU case's config (model and data are not built: only the measure path is used)."""
+    case = build_plan(device="cpu", overrides=["model=bert.tiny", "dataset=pydoc", "infer.batch_sizes=[1]"]).cases[0]
+    return case
+
+
+def run_path_loop(case, fn, iterations: int) -> tuple[float, float]:
+    """`measure_latency` as benches/test_latency.py calls it, with a progress callback as under pytest."""
+    spec = dataclasses.replace(case.config.measure, warmup=WARMUP, stop=fixed(iterations))
+    case = dataclasses.replace(case, config=dataclasses.replace(case.config, measure=spec))
+    batches = SimpleNamespace(inputs=({},), tokens_per_batch=0.0)
+    module = torch.nn.Linear(1, 1)
+    outcome = measure_latency(case, lambda inputs: fn(), batches, module, progress=lambda event: None)
+    m = outcome.measurement
+    assert m is not None and m.rounds == iterations, m
+    return m.total_time_s / m.rounds, m.median_s or statistics.median(m.samples_s)
+
+
+def sampler_beside_loop(fn, iterations: int) -> tuple[float, float]:
+    """`measure()` with the RSS sampler thread running during the timed rounds (the old arrangement)."""
+    with RssSampler():
+        m = measure(fn, clock=CpuClock(), warmup=WARMUP, stop=fixed(iterations))
     return m.total_time_s / m.rounds, m.median_s or statistics.median(m.samples_s)
 
 
@@ -80,29 +123,39 @@ def main(argv: list[str] | None = None) -> int:
           f"nproc={os.cpu_count()}, load average {os.getloadavg()[0]:.2f}")
     for _ in range(200):
         fn()
-    ratios, med_ratios, op_medians = [], [], []
+    case = run_case()
+    ratios, med_ratios, old_ratios, op_medians = [], [], [], []
     for i in range(args.pairs):
         # alternate which loop goes first, so a slow phase of the machine does not favour one side
-        if i % 2 == 0:
-            bare, bare_med = bare_loop(fn, args.iterations)
-            ours, ours_med = perfsuite_loop(fn, args.iterations)
-        else:
-            ours, ours_med = perfsuite_loop(fn, args.iterations)
-            bare, bare_med = bare_loop(fn, args.iterations)
+        order = ("bare", "run", "old") if i % 2 == 0 else ("old", "run", "bare")
+        got = {}
+        for name in order:
+            if name == "bare":
+                got[name] = bare_loop(fn, args.iterations)
+            elif name == "run":
+                got[name] = run_path_loop(case, fn, args.iterations)
+            else:
+                got[name] = sampler_beside_loop(fn, args.iterations)
+        (bare, bare_med), (ours, ours_med), (old, _) = got["bare"], got["run"], got["old"]
         ratios.append(ours / bare)
         med_ratios.append(ours_med / bare_med)
+        old_ratios.append(old / bare)
         op_medians.append(bare_med)
-        print(f"pair {i + 1}: bare {bare * 1e6:8.2f} us/iter   perfsuite {ours * 1e6:8.2f} us/iter   ratio {ours / bare:.4f}")
-    print(f"median per-iteration ratio perfsuite/bare: {statistics.median(ratios):.4f}x (target <= 1.02x)")
-    print(f"median ratio of measured medians perfsuite/bare: {statistics.median(med_ratios):.4f}x")
+        print(f"pair {i + 1}: bare {bare * 1e6:8.2f} us/iter   run path {ours * 1e6:8.2f} us/iter   ratio {ours / bare:.4f}"
+              f"   (sampler beside: {old / bare:.4f})")
+    print(f"median per-iteration ratio run path/bare: {statistics.median(ratios):.4f}x (target <= 1.02x)")
+    print(f"median ratio of measured medians run path/bare: {statistics.median(med_ratios):.4f}x")
+    print(f"median per-iteration ratio with the RSS sampler beside the timed rounds: {statistics.median(old_ratios):.4f}x")
     # The same loops around a no-op isolate what each loop itself costs per iteration, free of
     # the op's own noise; the difference over the op's time is perfsuite's added overhead.
     noop = lambda: None  # noqa: E731
-    bare_noop = statistics.median(bare_loop(noop, args.iterations * 20)[0] for _ in range(5))
-    ours_noop = statistics.median(perfsuite_loop(noop, args.iterations * 20)[0] for _ in range(5))
+    n = args.iterations * 20
+    bare_noop = statistics.median(bare_loop(noop, n)[0] for _ in range(5))
+    ours_noop = statistics.median(run_path_loop(case, noop, n)[0] for _ in range(5))
     op_s = statistics.median(op_medians)
-    print(f"loop cost around a no-op: bare {bare_noop * 1e9:.0f} ns/iter, perfsuite {ours_noop * 1e9:.0f} ns/iter "
-          f"-> perfsuite adds {(ours_noop - bare_noop) * 1e9:.0f} ns = {(ours_noop - bare_noop) / op_s:.3%} of the op")
+    added = ours_noop - bare_noop
+    print(f"loop cost around a no-op: bare {bare_noop * 1e9:.0f} ns/iter, run path {ours_noop * 1e9:.0f} ns/iter "
+          f"-> perfsuite adds {added * 1e9:.0f} ns = {added / op_s:.3%} of the op, {added / 1e-3:.4%} of a 1 ms op")
     return 0
 
 

@@ -94,6 +94,7 @@ def measure_spec(m: Fields) -> MeasureSpec:
         memory_period_s=_positive(m, "memory_period_s", 0.01),
         generation_runs=g.integer("runs", minimum=1, maximum=MAX_GENERATION_RUNS, default=11),
         generation_warmup_runs=g.integer("warmup_runs", minimum=0, maximum=MAX_GENERATION_RUNS, default=1),
+        disable_gc=m.boolean("disable_gc", default=True),
     )
     g.done()
     m.done()

@@ -119,6 +119,7 @@ class MeasureSpec:
     memory_period_s: float
     generation_runs: int
     generation_warmup_runs: int
+    disable_gc: bool = True  # garbage collector off during the timed rounds
 
 
 @dataclass(frozen=True)

@@ -11,20 +11,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from perfsuite.measure.policy import StopPolicy, WarmupPolicy
+from perfsuite.measure.policy import StopPolicy, WarmupPlan, WarmupPolicy
 from perfsuite.measure.stats import SampleStats, json_float, summarize
 
 SCHEMA_VERSION = 1
 
 #: Stop reasons: "converged" met every target; the others are caps (and flag noise).
-STOP_REASONS = ("converged", "max_time", "max_rounds")
+#: "hard_budget" is the one cap that can leave the median (or a percentile in
+#: ``stop.establish``) unestablished.
+STOP_REASONS = ("converged", "max_time", "max_rounds", "hard_budget")
 
 
 @dataclass(frozen=True)
 class NoiseFlag:
     """A reason not to trust a measurement fully: a short code and a sentence."""
 
-    code: str  # "high_iqr", "max_time", "max_rounds", "warmup_not_settled", "throttled", ...
+    code: str  # "high_iqr", "max_time", "hard_budget", "max_rounds", "warmup_not_settled", "throttled", ...
     reason: str
 
     def to_dict(self) -> dict[str, str]:
@@ -54,6 +56,8 @@ class Measurement:
     host_stats: SampleStats | None = None
     noise: tuple[NoiseFlag, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
+    warmup_plan: WarmupPlan | None = None  # the warm-up applied (policy scaled down for slow calls?)
+    gc_disabled: bool = False  # garbage collection was off during the timed rounds
 
     @property
     def rounds(self) -> int:
@@ -97,7 +101,9 @@ class Measurement:
                 "settled": self.warmup_settled,
                 "time_s": json_float(self.warmup_time_s),
                 "policy": self.warmup_policy.to_dict(),
+                "plan": None if self.warmup_plan is None else self.warmup_plan.to_dict(),
             },
+            "gc_disabled": self.gc_disabled,
             "first_call_s": json_float(self.first_call_s),
             "total_time_s": json_float(self.total_time_s),
             "stop": {"reason": self.stop_reason, "policy": self.stop_policy.to_dict()},
@@ -130,6 +136,7 @@ class Measurement:
             raise ValueError("this extra_info was written without raw samples (include_samples=False)")
         stop_policy = StopPolicy(**{**info["stop"]["policy"], "establish": tuple(info["stop"]["policy"]["establish"])})
         warmup_policy = WarmupPolicy(**info["warmup"]["policy"])
+        plan = info["warmup"].get("plan")  # absent in records written before warm-up plans
         samples = tuple(float(v) for v in info["samples_s"])
         host = info.get("host_samples_s")
         host_samples = None if host is None else tuple(float(v) for v in host)
@@ -153,6 +160,8 @@ class Measurement:
             host_stats=None if not host_samples else _summarize_for(host_samples, stop_policy),
             noise=tuple(NoiseFlag(f["code"], f["reason"]) for f in info["noise"]),
             extra=dict(info.get("extra", {})),
+            warmup_plan=None if plan is None else WarmupPlan(**plan),
+            gc_disabled=bool(info.get("gc_disabled", False)),
         )
 
 

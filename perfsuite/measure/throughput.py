@@ -17,9 +17,11 @@ while latency keeps growing.
 
 Nothing here raises on a measurement that could not establish its median (too few samples on a
 slow machine): `throughput` returns rates of None with the reason in ``not_established``, and
-the sweep lists such a batch size as ``not_established`` and draws the curve from the rest. No knee (None, with a reason) when fewer than two batch
-sizes ran or throughput still grows by ``min_gain`` per doubling at the largest one.
-Batch sizes at or beyond the first OOM are listed but not part of the curve.
+the sweep lists such a batch size as ``not_established`` (with the reason, e.g. the case hit its
+hard budget) and draws the curve from the rest. No knee (None, with a reason) when fewer than
+two batch sizes have an established median or throughput still grows by ``min_gain`` per
+doubling at the largest one. Batch sizes at or beyond the first OOM are listed but not part of
+the curve.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ def throughput(m: Measurement | SampleStats, *, batch_size: int = 1, tokens_per_
 @dataclass(frozen=True)
 class SweepRow:
     batch_size: int
-    status: str  # "ok", "oom", "skipped" (beyond the first OOM) or "not_established" (median unknown)
+    status: str  # "ok", "oom", "skipped" (beyond the first OOM, did not run), "not_established" (no median)
     latency_p50_s: float | None
     latency_p99_s: float | None
     samples_per_s: float | None

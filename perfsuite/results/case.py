@@ -116,12 +116,14 @@ class MemoryResult:
     weights_bytes: int | None = None
     host: HostMemory | None = None
     cuda: CudaMemory | None = None
+    tracked_calls: int | None = None  # calls of the memory pass the trackers saw
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "weights_bytes": self.weights_bytes,
             "host": None if self.host is None else self.host.to_dict(),
             "cuda": None if self.cuda is None else self.cuda.to_dict(),
+            "tracked_calls": self.tracked_calls,
         }
 
     @classmethod
@@ -141,6 +143,7 @@ class MemoryResult:
             cuda=None
             if cuda is None
             else CudaMemory(max_allocated_bytes=cuda.integer("max_allocated_bytes"), max_reserved_bytes=cuda.integer("max_reserved_bytes")),
+            tracked_calls=doc.integer("tracked_calls", None),
         )
 
 
