@@ -1,0 +1,172 @@
+"""The gate the way a user runs it: save a baseline, rerun, gate; `perfsuite ab` on configs and git refs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+SUITE = """
+name: gate
+description: two tiny models, one batch size
+models: [bert.tiny, distilbert.tiny]
+datasets: [pydoc]
+batch_sizes: [1]
+overrides: [measure.stop.min_time_s=0.3, measure.stop.max_time_s=1.0, measure.warmup.max_time_s=0.5]
+"""
+# bert.tiny with 4 layers instead of 2: the same case id, about twice the work.
+SLOWER_BERT = (REPO / "conf/model/bert/arch/bert.tiny.yaml").read_text().replace("num_hidden_layers: 2", "num_hidden_layers: 4")
+
+
+@pytest.fixture
+def gate_run(pytester: pytest.Pytester, conf_dir, tmp_path):
+    conf = conf_dir({"suite/gate.yaml": SUITE})
+    slow = tmp_path / "slow_conf"
+    (slow / "model/bert/arch").mkdir(parents=True)
+    (slow / "model/bert/arch/bert.tiny.yaml").write_text(SLOWER_BERT)
+    out = tmp_path / "out"
+
+    def run(*args: str, slower: bool = False) -> pytest.RunResult:
+        confs = ["--perf-conf-dir", str(slow)] if slower else []
+        argv = [str(REPO / "benches"), "-p", "no:cacheprovider", "-k", "latency", "--perf-suite", "gate",
+                "--perf-conf-dir", str(conf), *confs, "--perf-out-dir", str(out)]
+        return pytester.runpytest_subprocess(*argv, *args)
+
+    run.out = out  # type: ignore[attr-defined]
+    return run
+
+
+def newest_run(out: Path) -> Path:
+    return sorted((out / "runs").iterdir())[-1]
+
+
+def test_save_rerun_unchanged_then_slowed(gate_run, tmp_path, monkeypatch):
+    assert SLOWER_BERT.count("num_hidden_layers: 4") == 1
+    saved = gate_run("--perf-baseline-save", "main")
+    saved.assert_outcomes(passed=2)
+    saved.stdout.fnmatch_lines(["*baseline 'main' saved: *baselines*main.json"])
+
+    summary = tmp_path / "step_summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    same = gate_run("--perf-compare", "main", "--perf-gate", f"--junitxml={tmp_path / 'same.xml'}")
+    same.assert_outcomes(passed=2)
+    assert same.ret == pytest.ExitCode.OK, same.stdout.str()
+    same.stdout.fnmatch_lines(["*perfsuite gate*", "compared with baseline 'main'*0 regressed*", "gate passed*"])
+    doc = json.loads((newest_run(gate_run.out) / "verdicts.json").read_text())
+    assert doc["counts"]["regressed"] == 0 and {v["verdict"] for v in doc["verdicts"]} <= {"ok", "inconclusive"}
+    assert "perfsuite regression gate" in summary.read_text()
+    props = {p.get("name"): p.get("value") for p in ET.parse(tmp_path / "same.xml").iter("property")}
+    assert props["perf_verdict"] in ("ok", "inconclusive") and "perf_latency" in props
+
+    slowed = gate_run("--perf-compare", "main", "--perf-gate", slower=True)
+    slowed.assert_outcomes(passed=2)  # pytest's own line still prints
+    assert slowed.ret == 1, slowed.stdout.str()
+    slowed.stdout.fnmatch_lines(["*gate FAILED: 1 case(s) regressed: bert.tiny-pydoc-eager-bs1-cpu*"])
+    doc = json.loads((newest_run(gate_run.out) / "verdicts.json").read_text())
+    regressed = {v["case"] for v in doc["verdicts"] if v["verdict"] == "regressed"}
+    assert regressed == {"bert.tiny-pydoc-eager-bs1-cpu"}
+    assert "Traceback" not in slowed.stdout.str()
+
+    # Without --perf-gate the verdicts are shown but the exit code is the tests' own.
+    shown = gate_run("--perf-compare", "main", slower=True)
+    assert shown.ret == 0 and "(not enforced: add --perf-gate)" in shown.stdout.str()
+
+
+@pytest.mark.parametrize(
+    "args, expect",
+    [
+        (["--perf-gate"], "*--perf-gate needs a baseline*--perf-compare NAME*"),
+        (["--perf-compare", "nope"], "*no baseline named 'nope'*"),
+        (["--perf-baseline-save", "../evil"], "*baseline name '../evil' is not allowed*"),
+        (["--perf-compare", "x", "--perf-gate-config", "nope"], "*unknown gate config*"),
+    ],
+)
+def test_gate_usage_errors_come_before_any_case(gate_run, args, expect):
+    result = gate_run(*args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {expect}"])
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_a_baseline_from_another_machine_is_not_gated_on(gate_run):
+    gate_run("--perf-baseline-save", "main").assert_outcomes(passed=2)
+    (path,) = (gate_run.out / "baselines").glob("*/main.json")
+    other = path.parent.parent / "0000other000" / "main.json"
+    other.parent.mkdir()
+    doc = json.loads(path.read_text())
+    doc["machine_id"] = "0000other000"
+    other.write_text(json.dumps(doc))
+    path.unlink()
+    result = gate_run("--perf-compare", "main", "--perf-gate", slower=True)
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(["*measured on machine id 0000other000*neither fails nor passes*--perf-gate-force*"])
+    forced = gate_run("--perf-compare", "main", "--perf-gate", "--perf-gate-force", slower=True)
+    assert forced.ret == 1
+
+
+AB_SUITE = """
+name: ab
+models: [bert.tiny]
+datasets: [pydoc]
+batch_sizes: [1]
+overrides: [measure.stop.min_time_s=0.2, measure.stop.max_time_s=0.5, measure.warmup.max_time_s=0.3]
+"""
+
+
+def _perfsuite(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "perfsuite.cli", *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_ab_on_two_configs(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    for side in (a, b):
+        (side / "suite").mkdir(parents=True)
+        (side / "suite/ab.yaml").write_text(AB_SUITE)
+    (b / "model/bert/arch").mkdir(parents=True)
+    (b / "model/bert/arch/bert.tiny.yaml").write_text(SLOWER_BERT)
+    done = _perfsuite("ab", "--a", str(a), "--b", str(b), "--rounds", "3", "--benches", str(REPO / "benches"),
+                      "--out", str(tmp_path / "out"), "--", "--perf-suite", "ab", "-k", "latency", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ab: round 3/3 side b" in done.stdout and "3 pairs cannot give" in done.stdout
+    (folder,) = (tmp_path / "out" / "ab").iterdir()
+    rounds = json.loads((folder / "ab.json").read_text())["rounds"]
+    assert len(rounds) == 3
+    key = "test_latency::bert.tiny-pydoc-eager-bs1-cpu"
+    assert all(r["medians"]["b"][key] > r["medians"]["a"][key] for r in rounds)  # B has twice the layers
+    assert json.loads((folder / "verdicts.json").read_text())["gate"]["mode"] == "interleaved"
+
+
+def test_ab_on_two_git_refs_of_a_small_repo(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "conf/suite").mkdir(parents=True)
+    (repo / "conf/suite/ab.yaml").write_text(AB_SUITE)
+    (repo / "benches").mkdir()
+    (repo / "benches/test_latency.py").write_text((REPO / "benches/test_latency.py").read_text())
+    (repo / "conftest.py").write_text("")
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t", *args], check=True, capture_output=True)
+
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "base")
+    git("tag", "v1")
+    (repo / "conf/model/bert/arch").mkdir(parents=True)
+    (repo / "conf/model/bert/arch/bert.tiny.yaml").write_text(SLOWER_BERT)
+    git("add", "-A")
+    git("commit", "-qm", "a deeper bert")
+    done = _perfsuite("ab", "--base", "v1", "--head", "HEAD", "--repo", str(repo), "--rounds", "3", "--out", str(tmp_path / "out"),
+                      "--", "--perf-suite", "ab", "--perf-conf-dir", "conf", cwd=repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (folder,) = (tmp_path / "out" / "ab").iterdir()
+    doc = json.loads((folder / "ab.json").read_text())
+    assert doc["sides"]["a"]["description"].startswith("git ") and "(v1)" in doc["sides"]["a"]["description"]
+    key = "test_latency::bert.tiny-pydoc-eager-bs1-cpu"
+    assert all(r["medians"]["b"][key] > r["medians"]["a"][key] for r in doc["rounds"])
+    assert not (tmp_path / "out" / "ab-worktrees" / "a").exists()  # worktrees removed afterwards
