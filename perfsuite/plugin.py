@@ -9,9 +9,13 @@ option is given.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
-import warnings
+import os
+import shlex
 import shutil
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,12 +26,40 @@ from perfsuite.errors import PerfError
 
 PERF_SESSION = pytest.StashKey["Any"]()
 PERF_OPTIONS = pytest.StashKey["PerfOptions"]()
+DEVICE_ALIAS = pytest.StashKey[bool]()  # True when perfsuite owns --device
 CASE_RECORD = pytest.StashKey["Any"]()  # the CaseRecord a benchmark test filled in
 CASE_PARAM = "perf_case"
 
 
 class PerfStageWarning(UserWarning):
     """A configured pipeline stage has no benchmark in this run."""
+
+
+def _fixtures_package() -> str:
+    """The importable name of perfsuite's fixtures: `perfsuite._fixtures`.
+
+    pyproject maps the top-level fixtures/ folder (the one copy in git) to that package, so a wheel
+    and an editable install have it. A checkout used through PYTHONPATH (or an editable install
+    made before that mapping) does not: there the checkout's fixtures/ is loaded under the same
+    name, so the fixtures are registered once, as the same modules, however perfsuite got here.
+    """
+    name = "perfsuite._fixtures"
+    if name in sys.modules or importlib.util.find_spec(name) is not None:
+        return name
+    init = Path(__file__).resolve().parents[1] / "fixtures" / "__init__.py"
+    spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(init.parent)])
+    if spec is None or spec.loader is None or not init.is_file():
+        raise ImportError(f"perfsuite's fixtures are missing: neither {name} nor {init} can be imported; reinstall perfsuite")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return name
+
+
+# Registered with the plugin (pytest imports a plugin's `pytest_plugins`), so benchmarks anywhere
+# get perf_case, built_model, runtime, batch, ... without a conftest of their own. Fixtures of a
+# plugin rank below any conftest's, so a project's own `device` or `model` fixture still wins.
+pytest_plugins = [f"{_fixtures_package()}.{m}" for m in ("case", "device", "model", "dataset", "runtime", "batch")]
 
 
 
@@ -46,15 +78,14 @@ def _override_arg(text: str) -> str:
     return text
 
 
+_DEVICE_HELP = "device to benchmark on: cpu, cuda or cuda:N. Default: cpu."
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("perfsuite", "perfsuite: ML inference benchmarks")
-    group.addoption(
-        "--device",
-        type=_device_arg,
-        default=None,
-        metavar="DEVICE",
-        help="device to benchmark on: cpu, cuda or cuda:N. Default: cpu.",
-    )
+    # --perf-device always exists; --device is added as its alias once every plugin and initial
+    # conftest has had its say, and only if no one else owns it (see pytest_load_initial_conftests).
+    group.addoption("--perf-device", dest="perf_device", type=_device_arg, default=None, metavar="DEVICE", help=_DEVICE_HELP)
     group.addoption("--perf-suite", default=None, metavar="NAME", help="benchmark matrix from conf/suite/NAME.yaml. Default: default.")
     group.addoption(
         "--perf-override",
@@ -76,16 +107,49 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--perf-on-missing-device",
         choices=("error", "skip"),
-        default="error",
-        help="when --device names a device this machine lacks: stop with a usage error, or skip every case with the reason. Default: error.",
+        default=None,
+        help="when the device asked for is missing on this machine: stop with a usage error, or skip every case with the reason. Default: error.",
     )
     parser.addini("perf_out_dir", "where run folders go (relative to rootdir)", default="out")
     parser.addini("perf_benches", "folders holding perfsuite benchmarks (relative to rootdir)", type="linelist", default=["benches"])
 
 
+def _option_names(parser: pytest.Parser) -> set[str]:
+    # pytest has no public listing of the options added so far; its OptionGroup.addoption only
+    # checks its own group (and, from pytest 9, the dest), so look across all groups here.
+    groups = [getattr(parser, "_anonymous", None), *getattr(parser, "_groups", [])]
+    return {name for group in groups if group is not None for opt in group.options for name in opt.names()}
+
+
+def add_device_alias(parser: pytest.Parser) -> bool:
+    """Add `--device` as an alias of --perf-device if no plugin or conftest owns it; True if added."""
+    if "--device" in _option_names(parser):
+        return False
+    try:
+        parser.getgroup("perfsuite").addoption(
+            "--device", dest="perf_device", type=_device_arg, default=None, metavar="DEVICE", help=f"alias of --perf-device. {_DEVICE_HELP}"
+        )
+    except ValueError:  # taken after all (a check we could not see): leave it to its owner
+        return False
+    return True
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> Any:
+    # Plugins (-p, entry points) have added their options before this hook, and the rootdir/initial
+    # conftests add theirs inside it; adding --device only afterwards means a conftest that defines
+    # --device itself never dies with "option names {'--device'} already added".
+    try:
+        return (yield)
+    finally:
+        early_config.stash[DEVICE_ALIAS] = add_device_alias(parser)
+
+
+
 @dataclass(frozen=True)
 class PerfOptions:
     device: str
+    device_flag: str  # the flag a user types for perfsuite's device: --device, or --perf-device when --device is someone else's
     suite: str | None
     overrides: tuple[str, ...]
     conf_dirs: tuple[str, ...]
@@ -98,17 +162,18 @@ class PerfOptions:
     def from_config(cls, config: pytest.Config) -> PerfOptions:
         opt = config.option
         root = config.rootpath
-        explicit = bool(opt.device or opt.perf_suite or opt.perf_override or opt.perf_conf_dir)
+        given = (opt.perf_device, opt.perf_suite, opt.perf_override, opt.perf_conf_dir, opt.perf_out_dir, opt.perf_models_dir, opt.perf_on_missing_device)
         out = opt.perf_out_dir or config.getini("perf_out_dir")
         return cls(
-            device=opt.device or "cpu",
+            device=opt.perf_device or "cpu",
+            device_flag="--device" if config.stash.get(DEVICE_ALIAS, False) else "--perf-device",
             suite=opt.perf_suite,
             overrides=tuple(opt.perf_override),
             conf_dirs=tuple(opt.perf_conf_dir),
             out_dir=(root / out) if not Path(out).is_absolute() else Path(out),
             models_dir=Path(opt.perf_models_dir).resolve() if opt.perf_models_dir else root / "models",
-            on_missing_device=opt.perf_on_missing_device,
-            explicit=explicit,
+            on_missing_device=opt.perf_on_missing_device or "error",
+            explicit=any(v is not None and v != [] for v in given),
         )
 
 
@@ -123,23 +188,54 @@ def _targets_benches(config: pytest.Config) -> bool:
     return False
 
 
-def _check_device(device: str) -> str | None:
-    """None if usable, else why not."""
+def _check_suite_name(name: str | None, conf_dirs: tuple[str, ...]) -> None:
+    """--perf-suite names a conf/suite/NAME.yaml; a path (or '') would escape or miss the tree."""
+    if name is None:
+        return
+    if name and not name.startswith(".") and not any(bad in name for bad in ("/", "\\", "..")):
+        return
+    from perfsuite.config.sources import ConfSources
+
+    try:
+        available = ", ".join(ConfSources.create(conf_dirs).options("suite"))
+    except PerfError:
+        available = "(none readable)"
+    raise pytest.UsageError(
+        f"--perf-suite takes the name of a suite, not a path (got {name!r}). Available: {available}. "
+        "Put your own suite in <your conf dir>/suite/NAME.yaml and pass --perf-conf-dir <your conf dir> --perf-suite NAME."
+    )
+
+
+def _check_device(device: str, *, flag: str = "--device", on_missing: str = "error") -> str | None:
+    """None if usable, else why not (and, for a usage error, what to do instead)."""
     if not device.startswith("cuda"):
         return None
     import torch
 
     if not torch.cuda.is_available():
         why = "this torch build has no CUDA support" if torch.version.cuda is None else "no CUDA device or driver is visible"
+        message = f"{flag} {device} was requested, but {why} (torch {torch.__version__})."
+        if on_missing == "skip":
+            return f"{message} Skipped as asked by --perf-on-missing-device=skip."
         return (
-            f"--device {device} was requested, but {why} (torch {torch.__version__}). "
-            "Run with --device cpu, install a CUDA build of torch (see README: 'Installing for CUDA'), "
+            f"{message} Run with {flag} cpu, install a CUDA build of torch (see README: 'Installing for CUDA'), "
             "or pass --perf-on-missing-device=skip to record every case as skipped."
         )
     index = int(device.split(":")[1]) if ":" in device else 0
     if index >= torch.cuda.device_count():
-        return f"--device {device} was requested, but only {torch.cuda.device_count()} CUDA device(s) are visible."
+        return f"{flag} {device} was requested, but only {torch.cuda.device_count()} CUDA device(s) are visible."
     return None
+
+
+def _benchmark_overrides(config: pytest.Config) -> tuple[str, ...]:
+    """pytest-benchmark's timing options as perfsuite overrides (or a usage error naming the perfsuite option)."""
+    from perfsuite.benchmark_options import BenchmarkOptionError, given_options, translate
+
+    args = [*shlex.split(os.environ.get("PYTEST_ADDOPTS", "")), *config.getini("addopts"), *map(str, config.invocation_params.args)]
+    try:
+        return translate(vars(config.option), given_options(args))
+    except BenchmarkOptionError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -152,6 +248,9 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if getattr(config.option, "numprocesses", None):
         raise pytest.UsageError("perfsuite measures one case at a time and cannot run under pytest-xdist; drop -n/--numprocesses.")
+    _check_suite_name(options.suite, options.conf_dirs)
+    # Before the user's --perf-override values (an explicit override of the same key wins), after the suite's.
+    overrides = _benchmark_overrides(config) + options.overrides
     from perfsuite.config import build_plan
     from perfsuite.pinning import apply_hardware
     from perfsuite.results.layout import OutLayout
@@ -159,14 +258,14 @@ def pytest_configure(config: pytest.Config) -> None:
     from perfsuite.results.records import ResultsWriter
     from perfsuite.session import PerfSession
 
-    missing = _check_device(options.device)
+    missing = _check_device(options.device, flag=options.device_flag, on_missing=options.on_missing_device)
     if missing and options.on_missing_device == "error":
         raise pytest.UsageError(missing)
     try:
         plan = build_plan(
             device=options.device,
             suite=options.suite,
-            overrides=options.overrides,
+            overrides=overrides,
             conf_dirs=options.conf_dirs,
             models_dir=options.models_dir,
             project_root=config.rootpath,
@@ -192,7 +291,7 @@ def pytest_configure(config: pytest.Config) -> None:
     session.results.flush()
     _write_run_header(session, config)
     if getattr(config.option, "benchmark_json", "") is None:
-        config.option.benchmark_json = str(run_dir / "benchmark.json")
+        config.option.benchmark_json = run_dir / "benchmark.json"  # pytest-benchmark >= 5.3 takes a path
     config.stash[PERF_SESSION] = session
 
 
@@ -333,8 +432,9 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         f"perfsuite: suite {plan.suite.name}, device {plan.device}, {len(plan.cases)} cases, "
         f"{len(plan.exclusions)} incompatible model/dataset pairs left out",
         f"perfsuite: threads {perf.threads}",
-        f"perfsuite: run folder {perf.run_dir}",
     ]
+    if not config.option.collectonly:  # --collect-only measures nothing and keeps no run folder
+        lines.append(f"perfsuite: run folder {perf.run_dir}")
     return lines
 
 
@@ -368,7 +468,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # A user-chosen --benchmark-json is honoured; the run folder still gets its copy.
     target = perf.run_dir / "benchmark.json"
     chosen = getattr(config.option, "benchmark_json", None)
-    if chosen and Path(chosen).resolve() != target.resolve() and Path(chosen).is_file():
+    # A path (pytest-benchmark >= 5.3); `.name` of an open file should an older one slip in.
+    chosen = Path(getattr(chosen, "name", chosen)) if chosen else None
+    if chosen is not None and chosen.resolve() != target.resolve() and chosen.is_file():
         shutil.copyfile(chosen, target)
 
 
