@@ -69,7 +69,8 @@ def test_latency(
     perf_record.data.update(info, measurement=m.to_extra_info(include_samples=save_samples))
     perf_record.sweep_point = m
 
-    record_measurement(benchmark, m)
+    # --benchmark-cprofile: a few more calls under cProfile, after the timed samples.
+    record_measurement(benchmark, m, profile_call=lambda: (runtime(batch.inputs[0]), device_sync()))
     benchmark.extra_info.update(m.to_extra_info(include_samples=False))
     benchmark.extra_info.update(info, case=perf_case.describe())
     # A median that is not established (too few samples before max_time_s) is reported as n/e with

@@ -468,8 +468,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # A user-chosen --benchmark-json is honoured; the run folder still gets its copy.
     target = perf.run_dir / "benchmark.json"
     chosen = getattr(config.option, "benchmark_json", None)
-    # A path (pytest-benchmark >= 5.3); `.name` of an open file should an older one slip in.
-    chosen = Path(getattr(chosen, "name", chosen)) if chosen else None
+    if chosen is not None and not isinstance(chosen, (str, os.PathLike)):
+        chosen = getattr(chosen, "name", None)  # an open file, should a pytest-benchmark < 5.3 slip in
+    chosen = Path(chosen) if chosen else None
     if chosen is not None and chosen.resolve() != target.resolve() and chosen.is_file():
         shutil.copyfile(chosen, target)
 
