@@ -163,14 +163,15 @@ class PerfOptions:
         opt = config.option
         root = config.rootpath
         given = (opt.perf_device, opt.perf_suite, opt.perf_override, opt.perf_conf_dir, opt.perf_out_dir, opt.perf_models_dir, opt.perf_on_missing_device)
-        out = opt.perf_out_dir or config.getini("perf_out_dir")
+        # A path typed on the command line is relative to where pytest runs; the ini value to the rootdir.
+        out = config.invocation_params.dir / opt.perf_out_dir if opt.perf_out_dir else root / config.getini("perf_out_dir")
         return cls(
             device=opt.perf_device or "cpu",
             device_flag="--device" if config.stash.get(DEVICE_ALIAS, False) else "--perf-device",
             suite=opt.perf_suite,
             overrides=tuple(opt.perf_override),
             conf_dirs=tuple(opt.perf_conf_dir),
-            out_dir=(root / out) if not Path(out).is_absolute() else Path(out),
+            out_dir=out,
             models_dir=Path(opt.perf_models_dir).resolve() if opt.perf_models_dir else root / "models",
             on_missing_device=opt.perf_on_missing_device or "error",
             explicit=any(v is not None and v != [] for v in given),
