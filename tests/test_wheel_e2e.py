@@ -5,24 +5,21 @@ the checkout gets no build/ or egg-info), installs it into a fresh venv under tm
 user's project there: their own conf dir (a model through the `local` adapter pointing at a tiny
 BERT snapshot they saved, a dataset of .txt files, a suite mixing it with the built-in bert.tiny)
 and their own bench using perfsuite's fixtures. The venv reuses this environment's packages
-(torch, transformers, pytest ...) through a .pth file appended after its own site-packages, so
-nothing is downloaded and only perfsuite comes from the wheel.
+(tests/overlay_venv.py), so nothing is downloaded and only perfsuite comes from the wheel.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
-import sysconfig
 import textwrap
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO
+from overlay_venv import overlay_venv, pip_install, run
 
 SHIPPED = ("pyproject.toml", "README.md", "perfsuite", "conf", "fixtures")
 
@@ -64,13 +61,6 @@ FAST = [
 ]
 
 
-def run(*cmd: str | Path, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTEST_ADDOPTS")}  # nothing from the checkout
-    result = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert result.returncode == 0, f"{cmd} failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
-    return result
-
-
 @pytest.fixture(scope="module")
 def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv with perfsuite installed from a freshly built wheel; returns its python."""
@@ -86,16 +76,8 @@ def wheel_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", tmp / "dist", src, cwd=tmp)
     (wheel,) = (tmp / "dist").glob("perfsuite-*.whl")
 
-    venv = tmp / "venv"
-    run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=tmp)
-    python = venv / "bin" / "python"
-    purelib = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", cwd=tmp).stdout.strip())
-    # This environment's packages, after the venv's own: torch & co. without a download. Only plain
-    # paths, so its .pth files (e.g. the editable perfsuite of a checkout) are not run.
-    here = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
-    (purelib / "_perfsuite_test_deps.pth").write_text("\n".join(here) + "\n")
-    # --ignore-installed: the checkout's own perfsuite is visible through that .pth; leave it alone.
-    run(python, "-m", "pip", "install", "--no-deps", "--no-index", "--ignore-installed", "-q", wheel, cwd=tmp)
+    python = overlay_venv(tmp / "venv")
+    pip_install(python, "--no-index", wheel, cwd=tmp)
     return python
 
 
