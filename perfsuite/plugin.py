@@ -1,4 +1,4 @@
-"""perfsuite's pytest plugin: options, config composition at configure time, the run folder.
+"""perfsuite's pytest plugin: options (perfsuite.options), config composition at configure time, the run folder.
 
 Loaded in every pytest run of the user's (pytest11 entry point), so importing it is cheap: torch,
 transformers and Hydra are imported only once a benchmark session is active. A session is active
@@ -8,25 +8,31 @@ option is given.
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import os
-import shlex
 import shutil
 import sys
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from perfsuite.errors import PerfError
+from perfsuite.options import (
+    DEVICE_ALIAS,
+    PerfOptions,
+    add_device_alias,
+    add_options,
+    benchmark_overrides,
+    check_device,
+    check_suite_name,
+    targets_benches,
+)
 
 PERF_SESSION = pytest.StashKey["Any"]()
 PERF_OPTIONS = pytest.StashKey["PerfOptions"]()
-DEVICE_ALIAS = pytest.StashKey[bool]()  # True when perfsuite owns --device
 CASE_RECORD = pytest.StashKey["Any"]()  # the CaseRecord a benchmark test filled in
 CASE_PARAM = "perf_case"
 
@@ -62,76 +68,8 @@ def _fixtures_package() -> str:
 pytest_plugins = [f"{_fixtures_package()}.{m}" for m in ("case", "device", "model", "dataset", "runtime", "batch")]
 
 
-
-def _device_arg(text: str) -> str:
-    from perfsuite.config.validate import check_device
-
-    try:
-        return check_device(text)
-    except PerfError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _override_arg(text: str) -> str:
-    if "=" not in text and not text.startswith("~"):
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. infer.batch_sizes=[1,4]), got {text!r}")
-    return text
-
-
-_DEVICE_HELP = "device to benchmark on: cpu, cuda or cuda:N. Default: cpu."
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("perfsuite", "perfsuite: ML inference benchmarks")
-    # --perf-device always exists; --device is added as its alias once every plugin and initial
-    # conftest has had its say, and only if no one else owns it (see pytest_load_initial_conftests).
-    group.addoption("--perf-device", dest="perf_device", type=_device_arg, default=None, metavar="DEVICE", help=_DEVICE_HELP)
-    group.addoption("--perf-suite", default=None, metavar="NAME", help="benchmark matrix from conf/suite/NAME.yaml. Default: default.")
-    group.addoption(
-        "--perf-override",
-        action="append",
-        default=[],
-        type=_override_arg,
-        metavar="KEY=VALUE",
-        help="Hydra override, repeatable (e.g. infer.batch_sizes=[1,4], model=gpt2.tiny, dataset=pydoc). Default: none.",
-    )
-    group.addoption(
-        "--perf-conf-dir",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="extra config tree searched before the built-in conf/, repeatable. Default: none.",
-    )
-    group.addoption("--perf-out-dir", default=None, metavar="DIR", help="where run folders go. Default: ini perf_out_dir, else <rootdir>/out.")
-    group.addoption("--perf-models-dir", default=None, metavar="DIR", help="local model snapshots for model=<name>. Default: <rootdir>/models.")
-    group.addoption(
-        "--perf-on-missing-device",
-        choices=("error", "skip"),
-        default=None,
-        help="when the device asked for is missing on this machine: stop with a usage error, or skip every case with the reason. Default: error.",
-    )
-    parser.addini("perf_out_dir", "where run folders go (relative to rootdir)", default="out")
-    parser.addini("perf_benches", "folders holding perfsuite benchmarks (relative to rootdir)", type="linelist", default=["benches"])
-
-
-def _option_names(parser: pytest.Parser) -> set[str]:
-    # pytest has no public listing of the options added so far; its OptionGroup.addoption only
-    # checks its own group (and, from pytest 9, the dest), so look across all groups here.
-    groups = [getattr(parser, "_anonymous", None), *getattr(parser, "_groups", [])]
-    return {name for group in groups if group is not None for opt in group.options for name in opt.names()}
-
-
-def add_device_alias(parser: pytest.Parser) -> bool:
-    """Add `--device` as an alias of --perf-device if no plugin or conftest owns it; True if added."""
-    if "--device" in _option_names(parser):
-        return False
-    try:
-        parser.getgroup("perfsuite").addoption(
-            "--device", dest="perf_device", type=_device_arg, default=None, metavar="DEVICE", help=f"alias of --perf-device. {_DEVICE_HELP}"
-        )
-    except ValueError:  # taken after all (a check we could not see): leave it to its owner
-        return False
-    return True
+    add_options(parser)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -145,113 +83,19 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
         early_config.stash[DEVICE_ALIAS] = add_device_alias(parser)
 
 
-
-@dataclass(frozen=True)
-class PerfOptions:
-    device: str
-    device_flag: str  # the flag a user types for perfsuite's device: --device, or --perf-device when --device is someone else's
-    suite: str | None
-    overrides: tuple[str, ...]
-    conf_dirs: tuple[str, ...]
-    out_dir: Path
-    models_dir: Path
-    on_missing_device: str
-    explicit: bool  # any perfsuite option given on the command line
-
-    @classmethod
-    def from_config(cls, config: pytest.Config) -> PerfOptions:
-        opt = config.option
-        root = config.rootpath
-        given = (opt.perf_device, opt.perf_suite, opt.perf_override, opt.perf_conf_dir, opt.perf_out_dir, opt.perf_models_dir, opt.perf_on_missing_device)
-        # A path typed on the command line is relative to where pytest runs; the ini value to the rootdir.
-        out = config.invocation_params.dir / opt.perf_out_dir if opt.perf_out_dir else root / config.getini("perf_out_dir")
-        return cls(
-            device=opt.perf_device or "cpu",
-            device_flag="--device" if config.stash.get(DEVICE_ALIAS, False) else "--perf-device",
-            suite=opt.perf_suite,
-            overrides=tuple(opt.perf_override),
-            conf_dirs=tuple(opt.perf_conf_dir),
-            out_dir=out,
-            models_dir=Path(opt.perf_models_dir).resolve() if opt.perf_models_dir else root / "models",
-            on_missing_device=opt.perf_on_missing_device or "error",
-            explicit=any(v is not None and v != [] for v in given),
-        )
-
-
-def _targets_benches(config: pytest.Config) -> bool:
-    benches = [(config.rootpath / b).resolve() for b in config.getini("perf_benches")]
-    benches = [b for b in benches if b.is_dir()]
-    for arg in config.args:
-        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
-        for b in benches:
-            if path == b or b in path.parents or path in b.parents:
-                return True
-    return False
-
-
-def _check_suite_name(name: str | None, conf_dirs: tuple[str, ...]) -> None:
-    """--perf-suite names a conf/suite/NAME.yaml; a path (or '') would escape or miss the tree."""
-    if name is None:
-        return
-    if name and not name.startswith(".") and not any(bad in name for bad in ("/", "\\", "..")):
-        return
-    from perfsuite.config.sources import ConfSources
-
-    try:
-        available = ", ".join(ConfSources.create(conf_dirs).options("suite"))
-    except PerfError:
-        available = "(none readable)"
-    raise pytest.UsageError(
-        f"--perf-suite takes the name of a suite, not a path (got {name!r}). Available: {available}. "
-        "Put your own suite in <your conf dir>/suite/NAME.yaml and pass --perf-conf-dir <your conf dir> --perf-suite NAME."
-    )
-
-
-def _check_device(device: str, *, flag: str = "--device", on_missing: str = "error") -> str | None:
-    """None if usable, else why not (and, for a usage error, what to do instead)."""
-    if not device.startswith("cuda"):
-        return None
-    import torch
-
-    if not torch.cuda.is_available():
-        why = "this torch build has no CUDA support" if torch.version.cuda is None else "no CUDA device or driver is visible"
-        message = f"{flag} {device} was requested, but {why} (torch {torch.__version__})."
-        if on_missing == "skip":
-            return f"{message} Skipped as asked by --perf-on-missing-device=skip."
-        return (
-            f"{message} Run with {flag} cpu, install a CUDA build of torch (see README: 'Installing for CUDA'), "
-            "or pass --perf-on-missing-device=skip to record every case as skipped."
-        )
-    index = int(device.split(":")[1]) if ":" in device else 0
-    if index >= torch.cuda.device_count():
-        return f"{flag} {device} was requested, but only {torch.cuda.device_count()} CUDA device(s) are visible."
-    return None
-
-
-def _benchmark_overrides(config: pytest.Config) -> tuple[str, ...]:
-    """pytest-benchmark's timing options as perfsuite overrides (or a usage error naming the perfsuite option)."""
-    from perfsuite.benchmark_options import BenchmarkOptionError, given_options, translate
-
-    args = [*shlex.split(os.environ.get("PYTEST_ADDOPTS", "")), *config.getini("addopts"), *map(str, config.invocation_params.args)]
-    try:
-        return translate(vars(config.option), given_options(args))
-    except BenchmarkOptionError as exc:
-        raise pytest.UsageError(str(exc)) from None
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "perf_stage(name): the pipeline stage a benchmark belongs to (see conf/pipeline/).")
     config.addinivalue_line("markers", "perf_generation: parametrize only with cases whose model can generate (max_new_tokens > 0).")
     options = PerfOptions.from_config(config)
     config.stash[PERF_OPTIONS] = options
-    if not (options.explicit or _targets_benches(config)):
+    if not (options.explicit or targets_benches(config)):
         return
     if getattr(config.option, "numprocesses", None):
         raise pytest.UsageError("perfsuite measures one case at a time and cannot run under pytest-xdist; drop -n/--numprocesses.")
-    _check_suite_name(options.suite, options.conf_dirs)
+    check_suite_name(options.suite, options.conf_dirs)
     # Before the user's --perf-override values (an explicit override of the same key wins), after the suite's.
-    overrides = _benchmark_overrides(config) + options.overrides
+    overrides = benchmark_overrides(config) + options.overrides
     from perfsuite.config import build_plan
     from perfsuite.pinning import apply_hardware
     from perfsuite.results.layout import OutLayout
@@ -259,7 +103,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from perfsuite.results.records import ResultsWriter
     from perfsuite.session import PerfSession
 
-    missing = _check_device(options.device, flag=options.device_flag, on_missing=options.on_missing_device)
+    missing = check_device(options.device, flag=options.device_flag, on_missing=options.on_missing_device)
     if missing and options.on_missing_device == "error":
         raise pytest.UsageError(missing)
     try:
@@ -292,7 +136,7 @@ def pytest_configure(config: pytest.Config) -> None:
     session.results.flush()
     _write_run_header(session, config)
     if getattr(config.option, "benchmark_json", "") is None:
-        config.option.benchmark_json = run_dir / "benchmark.json"  # pytest-benchmark >= 5.3 takes a path
+        config.option.benchmark_json = str(run_dir / "benchmark.json")
     config.stash[PERF_SESSION] = session
 
 

@@ -105,7 +105,7 @@ def test_perf_device_works_when_perfsuite_owns_device_too(user_run):
 def test_missing_device_skip_message_does_not_ask_for_the_flag_given(user_run):
     result = user_run("--perf-device", "cuda", "--perf-on-missing-device=skip", "-rs", "-k", "test_case")
     result.assert_outcomes(skipped=1, deselected=1)
-    result.stdout.fnmatch_lines(["*SKIPPED*--device cuda was requested, but *Skipped as asked by --perf-on-missing-device=skip*"])
+    result.stdout.fnmatch_lines(["*SKIPPED*--perf-device cuda was requested, but *Skipped as asked by --perf-on-missing-device=skip*"])
     assert "or pass --perf-on-missing-device=skip" not in result.stdout.str()
 
 
