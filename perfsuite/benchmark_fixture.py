@@ -72,5 +72,7 @@ def record_measurement(benchmark: Any, m: Measurement, *, profile_call: Callable
         "max_time": m.stop_policy.max_time_s,
         "warmup": m.warmup_calls,
         "confidence": m.stop_policy.ci_confidence,
+        # measure.disable_gc (the policy helper's Measurement.gc_disabled); False where it is not recorded.
+        "disable_gc": bool(getattr(m, "gc_disabled", False)),
     }
     record_samples(benchmark, m.samples_s, options, iterations=m.calls_per_sample, profile_call=profile_call)

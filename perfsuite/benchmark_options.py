@@ -33,12 +33,13 @@ def _refuse(why: str) -> Callable[[Any], list[str]]:
 
 
 def _warmup(value: Any) -> list[str]:
-    if value:  # 'on': perfsuite always warms up (until the rolling median settles)
+    # None: the bare flag, which pytest-benchmark documents as "activates warmup"; True: 'on'.
+    if value is None or value:  # perfsuite always warms up (until the rolling median settles)
         return []
     raise BenchmarkOptionError(
         "perfsuite always warms a case up until its rolling median settles and never times warm-up "
-        "calls; bound the warm-up with --perf-override measure.warmup.max_calls=N or "
-        "measure.warmup.max_time_s=SECONDS instead of turning it off"
+        "calls, so it cannot be turned off ('off', or 'auto', which is off on CPython); bound it with "
+        "--perf-override measure.warmup.max_calls=N or measure.warmup.max_time_s=SECONDS"
     )
 
 

@@ -180,12 +180,15 @@ def test_timing_options_perfsuite_cannot_honour_are_usage_errors(user_run, args,
 
 def test_benchmark_cprofile_prints_the_table(user_run, tmp_path):
     chosen = tmp_path / "mine.json"
-    result = user_run("--benchmark-cprofile", "tottime", "--benchmark-json", str(chosen), "-k", "test_samples")
+    dump = tmp_path / "profiles" / "run"
+    result = user_run("--benchmark-cprofile", "tottime", "--benchmark-json", str(chosen), f"--benchmark-cprofile-dump={dump}", "-k", "test_samples")
     result.assert_outcomes(passed=1, deselected=1)
     result.stdout.fnmatch_lines(["*cProfile (time in s)*", "*test_samples*", "ncalls*tottime*", "*sorted*"])
     (bench,) = json.loads(chosen.read_text())["benchmarks"]
     assert any("sorted" in row["function_name"] for row in bench["cprofile"])
     assert bench["stats"]["rounds"] == 5  # the profiled calls are not samples
+    (prof,) = dump.parent.iterdir()
+    assert prof.name.startswith("run-test_samples") and prof.suffix == ".prof" and prof.stat().st_size > 0
 
 
 # --- the translation itself (pure) ----------------------------------------------------------
@@ -198,6 +201,16 @@ def test_translate_only_what_was_given():
     assert translate(values, {"--benchmark-disable-gc", "--benchmark-max-time"}) == ("measure.stop.max_time_s=1.0", "measure.disable_gc=true")
     with pytest.raises(BenchmarkOptionError, match="--benchmark-timer is not supported"):
         translate(values, {"--benchmark-timer"})
+
+
+@pytest.mark.parametrize(("value", "accepted"), [(None, True), (True, True), (False, False)])
+def test_warmup_on_is_honoured_and_off_is_refused(value, accepted):
+    # None is the bare `--benchmark-warmup` ("activates warmup"); False is 'off' (or 'auto' on CPython).
+    if accepted:
+        assert translate({"benchmark_warmup": value}, {"--benchmark-warmup"}) == ()
+    else:
+        with pytest.raises(BenchmarkOptionError, match="cannot be turned off"):
+            translate({"benchmark_warmup": value}, {"--benchmark-warmup"})
 
 
 def test_given_options_reads_both_spellings():
