@@ -1,4 +1,4 @@
-"""perfsuite's pytest plugin: options, config composition at configure time, the run folder.
+"""perfsuite's pytest plugin: options (perfsuite.options), config composition at configure time, the run folder.
 
 Loaded in every pytest run of the user's (pytest11 entry point), so importing it is cheap: torch,
 transformers and Hydra are imported only once a benchmark session is active. A session is active
@@ -8,138 +8,80 @@ option is given.
 
 from __future__ import annotations
 
-import argparse
+import importlib.util
 import json
-import warnings
+import os
 import shutil
-from dataclasses import dataclass
+import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from perfsuite.errors import PerfError
+from perfsuite.options import (
+    DEVICE_ALIAS,
+    PerfOptions,
+    add_device_alias,
+    add_options,
+    benchmark_overrides,
+    check_device,
+    check_suite_name,
+    targets_benches,
+)
 
 PERF_SESSION = pytest.StashKey["Any"]()
 PERF_OPTIONS = pytest.StashKey["PerfOptions"]()
 CASE_RECORD = pytest.StashKey["Any"]()  # the CaseRecord a benchmark test filled in
 CASE_PARAM = "perf_case"
+GATE_PLUGIN = "perfsuite-gate"  # perfsuite.gate_plugin.GATE_PLUGIN, without importing it here
 
 
 class PerfStageWarning(UserWarning):
     """A configured pipeline stage has no benchmark in this run."""
 
 
+def _fixtures_package() -> str:
+    """The importable name of perfsuite's fixtures: `perfsuite._fixtures`.
 
-def _device_arg(text: str) -> str:
-    from perfsuite.config.validate import check_device
+    pyproject maps the top-level fixtures/ folder (the one copy in git) to that package, so a wheel
+    and an editable install have it. A checkout used through PYTHONPATH (or an editable install
+    made before that mapping) does not: there the checkout's fixtures/ is loaded under the same
+    name, so the fixtures are registered once, as the same modules, however perfsuite got here.
+    """
+    name = "perfsuite._fixtures"
+    if name in sys.modules or importlib.util.find_spec(name) is not None:
+        return name
+    init = Path(__file__).resolve().parents[1] / "fixtures" / "__init__.py"
+    spec = importlib.util.spec_from_file_location(name, init, submodule_search_locations=[str(init.parent)])
+    if spec is None or spec.loader is None or not init.is_file():
+        raise ImportError(f"perfsuite's fixtures are missing: neither {name} nor {init} can be imported; reinstall perfsuite")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return name
 
-    try:
-        return check_device(text)
-    except PerfError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
-
-def _override_arg(text: str) -> str:
-    if "=" not in text and not text.startswith("~"):
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE (e.g. infer.batch_sizes=[1,4]), got {text!r}")
-    return text
+# Registered with the plugin (pytest imports a plugin's `pytest_plugins`), so benchmarks anywhere
+# get perf_case, built_model, runtime, batch, ... without a conftest of their own. Fixtures of a
+# plugin rank below any conftest's, so a project's own `device` or `model` fixture still wins.
+pytest_plugins = [f"{_fixtures_package()}.{m}" for m in ("case", "device", "model", "dataset", "runtime", "batch")]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("perfsuite", "perfsuite: ML inference benchmarks")
-    group.addoption(
-        "--device",
-        type=_device_arg,
-        default=None,
-        metavar="DEVICE",
-        help="device to benchmark on: cpu, cuda or cuda:N. Default: cpu.",
-    )
-    group.addoption("--perf-suite", default=None, metavar="NAME", help="benchmark matrix from conf/suite/NAME.yaml. Default: default.")
-    group.addoption(
-        "--perf-override",
-        action="append",
-        default=[],
-        type=_override_arg,
-        metavar="KEY=VALUE",
-        help="Hydra override, repeatable (e.g. infer.batch_sizes=[1,4], model=gpt2.tiny, dataset=pydoc). Default: none.",
-    )
-    group.addoption(
-        "--perf-conf-dir",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="extra config tree searched before the built-in conf/, repeatable. Default: none.",
-    )
-    group.addoption("--perf-out-dir", default=None, metavar="DIR", help="where run folders go. Default: ini perf_out_dir, else <rootdir>/out.")
-    group.addoption("--perf-models-dir", default=None, metavar="DIR", help="local model snapshots for model=<name>. Default: <rootdir>/models.")
-    group.addoption(
-        "--perf-on-missing-device",
-        choices=("error", "skip"),
-        default="error",
-        help="when --device names a device this machine lacks: stop with a usage error, or skip every case with the reason. Default: error.",
-    )
-    parser.addini("perf_out_dir", "where run folders go (relative to rootdir)", default="out")
-    parser.addini("perf_benches", "folders holding perfsuite benchmarks (relative to rootdir)", type="linelist", default=["benches"])
+    add_options(parser)
 
 
-@dataclass(frozen=True)
-class PerfOptions:
-    device: str
-    suite: str | None
-    overrides: tuple[str, ...]
-    conf_dirs: tuple[str, ...]
-    out_dir: Path
-    models_dir: Path
-    on_missing_device: str
-    explicit: bool  # any perfsuite option given on the command line
-
-    @classmethod
-    def from_config(cls, config: pytest.Config) -> PerfOptions:
-        opt = config.option
-        root = config.rootpath
-        explicit = bool(opt.device or opt.perf_suite or opt.perf_override or opt.perf_conf_dir)
-        out = opt.perf_out_dir or config.getini("perf_out_dir")
-        return cls(
-            device=opt.device or "cpu",
-            suite=opt.perf_suite,
-            overrides=tuple(opt.perf_override),
-            conf_dirs=tuple(opt.perf_conf_dir),
-            out_dir=(root / out) if not Path(out).is_absolute() else Path(out),
-            models_dir=Path(opt.perf_models_dir).resolve() if opt.perf_models_dir else root / "models",
-            on_missing_device=opt.perf_on_missing_device,
-            explicit=explicit,
-        )
-
-
-def _targets_benches(config: pytest.Config) -> bool:
-    benches = [(config.rootpath / b).resolve() for b in config.getini("perf_benches")]
-    benches = [b for b in benches if b.is_dir()]
-    for arg in config.args:
-        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
-        for b in benches:
-            if path == b or b in path.parents or path in b.parents:
-                return True
-    return False
-
-
-def _check_device(device: str) -> str | None:
-    """None if usable, else why not."""
-    if not device.startswith("cuda"):
-        return None
-    import torch
-
-    if not torch.cuda.is_available():
-        why = "this torch build has no CUDA support" if torch.version.cuda is None else "no CUDA device or driver is visible"
-        return (
-            f"--device {device} was requested, but {why} (torch {torch.__version__}). "
-            "Run with --device cpu, install a CUDA build of torch (see README: 'Installing for CUDA'), "
-            "or pass --perf-on-missing-device=skip to record every case as skipped."
-        )
-    index = int(device.split(":")[1]) if ":" in device else 0
-    if index >= torch.cuda.device_count():
-        return f"--device {device} was requested, but only {torch.cuda.device_count()} CUDA device(s) are visible."
-    return None
+@pytest.hookimpl(wrapper=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser, args: list[str]) -> Any:
+    # Plugins (-p, entry points) have added their options before this hook, and the rootdir/initial
+    # conftests add theirs inside it; adding --device only afterwards means a conftest that defines
+    # --device itself never dies with "option names {'--device'} already added".
+    try:
+        return (yield)
+    finally:
+        early_config.stash[DEVICE_ALIAS] = add_device_alias(parser)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -148,10 +90,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "perf_generation: parametrize only with cases whose model can generate (max_new_tokens > 0).")
     options = PerfOptions.from_config(config)
     config.stash[PERF_OPTIONS] = options
-    if not (options.explicit or _targets_benches(config)):
+    if not (options.explicit or targets_benches(config)):
         return
     if getattr(config.option, "numprocesses", None):
         raise pytest.UsageError("perfsuite measures one case at a time and cannot run under pytest-xdist; drop -n/--numprocesses.")
+    check_suite_name(options.suite, options.conf_dirs)
+    # Before the user's --perf-override values (an explicit override of the same key wins), after the suite's.
+    overrides = benchmark_overrides(config) + options.overrides
     from perfsuite.config import build_plan
     from perfsuite.pinning import apply_hardware
     from perfsuite.results.layout import OutLayout
@@ -159,14 +104,14 @@ def pytest_configure(config: pytest.Config) -> None:
     from perfsuite.results.run import ResultsWriter
     from perfsuite.session import PerfSession
 
-    missing = _check_device(options.device)
+    missing = check_device(options.device, flag=options.device_flag, on_missing=options.on_missing_device)
     if missing and options.on_missing_device == "error":
         raise pytest.UsageError(missing)
     try:
         plan = build_plan(
             device=options.device,
             suite=options.suite,
-            overrides=options.overrides,
+            overrides=overrides,
             conf_dirs=options.conf_dirs,
             models_dir=options.models_dir,
             project_root=config.rootpath,
@@ -202,8 +147,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.benchmark_json = str(run_dir / "benchmark.json")
     config.stash[PERF_SESSION] = session
     _sigterm_interrupts(config)
+    from perfsuite.gate_plugin import register as register_gate
     from perfsuite.report.progress import ProgressReporter
 
+    # After the run folder exists (the gate reads env.json's machine id); a missing or corrupt
+    # baseline is a usage error here, before the first case.
+    register_gate(config, session, options.out_dir, options.conf_dirs)
     config.pluginmanager.register(ProgressReporter(config), "perfsuite-progress")
 
 
@@ -289,9 +238,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     perf = perf_session(config)
     if perf is None:
         return
-    stages = set()
-    for case in perf.plan.cases:
-        stages.update(case.config.stages)
+    stages = set(perf.plan.run.stages)
     keep, deselected = [], []
     for item in items:
         marker = item.get_closest_marker("perf_stage")
@@ -304,6 +251,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if deselected:
         config.hook.pytest_deselected(items=deselected)
     covered = {m.args[0] for it in keep if (m := it.get_closest_marker("perf_stage")) and m.args}
+    if any(_case_of(it) is not None and not it.get_closest_marker("perf_stage") for it in keep):
+        covered.add("direct_inference")  # a user's benchmark without a perf_stage marker is a direct-inference one
     for stage in sorted(stages - covered):
         # A stage the pipeline asks for but no collected benchmark implements must not pass silently.
         warnings.warn(PerfStageWarning(f"pipeline stage '{stage}' is selected but no collected benchmark runs it"))
@@ -352,7 +301,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             outcome, reason = "passed", None
         draft = item.stash.get(CASE_RECORD, None)
         with perf.guard(f"recording the result of {item.nodeid}"):
-            perf.record(getattr(item, "originalname", item.name), draft, case, outcome, reason)
+            result = perf.record(getattr(item, "originalname", item.name), draft, case, outcome, reason)
+            gate = item.config.pluginmanager.get_plugin(GATE_PLUGIN)
+            if gate is not None and gate.baseline is not None:
+                # JUnit XML (--junitxml) takes the properties of the teardown report, made after this.
+                item.user_properties.extend(gate.properties(result))
     return report
 
 
@@ -381,8 +334,9 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
         f"perfsuite: suite {plan.suite.name}, device {plan.device}, {len(plan.cases)} cases, "
         f"{len(plan.exclusions)} incompatible model/dataset pairs left out",
         f"perfsuite: threads {perf.threads}",
-        f"perfsuite: run folder {perf.run_dir}",
     ]
+    if not config.option.collectonly:  # --collect-only measures nothing and keeps no run folder
+        lines.append(f"perfsuite: run folder {perf.run_dir}")
     return lines
 
 
@@ -419,7 +373,8 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             red=True,
             bold=True,
         )
-    terminalreporter.write_line(f"run folder: {perf.run_dir}")
+    if not config.option.collectonly:  # --collect-only creates no run folder
+        terminalreporter.write_line(f"run folder: {perf.run_dir}")
 
 
 @pytest.hookimpl(trylast=True)
@@ -434,7 +389,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     # A user-chosen --benchmark-json is honoured; the run folder still gets its copy.
     target = perf.run_dir / "benchmark.json"
     chosen = getattr(config.option, "benchmark_json", None)
-    if chosen and Path(chosen).resolve() != target.resolve() and Path(chosen).is_file():
+    if chosen is not None and not isinstance(chosen, (str, os.PathLike)):
+        chosen = getattr(chosen, "name", None)  # an open file, should a pytest-benchmark < 5.3 slip in
+    chosen = Path(chosen) if chosen else None
+    if chosen is not None and chosen.resolve() != target.resolve() and chosen.is_file():
         shutil.copyfile(chosen, target)
 
 
@@ -454,3 +412,38 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
         "device": perf.plan.device,
         "overrides": list(perf.plan.overrides),
     }
+
+
+MACHINE_ID_KEY = "perfsuite_machine_id"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
+    """Record perfsuite's machine id in pytest-benchmark's machine_info (its saved runs and JSON)."""
+    perf = perf_session(config)
+    if perf is None:
+        return
+    try:
+        env = json.loads((perf.run_dir / "env.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if isinstance(env, dict) and env.get("machine_id"):
+        machine_info[MACHINE_ID_KEY] = env["machine_id"]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_benchmark_compare_machine_info(config: pytest.Config, benchmarksession: Any, machine_info: dict[str, Any], compared_benchmark: dict[str, Any]) -> None:
+    """--benchmark-compare against a run from another perfsuite machine id: say so plainly.
+
+    pytest-benchmark's own check compares all of machine_info (and warns on any difference, even
+    the host name); this one says whether the timings are comparable at all.
+    """
+    ours = machine_info.get(MACHINE_ID_KEY)
+    stored = compared_benchmark.get("machine_info", {})
+    theirs = stored.get(MACHINE_ID_KEY) if isinstance(stored, dict) else None
+    if ours and theirs != ours:
+        benchmarksession.logger.warning(
+            f"perfsuite: the compared run was measured on machine id {theirs or 'unknown (not a perfsuite run)'}, this run on {ours}: "
+            "its timings come from other hardware or software and are not comparable. perfsuite's own gate "
+            "(--perf-compare NAME --perf-gate) refuses such a comparison unless forced."
+        )

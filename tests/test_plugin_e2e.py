@@ -227,7 +227,6 @@ ORIGINAL = _eager.EagerRuntime.__call__
 def test_model_error_fails_that_case_only(run_benches, pytester, monkeypatch):
     pytester.makepyfile(faults=FAULTS_PLUGIN)
     monkeypatch.setenv("FAULT", "model_raises")
-    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
     result = run_benches("-p", "faults", "--perf-override", "model=bert.tiny", "--perf-override", "infer.batch_sizes=[1,2]")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*RuntimeError: kernel exploded on this batch*"])
@@ -240,7 +239,6 @@ def test_model_error_fails_that_case_only(run_benches, pytester, monkeypatch):
 def test_ctrl_c_keeps_finished_cases_on_disk(run_benches, pytester, monkeypatch):
     pytester.makepyfile(faults=FAULTS_PLUGIN)
     monkeypatch.setenv("FAULT", "ctrl_c")
-    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
     result = run_benches("-p", "faults", "--perf-override", "model=bert.tiny", "--perf-override", "infer.batch_sizes=[1,2,3]")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     (run_dir,) = run_dirs(run_benches.out)

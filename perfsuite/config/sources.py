@@ -7,8 +7,19 @@ from pathlib import Path
 
 from perfsuite.errors import PerfConfigError
 
-# The built-in tree sits next to the package in a checkout (conf/ at the repo top level).
-BUILTIN_CONF = Path(__file__).resolve().parents[2] / "conf"
+
+
+def builtin_conf_dir(package_dir: Path = Path(__file__).resolve().parents[1]) -> Path:
+    """perfsuite's own conf tree: inside the package when installed from a wheel (pyproject maps
+    conf/ to perfsuite/_conf), else the top-level conf/ next to the package (a checkout, or an
+    editable install, whose package is the checkout's folder)."""
+    installed = package_dir / "_conf"
+    if (installed / "config.yaml").is_file():
+        return installed
+    return package_dir.parent / "conf"
+
+
+BUILTIN_CONF = builtin_conf_dir()
 
 
 def is_plain_name(name: str) -> bool:
