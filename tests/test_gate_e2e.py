@@ -115,7 +115,7 @@ name: ab
 models: [bert.tiny]
 datasets: [pydoc]
 batch_sizes: [1]
-overrides: [measure.stop.min_time_s=0.2, measure.stop.max_time_s=0.5, measure.warmup.max_time_s=0.3]
+overrides: [measure.stop.min_time_s=0.1, measure.stop.max_time_s=0.2, measure.warmup.max_time_s=0.2]
 """
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from perfsuite.results import load_run
+
 from conftest import REPO
 from overlay_venv import overlay_venv, pip_install, run
 
@@ -46,7 +48,8 @@ from perfsuite.runner import measure_latency
 def test_forward(benchmark, perf_case, built_model, runtime, batch, perf_record):
     outcome = measure_latency(perf_case, runtime, batch, built_model.model.module)
     m = outcome.measurement
-    perf_record.data.update(measurement=m.to_extra_info(), model=built_model.model.info().as_dict())
+    perf_record.measurement, perf_record.throughput, perf_record.memory = m, outcome.throughput, outcome.memory
+    perf_record.details["model"] = built_model.model.info().as_dict()
     record_measurement(benchmark, m, profile_call=lambda: runtime(batch.inputs[0]))
     assert m.rounds >= 5 and min(m.samples_s) > 0
 """
@@ -117,14 +120,15 @@ def test_installed_wheel_runs_a_users_own_benchmarks(wheel_venv: Path, tmp_path:
     assert "cProfile (time in s)" in result.stdout
     (run_dir,) = (project / "out" / "runs").iterdir()
     assert run_dir.name.endswith("_mine-cpu")
-    results = json.loads((run_dir / "results.json").read_text())
-    assert results["status"] == "complete"
-    assert {(r["case"], r["outcome"]) for r in results["results"]} == {
+    loaded = load_run(run_dir)  # this checkout's reader on the installed wheel's output
+    assert loaded.status == "finished"
+    assert {(r.case.id, r.outcome) for r in loaded.cases} == {
         ("mybert-mytexts-eager-bs1-cpu", "passed"),
         ("bert.tiny-mytexts-eager-bs1-cpu", "passed"),
     }
-    mine = next(r for r in results["results"] if r["case"].startswith("mybert"))
-    assert mine["model"]["weights"] == str((project / "snapshots" / "tinybert").resolve())
-    assert mine["model"]["tokenizer"] != "hash"  # the snapshot's own tokenizer
+    mine = next(r for r in loaded.cases if r.case.id.startswith("mybert"))
+    assert mine.details["model"]["weights"] == str((project / "snapshots" / "tinybert").resolve())
+    assert mine.details["model"]["tokenizer"] != "hash"  # the snapshot's own tokenizer
+    assert mine.stats.n >= 5 and mine.throughput.samples_per_s > 0
     bench = json.loads((run_dir / "benchmark.json").read_text())
     assert len(bench["benchmarks"]) == 2 and all(b["stats"]["rounds"] >= 5 for b in bench["benchmarks"])
