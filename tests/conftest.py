@@ -12,6 +12,21 @@ pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parents[1]
 
+# A short measurement policy for end-to-end runs: they check behaviour, not figures.
+FAST_POLICY = (
+    "measure.stop.min_time_s=0.02",
+    "measure.stop.max_time_s=0.3",
+    "measure.stop.min_rounds=5",
+    "measure.warmup.min_calls=2",
+    "measure.warmup.window=2",
+    "measure.warmup.max_time_s=0.5",
+)
+
+
+def as_overrides(values: tuple[str, ...] | list[str]) -> list[str]:
+    """["--perf-override", v, ...] for each value."""
+    return [arg for v in values for arg in ("--perf-override", v)]
+
 
 @pytest.fixture
 def conf_dir(tmp_path: Path) -> Callable[[dict[str, str]], Path]:

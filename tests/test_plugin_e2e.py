@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import FAST_POLICY, REPO, as_overrides
 from perfsuite.results import load_run
 
 E2E_SUITE = """
@@ -19,19 +19,7 @@ models: [gpt2.tiny, bert.tiny, resnet50.tiny]
 datasets: [pydoc, sample_images]
 batch_sizes: [1, 2]
 """
-FAST = [
-    arg
-    for ov in (
-        "measure.stop.min_time_s=0.02",
-        "measure.stop.max_time_s=0.3",
-        "measure.stop.min_rounds=5",
-        "measure.warmup.min_calls=2",
-        "measure.warmup.window=2",
-        "measure.warmup.max_time_s=0.5",
-        "measure.generation.runs=11",  # 11 runs establish the medians
-    )
-    for arg in ("--perf-override", ov)
-]
+FAST = as_overrides([*FAST_POLICY, "measure.generation.runs=11"])  # 11 runs establish the medians
 
 
 @pytest.fixture

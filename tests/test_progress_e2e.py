@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import REPO
+from conftest import FAST_POLICY, REPO, as_overrides
 
 SUITE = """
 name: progress
@@ -13,18 +13,7 @@ models: [bert.tiny]
 datasets: [pydoc]
 batch_sizes: [1, 2]
 """
-FAST = [
-    arg
-    for ov in (
-        "measure.stop.min_time_s=0.02",
-        "measure.stop.max_time_s=0.3",
-        "measure.stop.min_rounds=5",
-        "measure.warmup.min_calls=2",
-        "measure.warmup.window=2",
-        "measure.warmup.max_time_s=0.5",
-    )
-    for arg in ("--perf-override", ov)
-]
+FAST = as_overrides(FAST_POLICY)
 
 
 @pytest.fixture

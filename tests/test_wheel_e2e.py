@@ -20,7 +20,7 @@ import pytest
 
 from perfsuite.results import load_run
 
-from conftest import REPO
+from conftest import FAST_POLICY, REPO
 from overlay_venv import overlay_venv, pip_install, run
 
 SHIPPED = ("pyproject.toml", "README.md", "perfsuite", "conf", "fixtures")
@@ -54,14 +54,7 @@ def test_forward(benchmark, perf_case, built_model, runtime, batch, perf_record)
     assert m.rounds >= 5 and min(m.samples_s) > 0
 """
 
-FAST = [
-    "measure.stop.min_time_s=0.02",
-    "measure.stop.max_time_s=0.3",
-    "measure.stop.min_rounds=5",
-    "measure.warmup.min_calls=2",
-    "measure.warmup.window=2",
-    "measure.warmup.max_time_s=0.5",
-]
+FAST = list(FAST_POLICY)
 
 
 @pytest.fixture(scope="module")

@@ -60,10 +60,10 @@ def make_call(slowdown: float, seq_len: int):
     return lambda: runtime(inputs)
 
 
-def one_run(call, min_time: float) -> tuple[float, ...]:
-    m = measure(call, clock=CpuClock(), warmup=WarmupPolicy(min_calls=3, window=3, max_time_s=2.0),
-                stop=StopPolicy(min_time_s=min_time, max_time_s=max(2.0, 4 * min_time)))
-    return m.samples_s
+def one_run(call, min_time: float, max_time: float):
+    """One measurement with perfsuite's engine (its noise flags included)."""
+    return measure(call, clock=CpuClock(), warmup=WarmupPolicy(min_calls=3, window=3, max_time_s=1.0),
+                   stop=StopPolicy(min_time_s=min_time, max_time_s=max_time))
 
 
 def pct(x: float) -> str:
@@ -74,12 +74,14 @@ def separate_runs(calls, args, policy, confidence) -> None:
     levels = [0.0, 0.05, 0.10]
     order = [lvl for lvl in levels for _ in range(args.runs)]
     random.Random(0).shuffle(order)
-    runs: dict[float, list[tuple[float, ...]]] = {lvl: [] for lvl in levels}
+    runs: dict[float, list] = {lvl: [] for lvl in levels}
     t0 = time.perf_counter()
     for lvl in order:
-        runs[lvl].append(one_run(calls[lvl], args.min_time))
-    print(f"\n1. separate runs: {args.runs} measurements per level, {time.perf_counter() - t0:.0f} s; "
-          f"medians at 0: CV {statistics.stdev(m := [statistics.median(s) for s in runs[0.0]]) / statistics.mean(m):.2%} between runs")
+        runs[lvl].append(one_run(calls[lvl], args.min_time, max(2.0, 4 * args.min_time)))
+    medians = [m.median_s for m in runs[0.0]]
+    noisy = sum(bool(m.noise) for lvl in levels for m in runs[lvl])
+    print(f"\n1. separate runs: {args.runs} measurements per level, {time.perf_counter() - t0:.0f} s; medians at 0: "
+          f"CV {statistics.stdev(medians) / statistics.mean(medians):.2%} between runs; {noisy} of {len(order)} flagged noisy")
     threshold = policy.thresholds["latency"]
     print(f"   perfsuite gate: threshold {threshold:.0%}, noise floor {policy.noise_floor:.0%}, confidence {confidence:.5f} "
           f"(alpha {policy.alpha} over a suite of {args.suite_size})")
@@ -89,12 +91,14 @@ def separate_runs(calls, args, policy, confidence) -> None:
         pairs = list(itertools.combinations(runs[0.0], 2)) if lvl == 0 else list(itertools.product(runs[0.0], runs[lvl]))
         regressed = inconclusive = pb_median = pb_mean = 0
         for base, head in pairs:
-            est = ratio_of_samples(base, head, confidence=confidence, noise_floor=policy.noise_floor)
+            est = ratio_of_samples(base.samples_s, head.samples_s, confidence=confidence, noise_floor=policy.noise_floor)
             verdict, _ = judge(est, threshold, lower_is_better=True)
+            if verdict == "regressed" and (base.noise or head.noise) and not policy.gate_noisy:
+                verdict = "inconclusive"  # the gate's rule: a measurement flagged noisy is not gated on
             regressed += verdict == "regressed"
             inconclusive += verdict == "inconclusive"
-            pb_median += statistics.median(head) > 1.05 * statistics.median(base)
-            pb_mean += statistics.mean(head) > 1.05 * statistics.mean(base)
+            pb_median += statistics.median(head.samples_s) > 1.05 * statistics.median(base.samples_s)
+            pb_mean += statistics.mean(head.samples_s) > 1.05 * statistics.mean(base.samples_s)
         n = len(pairs)
         print(f"   {lvl:8.0%}  {n:5d}  {pct(regressed / n):>19}  {pct(inconclusive / n):>12}  {pct(pb_median / n):>12}  {pct(pb_mean / n):>10}")
         if lvl == 0:
@@ -120,8 +124,8 @@ def interleaved(calls_for, args, confidence) -> None:
         for trial in range(args.ab_trials):
             a_med, b_med = [], []
             for _ in range(args.ab_rounds):
-                a_med.append(statistics.median(one_run(a_call, args.ab_min_time)))
-                b_med.append(statistics.median(one_run(b_call, args.ab_min_time)))
+                a_med.append(one_run(a_call, args.ab_min_time, 2 * args.ab_min_time).median_s)
+                b_med.append(one_run(b_call, args.ab_min_time, 2 * args.ab_min_time).median_s)
             est = paired_ratio(a_med, b_med, confidence=confidence)
             hits += judge(est, args.ab_threshold, lower_is_better=True)[0] == "regressed"
             ratios.append(est.ratio)
@@ -141,6 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--min-time", type=float, default=0.3, help="min_time_s of each separate run (default: 0.3)")
     p.add_argument("--suite-size", type=int, default=20, help="cases in the simulated suite, for Bonferroni (default: 20)")
     p.add_argument("--ab-trials", type=int, default=20, help="A/B trials per slowdown level (default: 20)")
+    p.add_argument("--skip-separate", action="store_true", help="only the interleaved A/B part")
     p.add_argument("--ab-rounds", type=int, default=10, help="rounds per A/B trial (default: 10)")
     p.add_argument("--ab-min-time", type=float, default=0.1, help="min_time_s of each A/B measurement (default: 0.1)")
     p.add_argument("--ab-threshold", type=float, default=0.01, help="A/B gate threshold (default: 0.01)")
@@ -162,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"case: tiny GPT-2 forward 1x{args.seq_len}, torch threads {torch.get_num_threads()}, nproc {os.cpu_count()}, "
           f"load average {os.getloadavg()[0]:.2f}")
-    separate_runs({lvl: calls_for(lvl) for lvl in (0.0, 0.05, 0.10)}, args, policy, confidence)
+    if not args.skip_separate:
+        separate_runs({lvl: calls_for(lvl) for lvl in (0.0, 0.05, 0.10)}, args, policy, confidence)
     interleaved(calls_for, args, confidence)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
     return 0
