@@ -170,3 +170,20 @@ def test_ab_on_two_git_refs_of_a_small_repo(tmp_path):
     key = "test_latency::bert.tiny-pydoc-eager-bs1-cpu"
     assert all(r["medians"]["b"][key] > r["medians"]["a"][key] for r in doc["rounds"])
     assert not (tmp_path / "out" / "ab-worktrees" / "a").exists()  # worktrees removed afterwards
+
+
+def test_benchmark_compare_warns_when_the_stored_run_is_from_another_machine_id(pytester, tmp_path):
+    storage = tmp_path / "storage"
+    args = [str(REPO / "benches"), "-p", "no:cacheprovider", "-k", "latency", "--perf-override", "model=distilbert.tiny",
+            "--perf-override", "infer.batch_sizes=[1]", f"--benchmark-storage=file://{storage}", "--perf-out-dir", str(tmp_path / "out")]
+    pytester.runpytest_subprocess(*args, "--benchmark-autosave").assert_outcomes(passed=1)
+    (saved,) = storage.glob("*/*.json")
+    doc = json.loads(saved.read_text())
+    assert doc["machine_info"]["perfsuite_machine_id"]  # perfsuite's id is in pytest-benchmark's own record
+    same = pytester.runpytest_subprocess(*args, "--benchmark-compare")
+    assert "perfsuite: the compared run was measured on machine id" not in same.stdout.str()
+    doc["machine_info"]["perfsuite_machine_id"] = "0000other000"
+    saved.write_text(json.dumps(doc))
+    other = pytester.runpytest_subprocess(*args, "--benchmark-compare")
+    other.assert_outcomes(passed=1)
+    other.stdout.fnmatch_lines(["*perfsuite: the compared run was measured on machine id 0000other000*not comparable*"])
