@@ -152,7 +152,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
     # After the run folder exists (the gate reads env.json's machine id); a missing or corrupt
     # baseline is a usage error here, before the first case.
-    register_gate(config, session, options.out_dir, options.conf_dirs)
+    try:
+        register_gate(config, session, options.out_dir, options.conf_dirs)
+    except pytest.UsageError:
+        shutil.rmtree(run_dir, ignore_errors=True)  # nothing was measured: leave no run folder behind
+        raise
     config.pluginmanager.register(ProgressReporter(config), "perfsuite-progress")
 
 

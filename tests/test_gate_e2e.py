@@ -92,6 +92,7 @@ def test_gate_usage_errors_come_before_any_case(gate_run, args, expect):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines([f"ERROR: {expect}"])
     assert "Traceback" not in result.stderr.str()
+    assert not list((gate_run.out / "runs").glob("*_gate-cpu"))  # no empty run folder left behind
 
 
 def test_a_baseline_from_another_machine_is_not_gated_on(gate_run):
