@@ -48,6 +48,21 @@ def core_claim_dir() -> Path:
     return Path(os.environ.get(CORE_DIR_ENV) or DEFAULT_CORE_DIR)
 
 
+def _lock_free(path: Path, mode: int) -> bool | None:
+    """Could this process take `mode` on `path` right now? (taken and released at once); None if gone."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        if _try_flock(fd, mode):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return True
+        return False
+    finally:
+        os.close(fd)
+
+
 def _try_flock(fd: int, mode: int) -> bool:
     try:
         fcntl.flock(fd, mode | fcntl.LOCK_NB)
@@ -134,16 +149,9 @@ class CoreClaims:
         """Pid in a claim file that a live process holds; None if free. -1 if held but unreadable."""
         if path in self._fds:
             return self.pid
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
+        free = _lock_free(path, fcntl.LOCK_SH)  # free: nobody holds it exclusively
+        if free is None or free:
             return None
-        try:
-            if _try_flock(fd, fcntl.LOCK_SH):  # free: nobody holds it exclusively
-                fcntl.flock(fd, fcntl.LOCK_UN)
-                return None
-        finally:
-            os.close(fd)
         pid = _read_pid(path)
         return -1 if pid is None else pid  # -1: written an instant from now
 
@@ -153,16 +161,12 @@ class CoreClaims:
             return None
         if path in self._fds:
             return self.pid
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except FileNotFoundError:
+        free = _lock_free(path, fcntl.LOCK_EX)  # nobody holds it: its process is gone
+        if free is None:
             return None
-        try:
-            if _try_flock(fd, fcntl.LOCK_EX):  # nobody holds it: its process is gone
-                path.unlink(missing_ok=True)
-                return None
-        finally:
-            os.close(fd)
+        if free:
+            path.unlink(missing_ok=True)
+            return None
         return int(match.group(2))
 
     def others(self) -> list[dict[str, Any]]:

@@ -12,15 +12,11 @@ from perfsuite.measure import CudaClock, CudaPeakMemory, NvmlMonitor
 from perfsuite.measure.fakes import FakeCuda, FakeNvml, FakeOutOfMemoryError, FakeTimer
 from perfsuite.session import PreparedBatches
 
+from conftest import QUICK_POLICY  # noqa: E402
+
 torch = pytest.importorskip("torch")
 
-QUICK = [
-    "measure.stop.min_time_s=0.001",
-    "measure.stop.max_time_s=0.05",
-    "measure.stop.min_rounds=12",
-    "measure.warmup.min_calls=2",
-    "measure.warmup.window=1",
-]
+QUICK = QUICK_POLICY
 
 
 def case_on(device: str, *extra: str):

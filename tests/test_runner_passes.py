@@ -20,15 +20,11 @@ from perfsuite.measure.fakes import FakeCuda, FakeNvml, FakeTimer
 from perfsuite.report.progress import current_progress
 from perfsuite.session import PreparedBatches
 
+from conftest import QUICK_POLICY  # noqa: E402
+
 torch = pytest.importorskip("torch")
 
-QUICK = [
-    "measure.stop.min_time_s=0.001",
-    "measure.stop.max_time_s=0.05",
-    "measure.stop.min_rounds=12",
-    "measure.warmup.min_calls=2",
-    "measure.warmup.window=1",
-]
+QUICK = QUICK_POLICY
 BATCHES = PreparedBatches(inputs=({"x": 1},), batch_size=2, real_tokens=(10,), truncated_samples=0, origin="test")
 MODULE = torch.nn.Linear(4, 4)
 
