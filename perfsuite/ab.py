@@ -5,8 +5,9 @@
 
 Round i runs A then B (or a random order per round with --order random), each as its own
 `pytest BENCHES` process writing a run folder under `out/ab/<ts>/{a,b}/`. After every round the
-per-case medians of both sides go to `ab.json`, so an interrupted A/B run keeps every finished
-pair. The pairs are judged by `perfsuite.compare.paired` (drift cancels within a pair).
+per-case value of both sides (the gate config's statistic: the fastest sample by default, or the
+median) goes to `ab.json`, so an interrupted A/B run keeps every finished pair. The pairs are
+judged by `perfsuite.compare.paired` (drift cancels within a pair).
 """
 
 from __future__ import annotations
@@ -43,16 +44,24 @@ class Round:
     index: int
     order: tuple[str, str]
     runs: dict[str, str] = field(default_factory=dict)  # side -> run folder
-    medians: dict[str, dict[str, float]] = field(default_factory=dict)  # side -> case key -> median s
+    values: dict[str, dict[str, float]] = field(default_factory=dict)  # side -> case key -> seconds (min or median)
     exit_codes: dict[str, int] = field(default_factory=dict)
 
 
 Runner = Callable[..., subprocess.CompletedProcess]
 
 
-def medians_of(run: RunResult) -> dict[str, float]:
-    """Latency medians of the passed cases whose median was established, by result key."""
-    return {c.key: c.stats.p50_s for c in run.of_kind("latency") if c.outcome == "passed" and c.stats and c.stats.p50_s}
+def values_of(run: RunResult, statistic: str = "min") -> dict[str, float]:
+    """Per passed latency case (by result key): its fastest sample, or its established median."""
+    out: dict[str, float] = {}
+    for c in run.of_kind("latency"):
+        if c.outcome != "passed":
+            continue
+        if statistic == "min" and c.samples_s:
+            out[c.key] = min(c.samples_s)
+        elif statistic == "median" and c.stats and c.stats.p50_s:
+            out[c.key] = c.stats.p50_s
+    return out
 
 
 def _new_run(out: Path, before: set[Path]) -> Path | None:
@@ -75,14 +84,16 @@ def run_side(side: Side, benches: str, out: Path, pytest_args: Sequence[str], *,
 class ABRun:
     folder: Path
     sides: dict[str, Side]
+    statistic: str = "min"
     rounds: list[Round] = field(default_factory=list)
 
     def save(self) -> None:
         doc = {
-            "schema_version": 1,
+            "schema_version": 2,
+            "statistic": self.statistic,
             "sides": {k: {"description": s.description, "cwd": str(s.cwd), "args": list(s.args)} for k, s in self.sides.items()},
             "rounds": [
-                {"index": r.index, "order": list(r.order), "runs": r.runs, "medians": r.medians, "exit_codes": r.exit_codes}
+                {"index": r.index, "order": list(r.order), "runs": r.runs, "values": r.values, "exit_codes": r.exit_codes}
                 for r in self.rounds
             ],
         }
@@ -91,7 +102,7 @@ class ABRun:
     def pairs(self) -> dict[str, tuple[list[float], list[float]]]:
         from perfsuite.compare.paired import pair_medians
 
-        return pair_medians([(r.medians.get("a", {}), r.medians.get("b", {})) for r in self.rounds if len(r.medians) == 2])
+        return pair_medians([(r.values.get("a", {}), r.values.get("b", {})) for r in self.rounds if len(r.values) == 2])
 
 
 def run_ab(
@@ -104,6 +115,7 @@ def run_ab(
     pytest_args: Sequence[str] = (),
     order: str = "alternate",
     seed: int = 0,
+    statistic: str = "min",
     runner: Runner = subprocess.run,
     log: Callable[[str], None] = print,
 ) -> ABRun:
@@ -119,7 +131,7 @@ def run_ab(
             break
         except FileExistsError:
             continue
-    ab = ABRun(folder, {"a": a, "b": b})
+    ab = ABRun(folder, {"a": a, "b": b}, statistic)
     rng = random.Random(seed)
     for i in range(rounds):
         sequence = ("a", "b") if order == "alternate" else tuple(rng.sample(["a", "b"], 2))
@@ -133,8 +145,8 @@ def run_ab(
                 ab.save()
                 raise PerfDataError(f"A/B round {i + 1}, side {key} ({side.description}) produced no run folder (pytest exit {code}):\n{tail}")
             rnd.runs[key] = str(run_dir)
-            rnd.medians[key] = medians_of(load_run(run_dir))
-            log(f"ab: round {i + 1}/{rounds} side {key} ({side.description}): {len(rnd.medians[key])} medians, exit {code}")
+            rnd.values[key] = values_of(load_run(run_dir), statistic)
+            log(f"ab: round {i + 1}/{rounds} side {key} ({side.description}): {len(rnd.values[key])} cases, exit {code}")
         ab.save()
     return ab
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import random
+from statistics import NormalDist
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perfsuite.compare import GatePolicy, compare_runs, judge, ratio_of_samples
-from perfsuite.compare.stats import exact_ratio, moses_indices, ratio_of_medians, samples_to_decide
+from perfsuite.compare.stats import exact_ratio, moses_indices, ratio_of_medians, ratio_of_minimums, samples_to_decide
 from perfsuite.measure import summarize
 from perfsuite.results import CaseInfo, CaseResult, RunResult
 from perfsuite.results.case import MemoryResult, StaticSummary
@@ -155,7 +156,12 @@ def test_an_unchanged_rerun_has_no_regression_and_a_slowed_case_is_the_only_one(
     cmp = compare_runs(base, slowed, GatePolicy())
     assert {(v.case, v.metric) for v in cmp.of("regressed")} == {("case7", "latency"), ("case7", "throughput")}
     (lat,) = [v for v in cmp.of("regressed") if v.metric == "latency"]
-    assert lat.estimate.ratio == pytest.approx(1.2, rel=0.02) and lat.estimate.confidence == pytest.approx(1 - 0.01 / 20)
+    # the default statistic compares fastest samples: the minimum of 300 lognormal draws moves ~1% per run
+    assert lat.estimate.ratio == pytest.approx(1.2, rel=0.03) and lat.estimate.confidence == pytest.approx(1 - 0.01 / 20)
+    assert lat.estimate.method == "minimum"
+    median = compare_runs(base, slowed, GatePolicy(statistic="median", noise_floor=0.05))
+    (lat,) = [v for v in median.of("regressed") if v.metric == "latency"]
+    assert lat.estimate.method == "hodges-lehmann" and lat.estimate.ratio == pytest.approx(1.2, rel=0.02)
 
 
 def test_cases_on_one_side_are_listed_not_errors():
@@ -187,6 +193,83 @@ def test_per_case_thresholds_the_last_matching_rule_wins():
     policy = GatePolicy(case_thresholds=(("bert*", "latency", 0.5), ("bert.tiny*", "latency", 0.2)))
     assert policy.threshold("bert.tiny-x", "latency") == 0.2
     assert policy.threshold("bert.full-x", "latency") == 0.5
-    assert policy.threshold("gpt2-x", "latency") == 0.05
+    assert policy.threshold("gpt2-x", "latency") == 0.03
     with pytest.raises(ValueError, match="unknown metric group"):
         GatePolicy(thresholds={"speed": 0.1})
+
+
+# -- the minimum (the default statistic for timings) -------------------------------------------
+
+@settings(max_examples=200, deadline=None)
+@given(wide)
+def test_minimum_identical_sample_sets_never_regress(samples):
+    est = ratio_of_minimums(samples, samples, confidence=0.9995, noise_floor=0.01)
+    assert est.ratio == 1.0 and est.low < 1.0 < est.high
+    assert judge(est, 0.03, lower_is_better=True)[0] != "regressed"
+
+
+@settings(max_examples=200, deadline=None)
+@given(tight)
+def test_minimum_samples_scaled_by_1_5_always_regress_at_5_percent(samples):
+    # tight: every block's fastest sample within 20% of the others (a quiet machine)
+    est = ratio_of_minimums(samples, [1.5 * x for x in samples], confidence=0.9995, noise_floor=0.01)
+    assert est.ratio == pytest.approx(1.5) and judge(est, 0.05, lower_is_better=True) == ("regressed", False)
+
+
+@settings(max_examples=100, deadline=None)
+@given(wide, wide, st.randoms(use_true_random=False))
+def test_minimum_is_invariant_to_order_within_each_block(base, head, rnd):
+    """Blocks are stretches of time: reordering inside each block (not across) changes nothing."""
+
+    def shuffled_within_blocks(values):
+        k = max(2, min(10, len(values) // 3))
+        out = []
+        for chunk in np.array_split(np.asarray(values), k):
+            part = list(chunk)
+            rnd.shuffle(part)
+            out.extend(part)
+        return out
+
+    one = ratio_of_minimums(base, head, noise_floor=0.01)
+    two = ratio_of_minimums(shuffled_within_blocks(base), shuffled_within_blocks(head), noise_floor=0.01)
+    assert (two.ratio, two.low, two.high) == pytest.approx((one.ratio, one.low, one.high), rel=1e-12)
+
+
+def test_minimum_interval_widens_when_interference_lifts_whole_stretches_of_a_run():
+    rng = np.random.default_rng(3)
+    quiet = list(1e-3 * (1 + rng.exponential(0.01, 400)))
+    few, most = list(quiet), list(quiet)
+    for start in (40, 200, 320):  # three episodes of a busy neighbour, +30% for 40 samples each: 3 of 10 blocks
+        few[start:start + 40] = [x * 1.3 for x in few[start:start + 40]]
+    for start in range(0, 400, 80):  # lifted stretches covering half of the 10 blocks whole, by 10-40%
+        most[start:start + 50] = [x * (1.1 + start / 1000) for x in most[start:start + 50]]
+    calm = ratio_of_minimums(quiet, quiet, confidence=0.9995, noise_floor=0.01)
+    # a minority of disturbed blocks leaves the fastest time (and the interval) as it was ...
+    assert ratio_of_minimums(quiet, few, confidence=0.9995, noise_floor=0.01) == calm
+    # ... a run disturbed in most of its blocks gets a wider interval
+    busy = ratio_of_minimums(quiet, most, confidence=0.9995, noise_floor=0.01)
+    assert busy.ratio == pytest.approx(1.0) and busy.high / busy.low > 1.5 * (calm.high / calm.low)
+    assert calm.high == pytest.approx(math.exp(NormalDist().inv_cdf(0.5 + 0.9995 / 2) * math.log1p(0.01)))  # the floor alone
+
+
+def test_minimum_sees_a_rate_s_best_as_its_maximum():
+    base = _latency("a", _samples(1))
+    slower = _latency("a", _samples(1, 1.25))
+    verdicts = {v.metric: v for v in compare_runs(_run(base), _run(slower)).verdicts}
+    assert verdicts["latency"].estimate.ratio == pytest.approx(1.25)
+    assert verdicts["throughput"].estimate.ratio == pytest.approx(1 / 1.25) and verdicts["throughput"].verdict == "regressed"
+
+
+def test_minimum_inconclusive_note_points_at_the_machine_not_at_more_samples():
+    rng = np.random.default_rng(5)
+    base = [1e-3 * (1 + x) for x in rng.exponential(0.01, 300)]
+    head = [x * 1.04 for x in base]
+    for start in range(0, 300, 60):  # every other stretch lifted by 20%: a run the machine disturbed throughout
+        head[start:start + 30] = [x * 1.2 for x in head[start:start + 30]]
+    (lat, _) = [v for v in compare_runs(_run(_latency("a", base)), _run(_latency("a", head))).verdicts if v.metric in ("latency", "throughput")]
+    assert lat.verdict == "inconclusive" and lat.samples_needed is None and "quieter machine" in lat.note
+
+
+def test_gate_statistic_must_be_known():
+    with pytest.raises(ValueError, match="statistic must be one of min, median"):
+        GatePolicy(statistic="mean")

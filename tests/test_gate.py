@@ -181,7 +181,7 @@ def test_ab_alternates_and_keeps_every_finished_pair(tmp_path):
     ab = run_ab(Side("a", "A", tmp_path), Side("b", "B", tmp_path), rounds=4, out_root=tmp_path / "out", runner=runner, log=lambda s: None)
     assert calls == ["a", "b"] * 4
     doc = json.loads((ab.folder / "ab.json").read_text())
-    assert len(doc["rounds"]) == 4 and all(set(r["medians"]) == {"a", "b"} for r in doc["rounds"])
+    assert len(doc["rounds"]) == 4 and all(set(r["values"]) == {"a", "b"} for r in doc["rounds"])
     (a, b) = ab.pairs()["test_latency::x"]
     assert len(a) == len(b) == 4 and all(y > x for x, y in zip(a, b))
 
@@ -200,7 +200,7 @@ def test_an_interrupted_ab_run_keeps_the_finished_pairs(tmp_path):
         run_ab(Side("a", "A", tmp_path), Side("b", "B", tmp_path), rounds=5, out_root=tmp_path / "out", runner=runner, log=lambda s: None)
     (folder,) = (tmp_path / "out" / "ab").iterdir()
     doc = json.loads((folder / "ab.json").read_text())
-    assert [len(r["medians"]) for r in doc["rounds"]] == [2, 2, 1]
+    assert [len(r["values"]) for r in doc["rounds"]] == [2, 2, 1]
 
 
 def test_ab_refuses_a_git_ref_that_does_not_exist(tmp_path, capsys):

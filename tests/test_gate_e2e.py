@@ -139,7 +139,7 @@ def test_ab_on_two_configs(tmp_path):
     rounds = json.loads((folder / "ab.json").read_text())["rounds"]
     assert len(rounds) == 3
     key = "test_latency::bert.tiny-pydoc-eager-bs1-cpu"
-    assert all(r["medians"]["b"][key] > r["medians"]["a"][key] for r in rounds)  # B has twice the layers
+    assert all(r["values"]["b"][key] > r["values"]["a"][key] for r in rounds)  # B has twice the layers
     assert json.loads((folder / "verdicts.json").read_text())["gate"]["mode"] == "interleaved"
 
 
@@ -169,7 +169,7 @@ def test_ab_on_two_git_refs_of_a_small_repo(tmp_path):
     doc = json.loads((folder / "ab.json").read_text())
     assert doc["sides"]["a"]["description"].startswith("git ") and "(v1)" in doc["sides"]["a"]["description"]
     key = "test_latency::bert.tiny-pydoc-eager-bs1-cpu"
-    assert all(r["medians"]["b"][key] > r["medians"]["a"][key] for r in doc["rounds"])
+    assert all(r["values"]["b"][key] > r["values"]["a"][key] for r in doc["rounds"])
     assert not (tmp_path / "out" / "ab-worktrees" / "a").exists()  # worktrees removed afterwards
 
 

@@ -6,16 +6,19 @@ own runtime factory), everything printed as a table:
 
 1. Separate runs (baseline saved earlier, candidate measured now): `--runs` measurements at each
    of slowdown 0, 5% and 10%, in a shuffled order so that the machine's drift hits every level
-   alike. Every pair (base at 0, head at s) is judged by perfsuite's gate (conf/gate/default.yaml,
-   Bonferroni for a suite of `--suite-size` cases) and, on the same samples, by what
-   pytest-benchmark's `--benchmark-compare-fail=median:5%` and `mean:5%` would decide.
-   A/A pairs (both at 0) give the false-fail rate per case and for the whole suite.
-2. Interleaved A/B (`perfsuite ab`'s statistics): `--ab-trials` trials per slowdown level, each
-   `--ab-rounds` rounds of A then B measured back to back, judged by the paired Wilcoxon rule at
-   the suite-size Bonferroni confidence. The smallest slowdown caught in >= 90% of trials with
-   <= 1% false alarms is the headline.
+   alike, each under perfsuite's contention monitor (a measurement whose pinned core was shared
+   is flagged `contended`, as in a real run). Every pair (base at 0, head at s) is judged by
+   perfsuite's gate (`--gate-config`, default conf/gate/default.yaml: the fastest samples;
+   `median` for the Hodges-Lehmann rule; Bonferroni for a suite of `--suite-size` cases) and, on
+   the same samples, by what pytest-benchmark's `--benchmark-compare-fail=median:5%` and
+   `mean:5%` would decide. A/A pairs (both at 0) give the false-fail rate per case and for the
+   whole suite.
+2. Interleaved A/B (`perfsuite ab`'s statistics, conf/gate/paired.yaml): `--ab-trials` trials per
+   slowdown level, each `--ab-rounds` rounds of A then B measured back to back, judged by the
+   paired Wilcoxon rule at the suite-size Bonferroni confidence. The smallest slowdown caught in
+   >= 90% of trials with <= 1% false alarms is the headline.
 
-    .venv/bin/python tools/measure_gate.py [--runs 20] [--ab-trials 20] [--ab-rounds 10]
+    .venv/bin/python tools/measure_gate.py [--runs 20] [--ab-trials 20] [--ab-rounds 24]
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import torch  # noqa: E402
 
 from perfsuite.compare.paired import paired_ratio  # noqa: E402
-from perfsuite.compare.stats import ratio_of_samples  # noqa: E402
+from perfsuite.compare.stats import ratio_of_minimums, ratio_of_samples  # noqa: E402
 from perfsuite.compare.verdict import judge  # noqa: E402
+from perfsuite.measure.contention import ContentionMonitor  # noqa: E402
 from perfsuite.config.gate import load_gate  # noqa: E402
 from perfsuite.config.schema import RuntimeSpec  # noqa: E402
 from perfsuite.measure import CpuClock, StopPolicy, WarmupPolicy, measure  # noqa: E402
@@ -61,9 +65,17 @@ def make_call(slowdown: float, seq_len: int):
 
 
 def one_run(call, min_time: float, max_time: float):
-    """One measurement with perfsuite's engine (its noise flags included)."""
-    return measure(call, clock=CpuClock(), warmup=WarmupPolicy(min_calls=3, window=3, max_time_s=1.0),
-                   stop=StopPolicy(min_time_s=min_time, max_time_s=max_time))
+    """One measurement with perfsuite's engine, its noise flags and the runner's contention flag included."""
+    with ContentionMonitor(threads=1, cpu_bound=True, pinned=True) as monitor:
+        m = measure(call, clock=CpuClock(), warmup=WarmupPolicy(min_calls=3, window=3, max_time_s=1.0),
+                    stop=StopPolicy(min_time_s=min_time, max_time_s=max_time))
+    busy = monitor.report.noise_flag() if monitor.report is not None else None
+    return m.with_noise(busy.code, busy.reason) if busy is not None else m
+
+
+def value(m, statistic: str) -> float:
+    """What one round contributes to a paired A/B comparison: the fastest sample, or the median."""
+    return min(m.samples_s) if statistic == "min" else m.median_s
 
 
 def pct(x: float) -> str:
@@ -78,20 +90,25 @@ def separate_runs(calls, args, policy, confidence) -> None:
     t0 = time.perf_counter()
     for lvl in order:
         runs[lvl].append(one_run(calls[lvl], args.min_time, max(2.0, 4 * args.min_time)))
-    medians = [m.median_s for m in runs[0.0]]
+    def cv(values: list[float]) -> str:
+        return f"{statistics.stdev(values) / statistics.mean(values):.2%}"
+
     noisy = sum(bool(m.noise) for lvl in levels for m in runs[lvl])
-    print(f"\n1. separate runs: {args.runs} measurements per level, {time.perf_counter() - t0:.0f} s; medians at 0: "
-          f"CV {statistics.stdev(medians) / statistics.mean(medians):.2%} between runs; {noisy} of {len(order)} flagged noisy")
+    flags = sorted({flag.code for lvl in levels for m in runs[lvl] for flag in m.noise})
+    print(f"\n1. separate runs: {args.runs} measurements per level, {time.perf_counter() - t0:.0f} s; between-run CV at 0: "
+          f"medians {cv([m.median_s for m in runs[0.0]])}, minimums {cv([min(m.samples_s) for m in runs[0.0]])}; "
+          f"{noisy} of {len(order)} flagged noisy ({', '.join(flags) or 'none'})")
     threshold = policy.thresholds["latency"]
-    print(f"   perfsuite gate: threshold {threshold:.0%}, noise floor {policy.noise_floor:.0%}, confidence {confidence:.5f} "
-          f"(alpha {policy.alpha} over a suite of {args.suite_size})")
+    print(f"   perfsuite gate: statistic {policy.statistic}, threshold {threshold:.0%}, noise floor {policy.noise_floor:.0%}, "
+          f"confidence {confidence:.5f} (alpha {policy.alpha} over a suite of {args.suite_size})")
+    compare = ratio_of_minimums if policy.statistic == "min" else ratio_of_samples
     print(f"   {'slowdown':>8}  {'pairs':>5}  {'perfsuite regressed':>19}  {'inconclusive':>12}  {'pb median:5%':>12}  {'pb mean:5%':>10}")
     per_case_false = None
     for lvl in levels:
         pairs = list(itertools.combinations(runs[0.0], 2)) if lvl == 0 else list(itertools.product(runs[0.0], runs[lvl]))
         regressed = inconclusive = pb_median = pb_mean = 0
         for base, head in pairs:
-            est = ratio_of_samples(base.samples_s, head.samples_s, confidence=confidence, noise_floor=policy.noise_floor)
+            est = compare(base.samples_s, head.samples_s, confidence=confidence, noise_floor=policy.noise_floor)
             verdict, _ = judge(est, threshold, lower_is_better=True)
             if verdict == "regressed" and (base.noise or head.noise) and not policy.gate_noisy:
                 verdict = "inconclusive"  # the gate's rule: a measurement flagged noisy is not gated on
@@ -109,10 +126,11 @@ def separate_runs(calls, args, policy, confidence) -> None:
           f"pytest-benchmark median:5% {suite[1]:.1%}, mean:5% {suite[2]:.1%}")
 
 
-def interleaved(calls_for, args, confidence) -> None:
+def interleaved(calls_for, args, confidence, paired) -> None:
     levels = [0.0] + [float(x) for x in args.slowdowns.split(",")]
-    print(f"\n2. interleaved A/B: {args.ab_trials} trials x {args.ab_rounds} rounds per level, paired Wilcoxon at confidence "
-          f"{confidence:.5f}, threshold {args.ab_threshold:.1%} (regressed: interval above 1 and change above the threshold)")
+    threshold = paired.thresholds["latency"]
+    print(f"\n2. interleaved A/B: {args.ab_trials} trials x {args.ab_rounds} rounds per level, per-round {paired.statistic}, "
+          f"paired Wilcoxon at confidence {confidence:.5f}, threshold {threshold:.1%} (regressed: interval above 1 and change above the threshold)")
     print(f"   {'slowdown':>8}  {'regressed':>9}  {'median ratio':>12}  {'time':>6}")
     best = None
     false_alarm = None
@@ -124,10 +142,10 @@ def interleaved(calls_for, args, confidence) -> None:
         for trial in range(args.ab_trials):
             a_med, b_med = [], []
             for _ in range(args.ab_rounds):
-                a_med.append(one_run(a_call, args.ab_min_time, 2 * args.ab_min_time).median_s)
-                b_med.append(one_run(b_call, args.ab_min_time, 2 * args.ab_min_time).median_s)
+                a_med.append(value(one_run(a_call, args.ab_min_time, 2 * args.ab_min_time), paired.statistic))
+                b_med.append(value(one_run(b_call, args.ab_min_time, 2 * args.ab_min_time), paired.statistic))
             est = paired_ratio(a_med, b_med, confidence=confidence)
-            hits += judge(est, args.ab_threshold, lower_is_better=True)[0] == "regressed"
+            hits += judge(est, threshold, lower_is_better=True)[0] == "regressed"
             ratios.append(est.ratio)
         rate = hits / args.ab_trials
         print(f"   {lvl:8.0%}  {pct(rate):>9}  {statistics.median(ratios):12.4f}  {time.perf_counter() - t0:5.0f}s")
@@ -146,17 +164,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--suite-size", type=int, default=20, help="cases in the simulated suite, for Bonferroni (default: 20)")
     p.add_argument("--ab-trials", type=int, default=20, help="A/B trials per slowdown level (default: 20)")
     p.add_argument("--skip-separate", action="store_true", help="only the interleaved A/B part")
-    p.add_argument("--ab-rounds", type=int, default=10, help="rounds per A/B trial (default: 10)")
+    p.add_argument("--ab-rounds", type=int, default=24, help="rounds per A/B trial, like perfsuite ab --rounds (default: 24)")
     p.add_argument("--ab-min-time", type=float, default=0.1, help="min_time_s of each A/B measurement (default: 0.1)")
-    p.add_argument("--ab-threshold", type=float, default=0.01, help="A/B gate threshold (default: 0.01)")
+    p.add_argument("--gate-config", default="default", help="conf/gate/NAME.yaml of the separate-run gate (default: default)")
+    p.add_argument("--ab-gate-config", default="paired", help="conf/gate/NAME.yaml of the A/B gate (default: paired)")
     p.add_argument("--slowdowns", default="0.01,0.02,0.03,0.05", help="A/B slowdown levels (default: 0.01,0.02,0.03,0.05)")
     p.add_argument("--seq-len", type=int, default=32)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one pinned core, like a perfsuite run
-    spec = load_gate("default")
-    policy = spec.policy
+    policy = load_gate(args.gate_config).policy
+    paired = load_gate(args.ab_gate_config).policy
     confidence = 1 - policy.alpha / args.suite_size
     cache = {}
 
@@ -169,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {os.getloadavg()[0]:.2f}")
     if not args.skip_separate:
         separate_runs({lvl: calls_for(lvl) for lvl in (0.0, 0.05, 0.10)}, args, policy, confidence)
-    interleaved(calls_for, args, confidence)
+    interleaved(calls_for, args, confidence, paired)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
     return 0
 

@@ -22,7 +22,8 @@ def run(args: argparse.Namespace) -> int:
     if by_conf == by_git or (by_conf and not (args.a and args.b)) or (by_git and not args.base):
         raise PerfDataError("give either --a CONF --b CONF, or --base REF [--head REF]")
     spec = load_gate(args.gate_config, tuple(args.conf_dir or ()))
-    policy = type(spec.policy)(alpha=spec.policy.alpha, noise_floor=0.0, thresholds=spec.policy.thresholds, case_thresholds=spec.policy.case_thresholds)
+    policy = type(spec.policy)(alpha=spec.policy.alpha, noise_floor=0.0, statistic=spec.policy.statistic,
+                               thresholds=spec.policy.thresholds, case_thresholds=spec.policy.case_thresholds)
     cwd = Path.cwd()
     out = Path(args.out).resolve()
     sides = []
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
                          type(sides[0])("b", "working tree", cwd))
         pytest_args = [a for a in args.pytest_args if a != "--"]
         ab = run_ab(sides[0], sides[1], rounds=args.rounds, out_root=out, benches=args.benches,
-                    pytest_args=pytest_args, order=args.order, seed=args.seed)
+                    pytest_args=pytest_args, order=args.order, seed=args.seed, statistic=policy.statistic)
     finally:
         if by_git:
             remove_worktrees(Path(args.repo).resolve(), sides)
@@ -68,11 +69,12 @@ def register(sub: Any) -> None:
     p.add_argument("--base", help="git ref for side A (a detached worktree)")
     p.add_argument("--head", help="git ref for side B (default: the working tree as it is)")
     p.add_argument("--repo", default=".", help="the git repository of --base/--head (default: .)")
-    p.add_argument("--rounds", type=int, default=16, help="pairs of runs; a suite of 20 cases at alpha 0.01 needs at least 12 to decide anything (default: 16)")
+    p.add_argument("--rounds", type=int, default=24, help="pairs of runs; a suite of 20 cases at alpha 0.01 needs at least 12 to decide anything, "
+                   "24 catch a 2%% slowdown on a shared 2-core VM (docs/performance.md) (default: 24)")
     p.add_argument("--order", choices=("alternate", "random"), default="alternate", help="ABAB... or a random order per round (default: alternate)")
     p.add_argument("--seed", type=int, default=0, help="seed of --order random (default: 0)")
     p.add_argument("--benches", default="benches", help="the benchmark folder each side runs (default: benches)")
-    p.add_argument("--gate-config", default="default", help="conf/gate/NAME.yaml for thresholds and alpha (its noise floor is not used)")
+    p.add_argument("--gate-config", default="paired", help="conf/gate/NAME.yaml for statistic, thresholds and alpha (its noise floor is not used) (default: paired)")
     p.add_argument("--conf-dir", action="append", help="extra config tree for the gate config")
     p.add_argument("--out", default="out", help="the out/ folder (default: out)")
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="after --: arguments for every pytest run")

@@ -1,8 +1,9 @@
 """Paired verdicts for interleaved A/B rounds. Pure functions.
 
 `perfsuite ab` runs A and B alternately (ABAB... or randomized blocks), each round a fresh
-process. Round i gives a median for A and one for B taken minutes apart on the same machine
-state, so the machine's drift cancels in their ratio. For each case the log-ratios
+process. Round i gives a value for A and one for B (each case's fastest sample, or its median:
+the gate config's `statistic`) taken minutes apart on the same machine state, so the machine's
+drift cancels in their ratio. For each case the log-ratios
 ``d_i = log(b_i / a_i)`` are summarized by the one-sample Hodges–Lehmann estimate (median of the
 Walsh averages) with the exact Wilcoxon signed-rank confidence interval, and judged with the
 same rules as two separate runs (`perfsuite.compare.verdict.judge`), with no noise floor: the
@@ -53,13 +54,13 @@ def wilcoxon_k(n: int, confidence: float) -> int:
 
 
 def paired_ratio(base: Sequence[float], head: Sequence[float], *, confidence: float) -> RatioEstimate:
-    """head/base from paired per-round medians: HL estimate and exact Wilcoxon interval."""
+    """head/base from paired per-round values: HL estimate and exact Wilcoxon interval."""
     if len(base) != len(head):
         raise ValueError(f"paired rounds must match: {len(base)} base vs {len(head)} head")
     if len(base) < MIN_PAIRS:
         raise ValueError(f"need at least {MIN_PAIRS} pairs of rounds, have {len(base)}")
     if any(not (x > 0 and math.isfinite(x)) for x in (*base, *head)):
-        raise ValueError("paired medians must be finite and > 0")
+        raise ValueError("paired round values must be finite and > 0")
     d = [math.log(b / a) for a, b in zip(base, head)]
     n = len(d)
     walsh = sorted((d[i] + d[j]) / 2.0 for i in range(n) for j in range(i, n))
@@ -93,7 +94,7 @@ def min_pairs(confidence: float) -> int:
 class PairedCase:
     case: str
     test: str
-    base_medians: tuple[float, ...]  # one per completed round, in round order
+    base_medians: tuple[float, ...]  # one value (min or median) per completed round, in round order
     head_medians: tuple[float, ...]
 
 
@@ -120,7 +121,7 @@ def compare_pairs(cases: Sequence[PairedCase], policy: GatePolicy | None = None)
 
 
 def pair_medians(rounds: Sequence[tuple[Mapping[str, float], Mapping[str, float]]]) -> dict[str, tuple[list[float], list[float]]]:
-    """Per case key, the A and B medians of the rounds in which both sides measured it."""
+    """Per case key, the A and B values of the rounds in which both sides measured it."""
     out: dict[str, tuple[list[float], list[float]]] = {}
     for a, b in rounds:
         for key in a.keys() & b.keys():

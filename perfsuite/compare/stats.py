@@ -14,6 +14,17 @@ Between-run drift (a machine whose speed moves 5-10% between two runs while each
 own median to ±1%) is not in the samples of either run: ``noise_floor`` widens the interval by
 that relative amount (added in quadrature on the log scale) so that two separate runs of the
 same code do not look different. Interleaved A/B runs need no floor.
+
+The minimum (`ratio_of_minimums`, the gate's default for timings): on a shared machine the
+interference is one-sided (another process, an interrupt or a frequency dip only ever adds time)
+and comes in episodes of seconds, so a run's median moves 5-50% with the machine's load while
+its fastest calls stay within about 1% (docs/performance.md). Under that additive, non-negative
+noise model the minimum is the estimate of the code's own cost least touched by the machine
+(Chen & Revels 2016, "Robust benchmarking in noisy environments"; BenchmarkTools.jl judges on
+minimums for that reason). Its interval is a between-run model, not a sampling one: each run's
+samples are cut into consecutive blocks, and the spread of the blocks' minimums (a robust SD on
+the log scale) says how much of that run the machine disturbed; the two spreads add in
+quadrature, with ``noise_floor`` as the least spread assumed on a quiet machine.
 """
 
 from __future__ import annotations
@@ -42,7 +53,7 @@ class RatioEstimate:
     confidence: float
     n_base: int
     n_head: int
-    method: str  # "hodges-lehmann", "summary" (medians only: no interval), "exact"
+    method: str  # "hodges-lehmann", "minimum", "paired-wilcoxon", "summary" (medians only: no interval), "exact"
     noise_floor: float = 0.0
 
     @property
@@ -114,6 +125,50 @@ def ratio_of_samples(
     )
 
 
+MIN_BLOCKS = 2
+MAX_BLOCKS = 10
+
+
+def block_spread(samples: Sequence[float], blocks: int = MAX_BLOCKS) -> float:
+    """Robust SD (1.4826 x MAD) of the log minimums of consecutive blocks of ``samples`` (time order).
+
+    Small when every stretch of the run reached the same fastest time (a quiet machine); large when
+    interference lifted whole stretches. At least 3 samples per block, between 2 and ``blocks`` blocks.
+    """
+    values = _validated(samples, "samples")
+    k = max(MIN_BLOCKS, min(blocks, values.size // 3))
+    minima = np.log([chunk.min() for chunk in np.array_split(values, k)])
+    return float(1.4826 * np.median(np.abs(minima - np.median(minima))))
+
+
+def ratio_of_minimums(
+    base: Sequence[float], head: Sequence[float], *, confidence: float = 0.99, noise_floor: float = 0.0
+) -> RatioEstimate:
+    """min(head) / min(base), its interval from both runs' block spreads (at least ``noise_floor``).
+
+    Samples must be in the order they were taken (results.json keeps them so): the blocks are
+    stretches of time.
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    if not 0.0 <= noise_floor < 1.0:
+        raise ValueError(f"noise_floor must be in [0, 1), got {noise_floor!r}")
+    a, b = _validated(base, "base"), _validated(head, "head")
+    estimate = math.log(b.min()) - math.log(a.min())
+    sd = max(math.log1p(noise_floor), math.hypot(block_spread(a), block_spread(b)))
+    half = NormalDist().inv_cdf(0.5 + confidence / 2.0) * sd
+    return RatioEstimate(
+        ratio=math.exp(estimate),
+        low=math.exp(estimate - half),
+        high=math.exp(estimate + half),
+        confidence=confidence,
+        n_base=int(a.size),
+        n_head=int(b.size),
+        method="minimum",
+        noise_floor=noise_floor,
+    )
+
+
 def ratio_of_medians(base_median: float, head_median: float, *, n_base: int, n_head: int, confidence: float) -> RatioEstimate:
     """Only summaries on one side (an imported run): the ratio, and no interval to judge it by."""
     if not (base_median > 0 and head_median > 0):
@@ -138,8 +193,8 @@ def samples_to_decide(estimate: RatioEstimate, threshold: float) -> int | None:
     estimate and the nearest decision boundary (no change, or the threshold). None when the
     estimate sits on a boundary (no sample count decides it) or the noise floor alone is wider.
     """
-    if not estimate.has_interval:
-        return None
+    if not estimate.has_interval or estimate.method == "minimum":
+        return None  # the minimum's interval is the machine's between-run spread: samples do not narrow it
     log_r = math.log(estimate.ratio)
     half = (math.log(estimate.high) - math.log(estimate.low)) / 2.0
     bounds = (0.0, math.log1p(threshold), math.log1p(-threshold) if threshold < 1 else -math.inf)

@@ -14,6 +14,13 @@ interval ``[lo, hi]``:
   (high IQR, a time cap, a contended core, a warm-up that never settled) is `inconclusive` too,
   with that reason, unless the policy sets ``gate_noisy``.
 
+What a timing's ratio compares (`GatePolicy.statistic`): ``min``, the default, is the ratio of
+the two runs' fastest times with a between-run interval (`perfsuite.compare.stats.ratio_of_minimums`:
+robust to the one-sided interference of a shared machine); ``median`` is the Hodges–Lehmann
+shift of all samples with its Moses interval widened by ``noise_floor`` (for quiet, dedicated
+machines, where a change of the whole distribution should count). Rates (throughput) mirror
+latency: their best is their maximum.
+
 Deterministic figures (parameters, FLOPs, weight bytes) are compared exactly against their own
 threshold (default 0: any growth regresses). A side without raw samples (an imported
 pytest-benchmark run, or `save_raw_samples: false`) is compared by its median alone: such a
@@ -31,11 +38,12 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
-from perfsuite.compare.stats import RatioEstimate, exact_ratio, ratio_of_medians, ratio_of_samples, samples_to_decide
+from perfsuite.compare.stats import RatioEstimate, exact_ratio, ratio_of_medians, ratio_of_minimums, ratio_of_samples, samples_to_decide
 from perfsuite.results.case import CaseResult
 from perfsuite.results.run import RunResult
 
 VERDICTS = ("regressed", "ok", "inconclusive")
+STATISTICS = ("min", "median")  # what a timing verdict compares; see perfsuite.compare.stats
 METRIC_GROUPS = ("latency", "throughput", "memory", "exact")
 
 
@@ -45,9 +53,10 @@ class GatePolicy:
 
     alpha: float = 0.01  # suite-wide false-alarm rate
     noise_floor: float = 0.0  # relative between-run drift added to every interval (0 for interleaved A/B)
+    statistic: str = "min"  # timings: "min" (ratio of fastest times) or "median" (Hodges-Lehmann on all samples)
     gate_noisy: bool = False  # True: a measurement flagged noisy may still be called regressed
     thresholds: Mapping[str, float] = field(
-        default_factory=lambda: {"latency": 0.05, "throughput": 0.05, "memory": 0.10, "exact": 0.0}
+        default_factory=lambda: {"latency": 0.03, "throughput": 0.03, "memory": 0.10, "exact": 0.0}
     )
     case_thresholds: tuple[tuple[str, str, float], ...] = ()  # (case-id glob, metric group, threshold)
 
@@ -56,6 +65,8 @@ class GatePolicy:
             raise ValueError(f"gate alpha must be in (0, 1), got {self.alpha!r}")
         if not 0 <= self.noise_floor < 1:
             raise ValueError(f"gate noise_floor must be in [0, 1), got {self.noise_floor!r}")
+        if self.statistic not in STATISTICS:
+            raise ValueError(f"gate statistic must be one of {', '.join(STATISTICS)}, got {self.statistic!r}")
         for group, value in self.thresholds.items():
             if group not in METRIC_GROUPS:
                 raise ValueError(f"unknown metric group {group!r} in thresholds; known: {', '.join(METRIC_GROUPS)}")
@@ -222,7 +233,9 @@ def judge(estimate: RatioEstimate, threshold: float, *, lower_is_better: bool) -
     return "inconclusive", False
 
 
-def _estimate(metric: Metric, base: CaseResult, head: CaseResult, confidence: float, noise_floor: float) -> tuple[RatioEstimate | None, str]:
+def _estimate(
+    metric: Metric, base: CaseResult, head: CaseResult, confidence: float, noise_floor: float, statistic: str = "min"
+) -> tuple[RatioEstimate | None, str]:
     if metric.value is not None:
         a, b = metric.value(base), metric.value(head)
         if a is None or b is None:
@@ -231,7 +244,13 @@ def _estimate(metric: Metric, base: CaseResult, head: CaseResult, confidence: fl
     assert metric.samples is not None and metric.median is not None
     sa, sb = metric.samples(base), metric.samples(head)
     if sa is not None and sb is not None and min(len(sa), len(sb)) >= 3:
-        return ratio_of_samples(sa, sb, confidence=confidence, noise_floor=noise_floor), ""
+        if statistic == "median":
+            return ratio_of_samples(sa, sb, confidence=confidence, noise_floor=noise_floor), ""
+        if metric.lower_is_better:
+            return ratio_of_minimums(sa, sb, confidence=confidence, noise_floor=noise_floor), ""
+        # A rate's best is its maximum: the fastest call seen as a rate (1/x turns it into a minimum).
+        est = ratio_of_minimums([1.0 / x for x in sa], [1.0 / x for x in sb], confidence=confidence, noise_floor=noise_floor)
+        return replace(est, ratio=1.0 / est.ratio, low=1.0 / est.high, high=1.0 / est.low), ""
     ma, mb = metric.median(base), metric.median(head)
     if ma is None or mb is None or ma <= 0 or mb <= 0:
         return None, ""
@@ -264,7 +283,7 @@ def compare_runs(base: RunResult, head: RunResult, policy: GatePolicy | None = N
     confidence = 1.0 - policy.alpha / tests
     verdicts = []
     for ra, rb, metric in pairs:
-        estimate, note = _estimate(metric, ra, rb, confidence, policy.noise_floor)
+        estimate, note = _estimate(metric, ra, rb, confidence, policy.noise_floor, policy.statistic)
         if estimate is None:
             continue
         threshold = policy.threshold(rb.case.id, metric.group)
@@ -281,9 +300,13 @@ def compare_runs(base: RunResult, head: RunResult, policy: GatePolicy | None = N
                 estimate, ratio=1.0 / estimate.ratio, low=1.0 / estimate.high, high=1.0 / estimate.low
             )
             needed = samples_to_decide(turned, threshold)
-            note = note or (
-                f"about {needed} samples per side would decide it" if needed else "more samples alone will not decide it (noise floor or change at the threshold)"
-            )
+            if needed:
+                hint = f"about {needed} samples per side would decide it"
+            elif estimate.method == "minimum":
+                hint = "the runs' fastest times moved between blocks (machine noise): re-measure on a quieter machine, or use perfsuite ab"
+            else:
+                hint = "more samples alone will not decide it (noise floor or change at the threshold)"
+            note = note or hint
         verdicts.append(Verdict(rb.case.id, rb.test, metric.name, verdict, estimate, threshold, metric.lower_is_better, improved, needed, note))
     return Comparison(
         verdicts=tuple(verdicts),

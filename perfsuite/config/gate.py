@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perfsuite.compare.verdict import METRIC_GROUPS, GatePolicy
+from perfsuite.compare.verdict import METRIC_GROUPS, STATISTICS, GatePolicy
 from perfsuite.config.fields import Fields
 from perfsuite.config.sources import ConfSources
 from perfsuite.errors import PerfConfigError
@@ -39,7 +39,8 @@ def load_gate(name: str = "default", conf_dirs: tuple[str | Path, ...] = ()) -> 
 def gate_spec(data: Any, *, name: str, file: str | None) -> GateSpec:
     f = Fields(data, section="", file=file, overridden={})
     alpha = _ratio(f, "alpha", 0.01, upper=0.5)
-    floor = _ratio(f, "noise_floor", 0.05, lower_ok=True, upper=0.5)
+    statistic = f.string("statistic", choices=STATISTICS, default="min")
+    floor = _ratio(f, "noise_floor", 0.01 if statistic == "min" else 0.05, lower_ok=True, upper=0.5)
     t = f.sub("thresholds")
     thresholds = {g: _ratio(t, g, GatePolicy().thresholds[g], lower_ok=True, upper=10.0) for g in METRIC_GROUPS}
     t.done()
@@ -51,7 +52,9 @@ def gate_spec(data: Any, *, name: str, file: str | None) -> GateSpec:
     inconclusive = f.string("inconclusive", choices=INCONCLUSIVE, default="warn")
     gate_noisy = f.boolean("gate_noisy", default=False)
     f.done()
-    policy = GatePolicy(alpha=alpha, noise_floor=floor, thresholds=thresholds, case_thresholds=tuple(rules), gate_noisy=gate_noisy)
+    policy = GatePolicy(
+        alpha=alpha, noise_floor=floor, statistic=statistic, thresholds=thresholds, case_thresholds=tuple(rules), gate_noisy=gate_noisy
+    )
     return GateSpec(name, policy, inconclusive)
 
 
