@@ -117,7 +117,7 @@ def compare_pairs(cases: Sequence[PairedCase], policy: GatePolicy | None = None)
             note = "more rounds would narrow the interval"
         verdicts.append(Verdict(c.case, c.test, "latency", verdict, est, threshold, True, improved, None, note))
     skipped = tuple(c.case for c in cases if c not in usable)
-    return Comparison(verdicts=tuple(verdicts), new=(), removed=skipped, alpha=policy.alpha, tests=tests)
+    return Comparison(verdicts=tuple(verdicts), new=(), removed=skipped, alpha=policy.alpha, tests=tests, statistic=policy.statistic)
 
 
 def pair_medians(rounds: Sequence[tuple[Mapping[str, float], Mapping[str, float]]]) -> dict[str, tuple[list[float], list[float]]]:

@@ -208,6 +208,7 @@ class Comparison:
     removed: tuple[str, ...]  # result keys only in base
     alpha: float
     tests: int  # sample-based tests (the Bonferroni m)
+    statistic: str = "min"  # what the timings compared (GatePolicy.statistic)
 
     def of(self, verdict: str) -> tuple[Verdict, ...]:
         return tuple(v for v in self.verdicts if v.verdict == verdict)
@@ -314,6 +315,7 @@ def compare_runs(base: RunResult, head: RunResult, policy: GatePolicy | None = N
         removed=tuple(k for k in a if k not in b),
         alpha=policy.alpha,
         tests=tests,
+        statistic=policy.statistic,
     )
 
 

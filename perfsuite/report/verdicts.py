@@ -7,6 +7,7 @@ from typing import Any
 from perfsuite.compare.verdict import Comparison, Verdict
 
 _ORDER = {"regressed": 0, "inconclusive": 1, "ok": 2}
+_STATISTIC = {"min": "fastest samples", "median": "medians"}
 
 
 def _pct(x: float) -> str:
@@ -38,7 +39,8 @@ def headline(comparison: Comparison, base_label: str) -> str:
     counts = {k: len(comparison.of(k)) for k in ("regressed", "inconclusive", "ok")}
     return (
         f"compared with {base_label}: {counts['regressed']} regressed, {counts['inconclusive']} inconclusive, "
-        f"{counts['ok']} ok ({comparison.tests} sample-based tests, suite-wide alpha {comparison.alpha:g}); "
+        f"{counts['ok']} ok ({comparison.tests} sample-based tests, suite-wide alpha {comparison.alpha:g}, "
+        f"timings by their {_STATISTIC.get(comparison.statistic, comparison.statistic)}); "
         f"{len(comparison.new)} new, {len(comparison.removed)} removed"
     )
 
@@ -87,6 +89,7 @@ def verdicts_doc(comparison: Comparison, *, base: dict[str, Any], head: dict[str
         "gate": gate,
         "alpha": comparison.alpha,
         "tests": comparison.tests,
+        "statistic": comparison.statistic,
         "counts": {k: len(comparison.of(k)) for k in ("regressed", "inconclusive", "ok")},
         "verdicts": [v.to_dict() for v in comparison.verdicts],
         "new": list(comparison.new),
