@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 NOT_ESTABLISHED = "n/e"
 NOT_APPLICABLE = "-"
-TONES = ("bad", "warn", "good")
 
 
 @dataclass(frozen=True)
