@@ -67,10 +67,14 @@ def scaled(value: float, units: Units, *, step: float = 1000.0, digits: int = DI
 
 
 def _finite(value: float | None) -> float | None:
+    """`value` as a float; None for None, NaN and flags (a bool is not a figure)."""
     if value is None or isinstance(value, bool):
         return None
-    value = float(value)
-    return None if math.isnan(value) else value
+    try:
+        x = float(value)
+    except OverflowError:  # an int beyond float's range
+        return math.inf if value > 0 else -math.inf
+    return None if math.isnan(x) else x
 
 
 def _format(value: float | None, units: Units, missing: str, *, step: float = 1000.0, whole_base: bool = False, unit: str | None = None) -> str:
