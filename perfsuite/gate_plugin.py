@@ -134,7 +134,8 @@ class GatePlugin:
 
         perf = self.session
         assert self.spec is not None and self.baseline is not None
-        self.comparison = compare_runs(self.baseline.run, perf.results.snapshot(), self.spec.policy)
+        head = perf.results.snapshot()
+        self.comparison = compare_runs(self.baseline.run, head, self.spec.policy)
         self.decision = decide(
             self.comparison,
             inconclusive=self.spec.inconclusive,
@@ -149,7 +150,7 @@ class GatePlugin:
             head={"run": str(perf.run_dir), "machine_id": self.machine_id},
             gate={"config": self.spec.name, "enforced": self.gate, "decision": self.decision.message, "exit_code": self.decision.exit_code or 0},
         )
-        summary = markdown(self.comparison, label)
+        summary = markdown(self.comparison, label, head=head)
         atomic_write_text(perf.run_dir / "verdicts.json", json.dumps(doc, indent=1))
         atomic_write_text(perf.run_dir / "summary.md", summary)
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")

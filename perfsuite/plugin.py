@@ -325,6 +325,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     else:
         status = "error" if perf.problems else "finished"
     perf.results.finish(status, error="; ".join(perf.problems) or None, sweeps=sweeps)
+    if not perf.results.write_error:  # a full disk is reported once, below, not again for each file
+        with perf.guard("writing the run's tables and summary.md"):
+            from perfsuite.report.artifacts import write_run_files
+
+            write_run_files(perf.results.snapshot())
+        if perf.problems and perf.results.status != "interrupted":
+            perf.results.finish("error", error="; ".join(perf.problems), sweeps=sweeps)
     if perf.results.write_error and session.exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED  # results that could not be saved fail the run
 
@@ -350,11 +357,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
     terminalreporter.write_sep("-", "perfsuite")
     with perf.guard("the summary table"):
-        from perfsuite.report.terminal import summary_lines
+        from perfsuite.report.terminal import write_summary
 
         run = perf.results.snapshot()
-        for line in summary_lines(run.cases, run.sweeps):
-            terminalreporter.write_line(line)
+        gate = config.pluginmanager.get_plugin(GATE_PLUGIN)
+        write_summary(terminalreporter, run.cases, run.sweeps, comparison=getattr(gate, "comparison", None))
     skipped = [e for e in perf.plan.exclusions]
     if skipped:
         terminalreporter.write_line(

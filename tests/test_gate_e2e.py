@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -58,9 +59,10 @@ def test_save_rerun_unchanged_then_slowed(gate_run, tmp_path, monkeypatch):
     same.assert_outcomes(passed=2)
     assert same.ret == pytest.ExitCode.OK, same.stdout.str()
     same.stdout.fnmatch_lines(["*perfsuite gate*", "compared with baseline 'main'*0 regressed*", "gate passed*"])
+    same.stdout.fnmatch_lines(["latency: 2 cases", "case * outcome * p50 * verdict*", "bert.tiny-pydoc-eager-bs1-cpu *passed*"])
     doc = json.loads((newest_run(gate_run.out) / "verdicts.json").read_text())
     assert doc["counts"]["regressed"] == 0 and {v["verdict"] for v in doc["verdicts"]} <= {"ok", "inconclusive"}
-    assert "perfsuite regression gate" in summary.read_text()
+    assert "perfsuite regression gate" in summary.read_text() and "### latency: 2 cases" in summary.read_text()
     props = {p.get("name"): p.get("value") for p in ET.parse(tmp_path / "same.xml").iter("property")}
     assert props["perf_verdict"] in ("ok", "inconclusive") and "perf_latency" in props
 
@@ -74,8 +76,11 @@ def test_save_rerun_unchanged_then_slowed(gate_run, tmp_path, monkeypatch):
     assert "Traceback" not in slowed.stdout.str()
 
     # Without --perf-gate the verdicts are shown but the exit code is the tests' own.
-    shown = gate_run("--perf-compare", "main", slower=True)
+    shown = gate_run("--perf-compare", "main", "--color=yes", slower=True)
     assert shown.ret == 0 and "(not enforced: add --perf-gate)" in shown.stdout.str()
+    # asked for colour: the regressed case's verdict cell is red in perfsuite's table (the metric
+    # depends on the machine's noise: a noisy latency is inconclusive, the weights grew for sure)
+    assert re.search(r"\x1b\[31m(\x1b\[1m)?regressed \w+ \+\d", shown.stdout.str()), shown.stdout.str()
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -43,14 +44,23 @@ def test_suite_runs_and_writes_run_folder(run_benches):
     result = run_benches("--perf-suite", "e2e")
     result.assert_outcomes(passed=8)  # 6 latency cases + 2 generation cases (gpt2)
     result.stdout.fnmatch_lines(["*perfsuite: suite e2e, device cpu, 6 cases*", "*test_latency*gpt2.tiny-pydoc-eager-bs2-cpu*"])
-    result.stdout.fnmatch_lines(["case * p50 ms * p90 ms * p99 ms * samples/s * tokens/s * RSS peak MiB * first call ms * load s*"])
-    result.stdout.fnmatch_lines(["generation case * TTFT p50 ms * TPOT p50 ms*", "gpt2.tiny-pydoc-eager-bs1-cpu *"])
+    result.stdout.fnmatch_lines(["latency: 6 cases", "case * outcome * p50 * p90 * p99 * n * samples/s * tokens/s * RSS peak * first call * load *"])
+    result.stdout.fnmatch_lines(["generation: 2 cases", "case * outcome * TTFT p50 * TPOT p50 *", "gpt2.tiny-pydoc-eager-bs1-cpu *passed * ms *"])
     result.stdout.fnmatch_lines(["batch sweep bert.tiny-pydoc-eager-cpu: knee at batch size*"])
+    assert "\x1b[" not in result.stdout.str()  # not a terminal: no colour codes in the output
     (run_dir,) = run_dirs(run_benches.out)
     assert run_dir.name.endswith("_e2e-cpu")
-    assert {"run_config.yaml", "env.json", "benchmark.json", "results.json"} <= {p.name for p in run_dir.iterdir()}
+    assert {"run_config.yaml", "env.json", "benchmark.json", "results.json", "summary.md"} <= {p.name for p in run_dir.iterdir()}
     run = load_run(run_dir)
     assert run.status == "finished" and run.error is None and len(run.cases) == 8
+    import pandas as pd
+
+    metrics = pd.read_parquet(run_dir / "tables" / "metrics.parquet")
+    assert set(metrics.groupby(["test", "case_id"]).size()) == {21, 20}  # latency and generation metrics per case
+    assert metrics.query("metric == 'latency_p50_s'")["value"].gt(0).sum() == 6
+    cases_csv = (run_dir / "tables" / "cases.csv").read_text().splitlines()
+    assert len(cases_csv) == 9 and cases_csv[0].startswith("run_id,suite,started,test,kind,case_id,")
+    assert "### latency: 6 cases" in (run_dir / "summary.md").read_text()
     for r in run.of_kind("latency"):
         assert r.outcome == "passed" and len(r.samples_s) == r.stats.n >= 5
         assert r.memory.host.rss_peak_bytes > 0 and r.memory.weights_bytes > 0
@@ -242,8 +252,8 @@ def test_profiled_pass_writes_trace_and_op_table(run_benches):
 
     result = run_benches("--perf-override", "model=gpt2.tiny", "--perf-override", "infer.batch_sizes=[1]", "--perf-override", "pipeline=full", "-k", "profile or static")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["static case * params M * weights MiB * GFLOP/call*", "gpt2.tiny-pydoc-eager-bs1-cpu *"])
-    result.stdout.fnmatch_lines(["profiled case * GFLOP/call * top op * trace*", "gpt2.tiny-pydoc-eager-bs1-cpu *yes*"])
+    result.stdout.fnmatch_lines(["static: 1 case", "case * outcome * params * weights * FLOPs/call*", "gpt2.tiny-pydoc-eager-bs1-cpu *passed*M*MiB*FLOP*"])
+    result.stdout.fnmatch_lines(["profile: 1 case", "case * outcome * FLOPs/call * top op * trace*", "gpt2.tiny-pydoc-eager-bs1-cpu *yes*"])
     (run_dir,) = run_dirs(run_benches.out)
     trace = run_dir / "traces" / "gpt2.tiny-pydoc-eager-bs1-cpu.json.gz"
     events = json.loads(gzip.decompress(trace.read_bytes()))["traceEvents"]
@@ -289,6 +299,13 @@ if fault == "sweep_bug":
 
     PerfSession.sweeps = broken
 
+    from perfsuite.report import artifacts
+
+    def broken_tables(run):
+        raise RuntimeError("a bug in the tables")
+
+    artifacts.write_run_files = broken_tables
+
 
 def pytest_runtest_teardown(item):
     seen.append(item.name)
@@ -307,7 +324,8 @@ def pytest_runtest_teardown(item):
 @pytest.fixture
 def session_fault(pytester, monkeypatch):
     pytester.makepyfile(session_faults=SESSION_FAULTS)
-    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+    # Prepended: a checkout run through PYTHONPATH (a worktree) keeps testing its own perfsuite.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(pytester.path), os.environ.get("PYTHONPATH")) if p))
 
     def use(name: str) -> tuple[str, str]:
         monkeypatch.setenv("SESSION_FAULT", name)
@@ -342,10 +360,11 @@ def test_a_bug_in_perfsuites_session_end_keeps_pytests_summary_and_exit_code(run
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*perfsuite internal error: the batch-sweep analysis failed: ZeroDivisionError: a bug in the sweep analysis*"])
+    result.stdout.fnmatch_lines(["*perfsuite internal error: writing the run's tables and summary.md failed: RuntimeError: a bug in the tables*"])
     assert "Traceback" not in result.stdout.str()
     (run_dir,) = run_dirs(run_benches.out)
     run = load_run(run_dir)
-    assert run.status == "error" and "ZeroDivisionError" in run.error and len(run.cases) == 2
+    assert run.status == "error" and "ZeroDivisionError" in run.error and "a bug in the tables" in run.error and len(run.cases) == 2
     assert "ZeroDivisionError" in (run_dir / "perfsuite-error.log").read_text()
 
 

@@ -166,8 +166,12 @@ def test_summary_table_shows_percentiles_and_not_established():
     sweeps = [SweepResult("g", "test_latency", analyze_sweep([(1, m), (8, OomRecord(8, "out of memory", "OutOfMemoryError"))]))]
     lines = summary_lines(results, sweeps)
     text = "\n".join(lines)
-    assert "p99 ms" in lines[0] and "10.000" in text and "300.0" in text and "n/e" in text
-    assert "OOM at batch size 4" in text and "bs    8: OOM" in text
+    assert lines[0] == "latency: 2 cases (1 oom)" and lines[1].split()[:5] == ["case", "outcome", "p50", "p90", "p99"]
+    row = next(line for line in lines if line.startswith("gpt2.tiny"))
+    assert row.split() == ["gpt2.tiny-pydoc-eager-bs1-cpu", "passed", "10.0", "ms", "n/e", "n/e", "20", "100", "12.8k", "300", "MiB", "10.0", "ms", "1.50", "s"]
+    assert "OOM at batch size 4" in text and "\x1b" not in text  # no colour without a paint function
+    sweep = lines.index("batch sweep g: knee at batch size - (needs at least two batch sizes with an established median, have 1)")
+    assert lines[sweep + 4].split()[:2] == ["8", "OOM"]
 
 
 def test_summary_of_a_case_whose_median_was_not_established():

@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
                            gate={"config": spec.name, "decision": decision.message, "exit_code": decision.exit_code or 0})
         Path(args.json).write_text(json.dumps(doc, indent=1), encoding="utf-8")
     if args.markdown:
-        Path(args.markdown).write_text(markdown(comparison, label), encoding="utf-8")
+        Path(args.markdown).write_text(markdown(comparison, label, head=head), encoding="utf-8")
     return decision.exit_code or 0
 
 

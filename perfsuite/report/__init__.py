@@ -1,1 +1,1 @@
-"""Reports of a run: the terminal summary (Markdown/HTML reports come with the compare work)."""
+"""Reports of a run: the terminal summary, summary.md, tables/ (CSV, Parquet) and the verdicts of a comparison."""

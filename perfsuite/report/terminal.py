@@ -1,139 +1,129 @@
-"""The end-of-session table: latency percentiles, throughput, memory, first call, load, noise.
+"""The end-of-session summary in the terminal: the headline tables, aligned, coloured when the terminal can.
 
-Pure formatting: takes typed `CaseResult`s and `SweepResult`s, returns lines. A figure that was
-not established shows as `n/e`; one that does not apply shows as `-`.
+`summary_lines` is pure (results in, lines out); colour comes from a `paint(text, tone)` function
+the caller passes. At the end of `pytest benches`, `write_summary` passes pytest's own terminal
+writer's markup, which is plain text when the output is not a terminal or with `--color=no`, so
+escape codes never reach a file or a CI log that did not ask for them.
+
+Text from the run (case ids, model names, failure reasons) is shown with control characters
+replaced, so a hostile name cannot move the cursor or recolour the terminal, and cut at
+`MAX_CELL` columns so one long name does not push every row off the screen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from perfsuite.measure.throughput import Throughput
+from perfsuite.report.headline import Block, Cell, Note, Table, headline, numeric_columns
 from perfsuite.results.case import CaseResult
 from perfsuite.results.run import SweepResult
 
-MIB = 1024 * 1024
+if TYPE_CHECKING:
+    from perfsuite.compare.verdict import Comparison
+
+Paint = Callable[[str, str], str]  # (text, tone) -> text, e.g. wrapped in escape codes
+
+# pytest TerminalWriter markup per tone ("title" for a table's title line).
+TONE_MARKUP: dict[str, dict[str, bool]] = {
+    "bad": {"red": True, "bold": True},
+    "warn": {"yellow": True},
+    "good": {"green": True},
+    "title": {"bold": True},
+}
+MAX_CELL = 80
 
 
-def _ms(value: float | None) -> str:
-    return "n/e" if value is None else f"{value * 1e3:.3f}"
+def _plain(text: str, tone: str) -> str:
+    return text
 
 
-def _num(value: float | None, fmt: str = "{:.1f}") -> str:
-    return "-" if value is None else fmt.format(value)
+def clean(text: str) -> str:
+    """Control and format characters (escape, newline, bidi overrides) become visible placeholders."""
+    out = []
+    for ch in text:
+        cat = unicodedata.category(ch)
+        if cat in ("Cc", "Cf", "Cs"):
+            out.append(" " if ch in "\t\n\r" else "\N{REPLACEMENT CHARACTER}")
+        else:
+            out.append(ch)
+    return "".join(out)
 
 
-def _mib(value: int | None) -> str:
-    return "n/a" if value is None else f"{value / MIB:.1f}"
+def width(text: str) -> int:
+    """Columns `text` takes in a terminal: wide (CJK, emoji) characters take two, combining ones none."""
+    return sum(0 if unicodedata.combining(ch) else 2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _rate(tp: Throughput | None, value: float | None, fmt: str) -> str:
-    """n/e when the median (so every rate) is not established; - when the rate does not apply."""
-    if tp is not None and not tp.established:
-        return "n/e"
-    return _num(value, fmt)
+def _fit(text: str, limit: int = MAX_CELL) -> str:
+    text = clean(text)
+    if width(text) <= limit:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = width(ch)
+        if used + w > limit - 3:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "..."
 
 
-def _short(text: str | None, width: int = 60) -> str:
-    text = (text or "").strip()
-    return text if len(text) <= width else text[: width - 3] + "..."
+def table(header: Sequence[str], rows: Sequence[Sequence[str | Cell]], *, paint: Paint = _plain) -> list[str]:
+    """Aligned columns: figures right-aligned, text left-aligned; toned cells painted."""
+    cells = [[c if isinstance(c, Cell) else Cell(c) for c in row] for row in rows]
+    texts = [[_fit(c.text) for c in row] for row in cells]
+    heads = [_fit(h) for h in header]
+    widths = [max([width(h)] + [width(r[i]) for r in texts]) for i, h in enumerate(heads)]
+    right = numeric_columns(header, cells)
+
+    def line(row: Sequence[str], tones: Sequence[str | None]) -> str:
+        out = []
+        for text, w, tone, r in zip(row, widths, tones, right):
+            pad = " " * (w - width(text))
+            text = paint(text, tone) if tone else text
+            out.append(pad + text if r else text + pad)
+        return "  ".join(out).rstrip()
+
+    none = [None] * len(heads)
+    return [line(heads, none), line(["-" * w for w in widths], none),
+            *(line(t, [c.tone for c in row]) for t, row in zip(texts, cells))]
 
 
-def latency_rows(results: Sequence[CaseResult]) -> list[list[str]]:
-    rows = []
-    for r in results:
-        stats = r.stats
-        tp = r.throughput
-        host = r.memory.host if r.memory is not None else None
-        rows.append(
-            [
-                r.case.id,
-                r.outcome,
-                _ms(stats.p50_s) if stats else "-",
-                _ms(stats.p90_s) if stats else "-",
-                _ms(stats.p99_s) if stats else "-",
-                str(stats.n) if stats else "-",
-                _rate(tp, tp.samples_per_s if tp else None, "{:.1f}"),
-                _rate(tp, tp.tokens_per_s if tp else None, "{:.0f}"),
-                _mib(host.rss_peak_bytes) if host else "n/a",
-                _ms(r.measurement.first_call_s) if r.measurement else "-",
-                _num(r.load_s, "{:.2f}"),
-                ",".join(r.noise_codes) or _short(r.reason),
-            ]
-        )
-    return rows
-
-
-HEADER = ["case", "outcome", "p50 ms", "p90 ms", "p99 ms", "n", "samples/s", "tokens/s", "RSS peak MiB", "first call ms", "load s", "noise"]
-
-
-def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
-    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-    line = lambda cells: "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
-    return [line(header), line(["-" * w for w in widths]), *(line(r) for r in rows)]
-
-
-def _p50(stats: object) -> float | None:
-    return getattr(stats, "p50_s", None)
-
-
-def summary_lines(results: Sequence[CaseResult], sweeps: Sequence[SweepResult]) -> list[str]:
-    latency = [r for r in results if r.kind == "latency"]
-    lines = table(HEADER, latency_rows(latency)) if latency else []
-    gens = [r for r in results if r.kind == "generation" and r.generation is not None]
-    if gens:
-        lines.append("")
-        rows = []
-        for r in gens:
-            g = r.generation
-            assert g is not None
-            rows.append(
-                [
-                    r.case.id,
-                    _ms(_p50(g.ttft)),
-                    _ms(_p50(g.tpot)),
-                    _num(_p50(g.decode_tokens_per_s)),
-                    _ms(_p50(g.e2e)),
-                    str(g.n_runs),
-                ]
-            )
-        lines += table(["generation case", "TTFT p50 ms", "TPOT p50 ms", "decode tok/s p50", "e2e p50 ms", "runs"], rows)
-    for sweep in sweeps:
-        a = sweep.analysis
-        lines.append("")
-        knee = a.knee_batch_size
-        lines.append(f"batch sweep {sweep.group}: knee at batch size {knee if knee is not None else '-'} ({a.knee_reason})")
-        for row in a.rows:
-            if row.status == "ok":
-                lines.append(f"  bs {row.batch_size:>4}: p50 {_ms(row.latency_p50_s)} ms, {_num(row.samples_per_s)} samples/s")
-            elif row.status == "oom":
-                lines.append(f"  bs {row.batch_size:>4}: OOM")
-            else:
-                lines.append(f"  bs {row.batch_size:>4}: {row.status.replace('_', ' ')} ({_short(row.reason)})")
-    profiles = [r for r in results if r.kind == "profile" and r.profile is not None]
-    if profiles:
-        lines.append("")
-        rows = []
-        for r in profiles:
-            p = r.profile
-            assert p is not None
-            gflop = p.flops_per_call
-            rows.append([r.case.id, _num(gflop / 1e9 if gflop else None, "{:.3f}"), p.top_op or "-", "yes" if p.trace else "no"])
-        lines += table(["profiled case", "GFLOP/call", "top op", "trace"], rows)
-    statics = [r for r in results if r.kind == "static" and r.static is not None]
-    if statics:
-        lines.append("")
-        rows = []
-        for r in statics:
-            st = r.static
-            assert st is not None
-            rows.append([r.case.id, f"{st.params / 1e6:.2f}", _mib(st.weights_bytes), _num(st.flops_per_call / 1e9, "{:.3f}")])
-        lines += table(["static case", "params M", "weights MiB", "GFLOP/call"], rows)
-    noisy = [r.case.id for r in latency if r.noise_codes]
-    if noisy:
-        lines.append("")
-        lines.append(f"noisy ({len(noisy)}): " + ", ".join(noisy) + "  -> see results.json measurement.noise; do not gate on these")
-    unestablished = [r.case.id for r in latency if r.outcome == "passed" and not r.median_established]
-    if unestablished:
-        lines.append(f"median not established ({len(unestablished)}): " + ", ".join(unestablished))
+def render(blocks: Sequence[Block], *, paint: Paint = _plain) -> list[str]:
+    lines: list[str] = []
+    after_table = False
+    for block in blocks:
+        if isinstance(block, Table):
+            if lines:
+                lines.append("")
+            if block.title:
+                lines.append(paint(_fit(block.title, 10 * MAX_CELL), "title"))
+            lines += table(block.header, block.rows, paint=paint)
+            after_table = True
+        elif isinstance(block, Note):
+            if after_table:
+                lines.append("")
+            text = clean(block.text)
+            lines.append(paint(text, block.tone) if block.tone else text)
+            after_table = False
     return lines
+
+
+def summary_lines(results: Sequence[CaseResult], sweeps: Sequence[SweepResult] = (), *,
+                  comparison: Comparison | None = None, paint: Paint = _plain) -> list[str]:
+    """The headline tables (`perfsuite.report.headline`) as terminal lines."""
+    return render(headline(results, sweeps, comparison), paint=paint)
+
+
+def write_summary(terminalreporter: Any, results: Sequence[CaseResult], sweeps: Sequence[SweepResult] = (),
+                  comparison: Comparison | None = None) -> None:
+    """Print the summary through pytest's terminal reporter, coloured only where pytest colours."""
+    writer = terminalreporter.config.get_terminal_writer()
+
+    def paint(text: str, tone: str) -> str:
+        return writer.markup(text, **TONE_MARKUP.get(tone, {}))
+
+    for line in summary_lines(results, sweeps, comparison=comparison, paint=paint):
+        terminalreporter.write_line(line)

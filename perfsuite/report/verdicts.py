@@ -1,17 +1,21 @@
-"""A comparison as people and machines read it: terminal lines, Markdown, verdicts.json. Pure formatting."""
+"""A comparison as people and machines read it: terminal lines, Markdown, verdicts.json. Pure formatting.
+
+The Markdown (summary.md, the CI job summary) is the head run's headline tables with a verdict
+column (`perfsuite.report.markdown`), then every metric's verdict; the table code is that module's.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from perfsuite.compare.verdict import Comparison, Verdict
+from perfsuite.report.units import change
+
+if TYPE_CHECKING:
+    from perfsuite.results.run import RunResult
 
 _ORDER = {"regressed": 0, "inconclusive": 1, "ok": 2}
 _STATISTIC = {"min": "fastest samples", "median": "medians"}
-
-
-def _pct(x: float) -> str:
-    return f"{(x - 1.0) * 100:+.1f}%"
 
 
 def _ci(v: Verdict) -> str:
@@ -20,15 +24,18 @@ def _ci(v: Verdict) -> str:
         return "(exact)"
     if not e.has_interval:
         return "(medians only)"
-    return f"[{_pct(e.low)}, {_pct(e.high)}]"
+    return f"[{change(e.low)}, {change(e.high)}]"
+
+
+def _ordered(comparison: Comparison) -> list[Verdict]:
+    return sorted(comparison.verdicts, key=lambda v: (_ORDER[v.verdict], v.case, v.metric))
 
 
 def rows(comparison: Comparison) -> list[list[str]]:
-    ordered = sorted(comparison.verdicts, key=lambda v: (_ORDER[v.verdict], v.case, v.metric))
     out = []
-    for v in ordered:
+    for v in _ordered(comparison):
         word = v.verdict + (" (improved)" if v.improved else "")
-        out.append([v.case, v.metric, word, _pct(v.estimate.ratio), _ci(v), f"{v.threshold:.0%}", v.note])
+        out.append([v.case, v.metric, word, change(v.estimate.ratio), _ci(v), f"{v.threshold:.0%}", v.note])
     return out
 
 
@@ -61,22 +68,28 @@ def terminal_lines(comparison: Comparison, base_label: str, *, only_notable: boo
     return lines
 
 
-def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+def markdown(comparison: Comparison, base_label: str, *, title: str = "perfsuite regression gate", head: RunResult | None = None) -> str:
+    """The comparison in Markdown; with `head` (the compared run), its headline tables come first."""
+    from perfsuite.report.headline import Cell
+    from perfsuite.report.headline import headline as headline_blocks
+    from perfsuite.report.markdown import escape, render, run_header, table
 
-
-def markdown(comparison: Comparison, base_label: str, *, title: str = "perfsuite regression gate") -> str:
-    icon = {"regressed": "🔴 regressed", "inconclusive": "🟡 inconclusive", "ok": "🟢 ok"}
-    lines = [f"## {title}", "", _md_escape(headline(comparison, base_label)), ""]
-    lines.append("| " + " | ".join(HEADER) + " |")
-    lines.append("|" + "---|" * len(HEADER))
-    for v, row in zip(sorted(comparison.verdicts, key=lambda v: (_ORDER[v.verdict], v.case, v.metric)), rows(comparison)):
-        row = [*row]
-        row[2] = icon[v.verdict] + (" (improved)" if v.improved else "")
-        lines.append("| " + " | ".join(_md_escape(c) for c in row) + " |")
+    tone = {"regressed": "bad", "inconclusive": "warn", "ok": "good"}
+    lines = [f"## {escape(title)}", "", escape(headline(comparison, base_label)), ""]
+    if head is not None:
+        lines += [run_header(head), ""]
+        lines += render(headline_blocks(head.cases, head.sweeps, comparison))
+    body = [[Cell(c) for c in row] for row in rows(comparison)]
+    for v, row in zip(_ordered(comparison), body):
+        row[2] = Cell(row[2].text, tone[v.verdict], status=True)
+    if head is not None and body:
+        lines += [f"<details><summary>every metric ({len(body)} verdicts)</summary>", ""]
+    lines += table(HEADER, body)
+    if head is not None and body:
+        lines += ["", "</details>"]
     if comparison.new or comparison.removed:
         lines.append("")
-        lines += [f"- new: `{k}`" for k in comparison.new] + [f"- removed: `{k}`" for k in comparison.removed]
+        lines += [f"- new: {escape(k)}" for k in comparison.new] + [f"- removed: {escape(k)}" for k in comparison.removed]
     return "\n".join(lines) + "\n"
 
 

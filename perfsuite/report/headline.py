@@ -1,0 +1,239 @@
+"""The headline of a run, one table per kind of test: what the terminal prints and summary.md shows.
+
+Pure: typed results (and, when the gate compared the run, its `Comparison`) in; `Table`s and
+`Note`s of plain text out. `perfsuite.report.terminal` renders them aligned and coloured,
+`perfsuite.report.markdown` as GitHub tables, so both show the same figures by construction.
+
+One table per kind, because each kind has its own columns: latency (p50/p90/p99, samples/s,
+tokens/s, memory, verdict), generation (TTFT, TPOT, decode rate), profile, static; one small
+table per batch sweep. Figures get readable units (`perfsuite.report.units`): a figure that was
+not established is `n/e`, one that does not apply `-`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from perfsuite.report.tables import value_of
+from perfsuite.report.units import change, duration, si, size
+from perfsuite.results.case import KINDS, CaseResult
+from perfsuite.results.run import SweepResult
+
+if TYPE_CHECKING:
+    from perfsuite.compare.verdict import Comparison, Verdict
+
+NOT_ESTABLISHED = "n/e"
+NOT_APPLICABLE = "-"
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One table cell: its text, a tone for colour (`bad`, `warn`, `good`) and whether it is a status word."""
+
+    text: str
+    tone: str | None = None
+    status: bool = False  # an outcome or a verdict: Markdown marks it with an icon
+
+
+@dataclass(frozen=True)
+class Table:
+    title: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[Cell, ...], ...]
+
+
+def numeric_columns(header: Sequence[str], rows: Sequence[Sequence[Cell | str]]) -> tuple[bool, ...]:
+    """Per column: right-align it (every cell a figure or a placeholder)? The first column never."""
+    def figure(cell: Cell | str) -> bool:
+        text = cell.text if isinstance(cell, Cell) else cell
+        return text in (NOT_ESTABLISHED, NOT_APPLICABLE, "inf", "-inf") or text[:1].isdigit() or (text[:1] in "+-" and text[1:2].isdigit())
+
+    return tuple(i > 0 and all(figure(row[i]) for row in rows) for i in range(len(header)))
+
+
+@dataclass(frozen=True)
+class Note:
+    text: str
+    tone: str | None = None
+
+
+Block = Table | Note
+
+_OUTCOME_TONE = {"failed": "bad", "error": "bad", "oom": "warn", "skipped": "warn"}
+_RANK = {"ok": 0, "inconclusive": 1, "regressed": 2}
+_VERDICT_TONE = {"ok": "good", "inconclusive": "warn", "regressed": "bad"}
+
+
+def _short(text: str | None, width: int = 60) -> str:
+    text = " ".join((text or "").split())
+    return text if len(text) <= width else text[: width - 3] + "..."
+
+
+def _outcome(r: CaseResult) -> Cell:
+    return Cell(r.outcome, _OUTCOME_TONE.get(r.outcome), status=r.outcome != "passed")
+
+
+def _figure(r: CaseResult, metric: str, fmt: Callable[[float | None], str], *, measured: bool) -> Cell:
+    """`fmt` of one metric: n/e (warn) when its part was measured but the figure not established."""
+    value = value_of(metric, r)
+    if value is not None:
+        return Cell(fmt(value))
+    return Cell(NOT_ESTABLISHED, "warn") if measured else Cell(NOT_APPLICABLE)
+
+
+def _notes(r: CaseResult) -> Cell:
+    if r.noise_codes:
+        return Cell(",".join(r.noise_codes), "warn")
+    return Cell(_short(r.reason), _OUTCOME_TONE.get(r.outcome))
+
+
+def verdict_cells(comparison: Comparison | None) -> dict[str, Cell]:
+    """One cell per result key (`test::case id`): the worst verdict of its metrics, and by how much.
+
+    `regressed latency +12.3%`, `inconclusive latency +4.1%`, `ok`, `ok, improved latency -8.0%`;
+    `new` for a case the baseline does not have.
+    """
+    if comparison is None:
+        return {}
+    by_key: dict[str, list[Verdict]] = {}
+    for v in comparison.verdicts:
+        by_key.setdefault(f"{v.test}::{v.case}", []).append(v)
+    out = {}
+    for key, verdicts in by_key.items():
+        worst = max(verdicts, key=lambda v: _RANK[v.verdict])  # the first of the worst: latency before memory
+        if worst.verdict == "ok":
+            improved = next((v for v in verdicts if v.improved), None)
+            text = "ok" if improved is None else f"ok, improved {improved.metric} {change(improved.estimate.ratio)}"
+        else:
+            text = f"{worst.verdict} {worst.metric} {change(worst.estimate.ratio)}"
+        out[key] = Cell(text, _VERDICT_TONE[worst.verdict], status=True)
+    for key in comparison.new:
+        out.setdefault(key, Cell("new", status=True))
+    return out
+
+
+def _drop_empty(header: Sequence[str], rows: Sequence[Sequence[Cell]], optional: Iterable[str]) -> Table:
+    """Leave out the optional columns that have nothing in any row (CUDA memory on a CPU run...)."""
+    keep = [i for i, h in enumerate(header) if h not in optional or any(row[i].text != NOT_APPLICABLE for row in rows)]
+    return Table("", tuple(header[i] for i in keep), tuple(tuple(row[i] for i in keep) for row in rows))
+
+
+def _titled(table: Table, kind: str, results: Sequence[CaseResult]) -> Table:
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+    others = ", ".join(f"{n} {o}" for o, n in counts.items() if o != "passed")
+    title = f"{kind}: {len(results)} case{'s' if len(results) != 1 else ''}" + (f" ({others})" if others else "")
+    return Table(title, table.header, table.rows)
+
+
+LATENCY_HEADER = ("case", "outcome", "p50", "p90", "p99", "n", "samples/s", "tokens/s", "RSS peak", "CUDA peak", "first call", "load", "verdict", "notes")
+GENERATION_HEADER = ("case", "outcome", "TTFT p50", "TPOT p50", "decode tokens/s", "e2e p50", "runs", "RSS peak", "load", "verdict", "notes")
+PROFILE_HEADER = ("case", "outcome", "FLOPs/call", "top op", "trace", "notes")
+STATIC_HEADER = ("case", "outcome", "params", "weights", "FLOPs/call", "verdict", "notes")
+OPTIONAL = ("tokens/s", "CUDA peak", "verdict")
+
+
+def _latency_row(r: CaseResult, verdict: Cell) -> tuple[Cell, ...]:
+    has_stats = r.stats is not None
+    tp = r.throughput
+    return (
+        Cell(r.case.id), _outcome(r),
+        *(_figure(r, f"latency_{p}_s", duration, measured=has_stats) for p in ("p50", "p90", "p99")),
+        Cell(str(r.stats.n) if r.stats is not None else NOT_APPLICABLE),
+        _figure(r, "samples_per_s", si, measured=tp is not None),
+        _figure(r, "tokens_per_s", si, measured=tp is not None and not tp.established),  # '-' for image models
+        _figure(r, "host_rss_peak_bytes", size, measured=False),
+        _figure(r, "cuda_max_allocated_bytes", size, measured=False),
+        _figure(r, "first_call_s", duration, measured=False),
+        _figure(r, "load_s", duration, measured=False),
+        verdict, _notes(r),
+    )
+
+
+def _generation_row(r: CaseResult, verdict: Cell) -> tuple[Cell, ...]:
+    g = r.generation
+    return (
+        Cell(r.case.id), _outcome(r),
+        _figure(r, "ttft_p50_s", duration, measured=g is not None),
+        _figure(r, "tpot_p50_s", duration, measured=g is not None and g.tpot is not None),
+        _figure(r, "decode_tokens_per_s_p50", si, measured=g is not None and g.decode_tokens_per_s is not None),
+        _figure(r, "e2e_p50_s", duration, measured=g is not None),
+        Cell(str(g.n_runs) if g is not None else NOT_APPLICABLE),
+        _figure(r, "host_rss_peak_bytes", size, measured=False),
+        _figure(r, "load_s", duration, measured=False),
+        verdict, Cell(_short(r.reason), _OUTCOME_TONE.get(r.outcome)),
+    )
+
+
+def _profile_row(r: CaseResult, verdict: Cell) -> tuple[Cell, ...]:
+    p = r.profile
+    return (
+        Cell(r.case.id), _outcome(r), _figure(r, "flops_per_call", lambda v: si(v, "FLOP"), measured=False),
+        Cell(_short(p.top_op, 40) if p is not None and p.top_op else NOT_APPLICABLE),
+        Cell(NOT_APPLICABLE if p is None else ("yes" if p.trace else "no")),
+        Cell(_short(r.reason), _OUTCOME_TONE.get(r.outcome)),
+    )
+
+
+def _static_row(r: CaseResult, verdict: Cell) -> tuple[Cell, ...]:
+    return (
+        Cell(r.case.id), _outcome(r), _figure(r, "params", si, measured=False), _figure(r, "weights_bytes", size, measured=False),
+        _figure(r, "flops_per_call", lambda v: si(v, "FLOP"), measured=False), verdict, Cell(_short(r.reason), _OUTCOME_TONE.get(r.outcome)),
+    )
+
+
+_KIND_TABLES: Mapping[str, tuple[tuple[str, ...], Callable[[CaseResult, Cell], tuple[Cell, ...]]]] = {
+    "latency": (LATENCY_HEADER, _latency_row),
+    "generation": (GENERATION_HEADER, _generation_row),
+    "profile": (PROFILE_HEADER, _profile_row),
+    "static": (STATIC_HEADER, _static_row),
+}
+
+
+def sweep_table(sweep: SweepResult) -> Table:
+    """The throughput/latency curve of one case group over its batch sizes, and its knee."""
+    a = sweep.analysis
+    knee = a.knee_batch_size if a.knee_batch_size is not None else NOT_APPLICABLE
+    rows = []
+    for row in a.rows:
+        status = {"ok": Cell("ok"), "oom": Cell("OOM", "bad", status=True)}.get(row.status, Cell(row.status.replace("_", " "), "warn", status=True))
+        ok = row.status == "ok"
+        rows.append((
+            Cell(str(row.batch_size)), status,
+            Cell(duration(row.latency_p50_s) if ok else NOT_APPLICABLE),
+            Cell(duration(row.latency_p99_s) if ok else NOT_APPLICABLE),
+            Cell(si(row.samples_per_s) if ok else NOT_APPLICABLE),
+            Cell(change(1.0 + row.gain_per_doubling) if row.gain_per_doubling is not None else NOT_APPLICABLE),
+            Cell(_short(row.reason)),
+        ))
+    return Table(
+        f"batch sweep {sweep.group}: knee at batch size {knee} ({a.knee_reason})",
+        ("batch size", "status", "p50", "p99", "samples/s", "gain/doubling", "notes"),
+        tuple(rows),
+    )
+
+
+def headline(results: Sequence[CaseResult], sweeps: Sequence[SweepResult] = (), comparison: Comparison | None = None) -> tuple[Block, ...]:
+    """The run's tables, one per kind present (latency first), each sweep's, then the warnings."""
+    verdicts = verdict_cells(comparison)
+    blocks: list[Block] = []
+    for kind in KINDS:
+        of_kind = [r for r in results if r.kind == kind]
+        if not of_kind:
+            continue
+        header, row = _KIND_TABLES[kind]
+        rows = [row(r, verdicts.get(r.key, Cell(NOT_APPLICABLE))) for r in of_kind]
+        blocks.append(_titled(_drop_empty(header, rows, OPTIONAL), kind, of_kind))
+        if kind == "latency":
+            blocks += [sweep_table(s) for s in sweeps]
+    latency = [r for r in results if r.kind == "latency"]
+    noisy = [r.case.id for r in latency if r.noise_codes]
+    if noisy:
+        blocks.append(Note(f"noisy ({len(noisy)}): " + ", ".join(noisy) + "  -> see results.json measurement.noise; do not gate on these", "warn"))
+    unestablished = [r.case.id for r in latency if r.outcome == "passed" and not r.median_established]
+    if unestablished:
+        blocks.append(Note(f"median not established ({len(unestablished)}): " + ", ".join(unestablished), "warn"))
+    return tuple(blocks)
