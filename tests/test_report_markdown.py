@@ -29,7 +29,7 @@ def compared(tmp_path):
     rng = np.random.default_rng(0)
 
     def latency(case, median):
-        samples = tuple(float(x) for x in median * rng.lognormal(0, 0.02, 200))
+        samples = tuple(float(x) for x in median * (1 + rng.exponential(0.01, 200)))  # timing noise only adds time
         stats = summarize(samples)
         return result(case, summary=stats, imported_samples_s=samples, throughput=throughput(stats, batch_size=1, tokens_per_call=128))
 
@@ -57,7 +57,8 @@ def test_verdicts_show_per_case_with_their_change_and_colour(compared):
     header = next(line for line in lines if line.startswith("case"))
     assert "verdict" in header.split()
     row = next(line for line in lines if line.startswith(TEXT.id))
-    assert re.search(r"\[bad:regressed latency \+(49|50|51)\.\d%\]", row), row
+    found = re.search(r"\[bad:regressed latency \+(\d+\.\d)%\]", row)
+    assert found and 35 < float(found.group(1)) < 65, row  # 1.5x the samples; the gate compares their fastest ones
     assert "[good:ok]" in next(line for line in lines if line.startswith("evil"))
     assert "new" in next(line for line in lines if line.startswith("bert.tiny"))
     assert lines[0] == "[title:latency: 3 cases]"
