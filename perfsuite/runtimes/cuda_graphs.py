@@ -27,14 +27,11 @@ from perfsuite.errors import PerfDeviceError
 from perfsuite.measure.clocks import cuda_device_index
 from perfsuite.models.base import TransformersModel
 from perfsuite.registry import RUNTIMES
+from perfsuite.runtimes.base import input_signature, shapes_label
 from perfsuite.runtimes.eager import EagerRuntime, describe_precision
 
 WARMUP_CALLS = 3  # PyTorch's CUDA graphs notes warm up a few iterations on a side stream before capture
 NOT_CUDA = "CUDA graphs capture CUDA kernels: they need --device cuda (this run is on {device})"
-
-
-def _signature(inputs: dict[str, Any]) -> tuple[tuple[str, tuple[int, ...], str], ...]:
-    return tuple((name, tuple(t.shape), str(t.dtype)) for name, t in sorted(inputs.items()))
 
 
 class CudaGraphsRuntime:
@@ -56,7 +53,7 @@ class CudaGraphsRuntime:
         self.capture_s: dict[str, float] = {}
 
     def __call__(self, inputs: dict[str, Any]) -> Any:
-        found = self._graphs.get(_signature(inputs))
+        found = self._graphs.get(input_signature(inputs))
         if found is None:
             found = self._capture(inputs)
         graph, static, output = found
@@ -82,9 +79,8 @@ class CudaGraphsRuntime:
             if self._pool is None:
                 self._pool = graph.pool()  # later shapes share the first graph's memory pool
             cuda.synchronize()
-        found = self._graphs[_signature(inputs)] = (graph, static, output)
-        shape = ", ".join(f"{name} {tuple(t.shape)}" for name, t in sorted(inputs.items()))
-        self.capture_s[shape] = time.perf_counter() - start
+        found = self._graphs[input_signature(inputs)] = (graph, static, output)
+        self.capture_s[shapes_label(inputs)] = time.perf_counter() - start
         return found
 
     def describe(self) -> dict[str, Any]:

@@ -36,7 +36,7 @@ class ParityResult:
     rtol: float | None = None
     output: str | None = None  # the output with the largest excess over its tolerance
     max_abs: float | None = None  # of that output; None when it had non-finite values or no shared shape
-    max_rel: float | None = None  # |out - ref| / |ref| over elements where |ref| > atol
+    max_rel: float | None = None  # |out - ref| / |ref| where the relative tolerance governs (`relative_floor`)
     compared: tuple[str, ...] = ()
     reason: str | None = None  # why not checked, or why it failed beyond the numbers
 
@@ -118,6 +118,13 @@ class _Pair:
     reason: str | None = None
 
 
+def relative_floor(tol: Tolerance) -> float:
+    """The smallest |ref| whose relative error is reported: where rtol * |ref| >= atol, the relative
+    tolerance is the one that applies; below it atol governs, and a ratio to a near-zero reference
+    value would only say the value is near zero."""
+    return max(tol.atol / tol.rtol if tol.rtol > 0 else tol.atol, 1e-30)
+
+
 def _compare_one(name: str, actual: Any, reference: Any, tol: Tolerance) -> _Pair:
     import torch
 
@@ -135,7 +142,7 @@ def _compare_one(name: str, actual: Any, reference: Any, tol: Tolerance) -> _Pai
         return _Pair(name, float("inf"), None, None, f"{broken} non-finite value(s) where the reference is finite")
     mag = r.abs().nan_to_num(0.0, posinf=0.0, neginf=0.0)
     excess = float((diff - (tol.atol + tol.rtol * mag)).max())
-    large = mag > max(tol.atol, 1e-30)
+    large = mag >= relative_floor(tol)
     max_rel = float((diff[large] / mag[large]).max()) if bool(large.any()) else None
     return _Pair(name, excess, float(diff.max()), max_rel)
 

@@ -24,6 +24,7 @@ from perfsuite.config.schema import CaseConfig, RuntimeSpec
 from perfsuite.errors import PerfDeviceError
 from perfsuite.models.base import DTYPES, TransformersModel
 from perfsuite.registry import RUNTIMES
+from perfsuite.runtimes.base import input_signature, shapes_label
 from perfsuite.runtimes.eager import describe_precision
 
 INSTALL = (
@@ -33,10 +34,6 @@ INSTALL = (
 NOT_CUDA = "TensorRT runs on NVIDIA GPUs: it needs --device cuda (this run is on {device})"
 NO_PACKAGE = "torch-tensorrt is not installed: " + INSTALL
 NO_AUTOCAST = "tensorrt takes precision as a cast (the engine's types), not autocast: set precision_mode: cast"
-
-
-def _signature(inputs: dict[str, Any]) -> tuple[tuple[str, tuple[int, ...], str], ...]:
-    return tuple((name, tuple(t.shape), str(t.dtype)) for name, t in sorted(inputs.items()))
 
 
 def _exportable(model: TransformersModel, names: tuple[str, ...]) -> Any:
@@ -73,7 +70,7 @@ class TensorRTRuntime:
         self.build_s: dict[str, float] = {}
 
     def __call__(self, inputs: dict[str, Any]) -> Any:
-        found = self._engines.get(_signature(inputs))
+        found = self._engines.get(input_signature(inputs))
         if found is None:
             found = self._build(inputs)
         names, engine = found
@@ -100,8 +97,8 @@ class TensorRTRuntime:
             exported = torch.export.export(_exportable(self.model, names), args)
             engine = self._trt.dynamo.compile(exported, arg_inputs=list(args), **self._settings())
         torch.cuda.synchronize(self.model.device)
-        self.build_s[", ".join(f"{n} {tuple(t.shape)}" for n, t in zip(names, args))] = time.perf_counter() - start
-        found = self._engines[_signature(inputs)] = (names, engine)
+        self.build_s[shapes_label(inputs)] = time.perf_counter() - start
+        found = self._engines[input_signature(inputs)] = (names, engine)
         return found
 
     def describe(self) -> dict[str, Any]:
