@@ -70,7 +70,7 @@ def test_a_preset_parity_block_overrides_the_shared_defaults(conf_dir):
     plan = build_plan(conf_dirs=[conf], overrides=["model=gpt2.tiny", "dataset=pydoc", "inference_runtime=loose"])
     parity = plan.cases[0].runtime.parity
     assert parity.tolerance("fp32").atol == 0.25 and parity.tolerance("fp32").rtol == 0.0
-    assert parity.tolerance("bf16").atol == 0.1  # the rest from inference_runtime/parity/default.yaml
+    assert parity.tolerance("bf16").atol == 0.25  # the rest from inference_runtime/parity/default.yaml
 
 
 @pytest.mark.parametrize(
