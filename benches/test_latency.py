@@ -17,6 +17,7 @@ from perfsuite.config.schema import Case
 from perfsuite.pinning import threads_in_force
 from perfsuite.runner import measure_latency
 from perfsuite.results.case import CaseDraft
+from perfsuite.runtimes.parity import require_parity
 
 pytestmark = pytest.mark.perf_stage("direct_inference")
 
@@ -35,10 +36,12 @@ def test_latency(
     perf_case: Case,
     built_model: Any,
     runtime: Any,
+    parity: Any,
     batch: Any,
     device_sync: Any,
     perf_record: CaseDraft,
 ) -> None:
+    require_parity(parity, perf_case.id)  # outputs match eager fp32, or the case fails untimed
     if not benchmark_enabled(benchmark):  # --benchmark-disable: run once as a smoke test
         runtime(batch.inputs[0])
         device_sync()

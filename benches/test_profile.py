@@ -14,12 +14,16 @@ import pytest
 from perfsuite.config.schema import Case
 from perfsuite.profile import ProfilerSettings, profile_case
 from perfsuite.results.case import CaseDraft, ProfileSummary
+from perfsuite.runtimes.parity import require_parity
 
 pytestmark = pytest.mark.perf_stage("torch_profiler")
 
 
-def test_profile(perf_case: Case, perf_session_state: Any, runtime: Any, batch: Any, device_sync: Any, perf_record: CaseDraft) -> None:
+def test_profile(
+    perf_case: Case, perf_session_state: Any, runtime: Any, parity: Any, batch: Any, device_sync: Any, perf_record: CaseDraft
+) -> None:
     perf_record.kind = "profile"
+    require_parity(parity, perf_case.id)
     settings = ProfilerSettings.from_config(perf_case.config)
     if not settings.profiling.enabled:
         pytest.skip("profiling.torch.enabled is false")

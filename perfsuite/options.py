@@ -35,7 +35,7 @@ def _override_arg(text: str) -> str:
     return text
 
 
-DEVICE_HELP = "device to benchmark on: cpu, cuda or cuda:N. Default: cpu."
+DEVICE_HELP = "device to benchmark on: cpu, cuda, cuda:N or mps. Default: cpu."
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -172,6 +172,8 @@ def check_suite_name(name: str | None, conf_dirs: tuple[str, ...]) -> None:
 
 def check_device(device: str, *, flag: str = "--device", on_missing: str = "error") -> str | None:
     """None if usable, else why not (and, for a usage error, what to do instead)."""
+    if device == "mps":
+        return _check_mps(flag, on_missing)
     if not device.startswith("cuda"):
         return None
     import torch
@@ -189,6 +191,19 @@ def check_device(device: str, *, flag: str = "--device", on_missing: str = "erro
     if index >= torch.cuda.device_count():
         return f"{flag} {device} was requested, but only {torch.cuda.device_count()} CUDA device(s) are visible."
     return None
+
+
+def _check_mps(flag: str, on_missing: str) -> str | None:
+    """--device mps: usable only where torch.backends.mps.is_available() (Apple silicon, macOS 12.3+, an MPS build)."""
+    import torch
+
+    if torch.backends.mps.is_available():
+        return None
+    why = "this torch build has no MPS support" if not torch.backends.mps.is_built() else "no MPS device is available (it needs Apple silicon and macOS 12.3+)"
+    message = f"{flag} mps was requested, but {why} (torch {torch.__version__})."
+    if on_missing == "skip":
+        return f"{message} Skipped as asked by --perf-on-missing-device=skip."
+    return f"{message} Run with {flag} cpu (or cuda on an NVIDIA machine), or pass --perf-on-missing-device=skip to record every case as skipped."
 
 
 def benchmark_overrides(config: pytest.Config) -> tuple[str, ...]:

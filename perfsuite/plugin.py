@@ -202,7 +202,7 @@ def _write_run_header(session: Any, config: pytest.Config) -> None:
         "conf_dirs": list(plan.conf_dirs),
         "invocation": list(config.invocation_params.args),
         "cases": [c.id for c in plan.cases],
-        "excluded": [{"model": e.model, "dataset": e.dataset, "reason": e.reason} for e in plan.exclusions],
+        "excluded": [{"model": e.model, "dataset": e.dataset, "runtime": e.runtime, "reason": e.reason} for e in plan.exclusions],
         "composed": plan.raw_configs,
     }
     atomic_write_text(session.run_dir / "run_config.yaml", yaml.safe_dump(run_config, sort_keys=False))
@@ -225,8 +225,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return  # the perf_case fixture explains why when a test asks for it
     cases = session.plan.cases
     if metafunc.definition.get_closest_marker("perf_generation"):
-        # Only decoder models with an LM head and infer.max_new_tokens > 0 generate.
-        cases = tuple(c for c in cases if c.model.generative and c.config.infer.max_new_tokens > 0)
+        # Only decoder models with an LM head and infer.max_new_tokens > 0 generate. `generate` runs the
+        # model itself, so only eager runtimes whose precision is the model's (a cast) are what they say.
+        cases = tuple(
+            c for c in cases
+            if c.model.generative and c.config.infer.max_new_tokens > 0 and c.runtime.backend == "pytorch" and c.runtime.precision_mode == "cast"
+        )
     metafunc.parametrize(CASE_PARAM, cases, ids=[c.id for c in cases])
 
 
@@ -343,7 +347,7 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     plan = perf.plan
     lines = [
         f"perfsuite: suite {plan.suite.name}, device {plan.device}, {len(plan.cases)} cases, "
-        f"{len(plan.exclusions)} incompatible model/dataset pairs left out",
+        f"{len(plan.exclusions)} combinations left out (incompatible data, or a runtime this device cannot run)",
         f"perfsuite: threads {perf.threads}",
     ]
     if not config.option.collectonly:  # --collect-only measures nothing and keeps no run folder
@@ -364,9 +368,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         write_summary(terminalreporter, run.cases, run.sweeps, comparison=getattr(gate, "comparison", None))
     skipped = [e for e in perf.plan.exclusions]
     if skipped:
-        terminalreporter.write_line(
-            f"left out by the matrix ({len(skipped)}): " + ", ".join(f"{e.model} x {e.dataset}" for e in skipped)
-        )
+        pairs = [e.label for e in skipped if e.runtime is None]  # model x dataset: the modalities differ
+        terminalreporter.write_line(f"left out by the matrix ({len(skipped)}):" + (" " + ", ".join(pairs) if pairs else ""))
+        for e in skipped:
+            if e.runtime is not None:  # a runtime that cannot run here: say why, it is not obvious
+                terminalreporter.write_line(f"  {e.label}: {e.reason}")
     if perf.results.write_error:
         saved = perf.save_elsewhere()
         terminalreporter.write_line(

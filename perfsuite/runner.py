@@ -36,6 +36,7 @@ from perfsuite.measure import (
 )
 from perfsuite.measure.contention import ContentionMonitor
 from perfsuite.measure.engine import Progress, ProgressFn
+from perfsuite.measure.mps import MpsPeakMemory
 from perfsuite.measure.throughput import Throughput
 from perfsuite.report.progress import current_progress
 from perfsuite.results.case import MemoryResult
@@ -108,7 +109,7 @@ def _memory_pass(
     progress: ProgressFn | None,
     calls_per_run: int = 1,
 ) -> None:
-    """A few calls after the timed rounds inside the memory trackers (host RSS; CUDA peaks + NVML memory).
+    """A few calls after the timed rounds inside the memory trackers (host RSS; CUDA peaks + NVML memory; MPS memory).
 
     `run` makes one synchronized call (or a pipelined block of `calls_per_run`); it repeats until
     MEMORY_PASS_CALLS runs or MEMORY_PASS_MIN_S seconds, and at least MEMORY_PASS_PERIODS
@@ -119,6 +120,7 @@ def _memory_pass(
     with contextlib.ExitStack() as stack:
         rss = stack.enter_context(RssSampler(period_s=period))
         peak = stack.enter_context(CudaPeakMemory(device=case.device)) if cuda else None
+        mps = stack.enter_context(MpsPeakMemory(period_s=period)) if case.device == "mps" else None
         nvml = None
         if cuda:
             with warnings.catch_warnings():
@@ -139,7 +141,11 @@ def _memory_pass(
         finally:
             stack.close()
             outcome.memory = replace(
-                outcome.memory, host=rss.result, cuda=peak.result if peak is not None else None, tracked_calls=n * calls_per_run
+                outcome.memory,
+                host=rss.result,
+                cuda=peak.result if peak is not None else None,
+                mps=mps.result if mps is not None else None,
+                tracked_calls=n * calls_per_run,
             )
             if nvml is not None and nvml.report is not None:
                 outcome.nvml = _with_memory_of(outcome.nvml, nvml.report)

@@ -55,6 +55,8 @@ class PerfSession:
     problems: list[str] = field(default_factory=list)  # perfsuite's own failures, reported at the end
     _models: dict[Any, BuiltModel] = field(default_factory=dict)
     _samples: dict[Any, SampleSet] = field(default_factory=dict)
+    _references: dict[Any, dict[str, Any]] = field(default_factory=dict)  # eager fp32 outputs, on the host
+    _parity: dict[str, Any] = field(default_factory=dict)  # case id -> ParityResult (one check per case)
     _last_use: dict[Any, int] = field(default_factory=dict)
     _index: dict[str, int] = field(default_factory=dict)
 
@@ -62,17 +64,22 @@ class PerfSession:
     def schedule(self, items: Sequence[tuple[str, Case | None]]) -> None:
         """Remember, for each model key, the last test (in run order) that uses it."""
         self._index = {nodeid: i for i, (nodeid, _) in enumerate(items)}
+        from perfsuite.runtimes.reference import reference_case
+
         for i, (_, case) in enumerate(items):
             if case is not None:
-                self._last_use[case.model_key] = i
-                self._last_use[self._data_key(case)] = i
+                for used in (case, reference_case(case)):  # the parity check's reference is used too
+                    if used is not None:
+                        self._last_use[used.model_key] = i
+                        self._last_use[self._data_key(used)] = i
+                        self._last_use[self._reference_key(used)] = i
 
     def release_after(self, nodeid: str) -> None:
         i = self._index.get(nodeid)
         if i is None:
             return
         dropped = False
-        for cache in (self._models, self._samples):
+        for cache in (self._models, self._samples, self._references):
             for key in [k for k in cache if self._last_use.get(k, -1) <= i]:
                 del cache[key]
                 dropped = True
@@ -83,6 +90,7 @@ class PerfSession:
     def close(self) -> None:
         self._models.clear()
         self._samples.clear()
+        self._references.clear()
         gc.collect()
 
     # -- perfsuite's own failures ----------------------------------------------------------------
@@ -151,13 +159,45 @@ class PerfSession:
             from perfsuite.pinning import seed_everything
 
             seed_everything(case.config.seed)
-            model = build_model(case.model, precision=case.config.infer.precision, device=case.device, seed=case.config.seed)
+            model = build_model(
+                case.model,
+                precision=case.weights_precision,
+                device=case.device,
+                seed=case.config.seed,
+                channels_last=case.runtime.channels_last,
+            )
             built = self._models[case.model_key] = BuiltModel(model, model.load_s)
         return built
 
     @staticmethod
     def _data_key(case: Case) -> tuple[Any, ...]:
-        return (case.dataset, case.model, case.config.infer)
+        from dataclasses import replace
+
+        return (case.dataset, case.model, replace(case.config.infer, precision="fp32"))  # samples never depend on the dtype
+
+    @classmethod
+    def _reference_key(cls, case: Case) -> tuple[Any, ...]:
+        return ("reference", case.model_key, cls._data_key(case), case.batch_size)
+
+    # -- the parity check -------------------------------------------------------------------------
+    def parity(self, case: Case, runtime: Any, batches: PreparedBatches) -> Any:
+        """The case's parity result (perfsuite.runtimes.parity), checked once per case before it is timed."""
+        found = self._parity.get(case.id)
+        if found is None:
+            from perfsuite.runtimes.reference import check_case
+
+            found = self._parity[case.id] = check_case(case, runtime, batches.inputs[0], self.reference_output)
+        return found
+
+    def reference_output(self, reference: Case) -> dict[str, Any]:
+        """Eager fp32's output on the first batch of `reference` (a reference case), computed once, kept on the host."""
+        key = self._reference_key(reference)
+        found = self._references.get(key)
+        if found is None:
+            from perfsuite.runtimes.reference import eager_output
+
+            found = self._references[key] = eager_output(self.model(reference).model, self.batches(reference).inputs[0])
+        return found
 
     def samples(self, case: Case) -> SampleSet:
         key = self._data_key(case)
@@ -186,10 +226,9 @@ class PerfSession:
 
 def _synchronize(device: str) -> None:
     """Wait for `device` itself ("cuda:1" waits for GPU 1, not for the current device)."""
-    if device.startswith("cuda"):
-        import torch
+    from perfsuite.measure.sync import synchronize
 
-        torch.cuda.synchronize(device)
+    synchronize(device)
 
 
 def _empty_device_cache(device: str) -> None:

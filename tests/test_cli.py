@@ -114,6 +114,8 @@ class TestList:
         assert any(line.startswith("resnet50.tiny ") and "modality image" in line for line in lines)
         assert any(line.startswith("pydoc ") and "adapter text, modality text, source pydoc_topics" in line for line in lines)
         assert any(line.startswith("pytorch ") and "backend pytorch" in line for line in lines)
+        assert any(line.startswith("pytorch_bf16_autocast ") and "precision bf16, precision_mode autocast" in line for line in lines)
+        assert not any(line.startswith("parity") for line in lines)  # the tolerances' subfolder is no runtime
         assert not any(line.startswith("local") for line in lines)  # the local template is no model
 
     def test_user_conf_dirs_come_first_and_bad_files_do_not_stop_it(self, conf_dir, capsys):

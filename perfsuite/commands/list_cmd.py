@@ -1,7 +1,7 @@
 """`perfsuite list suites|models|datasets|runtimes [--perf-conf-dir DIR ...]`: what a run can select.
 
 One line per name, with what it is: a suite's description, a model's family, adapter and
-modality, a dataset's adapter and modality, a runtime's backend. Names come from the built-in
+modality, a dataset's adapter and modality, a runtime's backend and precision. Names come from the built-in
 conf tree and the user conf dirs (searched first, as in a run), so a user's own presets show.
 """
 
@@ -59,7 +59,8 @@ def datasets(sources: ConfSources) -> list[tuple[str, str]]:
 
 
 def runtimes(sources: ConfSources) -> list[tuple[str, str]]:
-    return [(name, _fields(_read(sources.find("inference_runtime", name)), "backend", "name")) for name in sources.options("inference_runtime")]
+    keys = ("backend", "name", "precision", "precision_mode")
+    return [(name, _fields(_read(sources.find("inference_runtime", name)), *keys)) for name in sources.options("inference_runtime")]
 
 
 LISTERS: dict[str, Callable[[ConfSources], list[tuple[str, str]]]] = {

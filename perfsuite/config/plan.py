@@ -83,7 +83,7 @@ def build_plan(
         raise PerfConfigError(f"--perf-suite {suite} conflicts with --perf-override suite={user.suite}", hint="pick one")
     suite_name = user.suite or suite or "default"
     _check_option(sources, "suite", suite_name, key="--perf-suite")
-    hardware = user.hardware or ("single_gpu" if device.startswith("cuda") else "cpu")
+    hardware = user.hardware or {"cuda": "single_gpu", "mps": "mps"}.get(device.split(":")[0], "cpu")
     _check_option(sources, "hardware", hardware, key="hardware")
     for name in user.datasets or ():
         _check_option(sources, "dataset", name, key="dataset")
@@ -142,10 +142,11 @@ def build_plan(
     run = validate.run_spec(configs, file=suite_file)
     cases, exclusions = expand(configs, device)
     if not cases:
-        pairs = "; ".join(f"{e.model} x {e.dataset}: {e.reason}" for e in exclusions)
+        pairs = "; ".join(f"{e.label}: {e.reason}" for e in exclusions)
         raise PerfConfigError(
             f"the suite '{spec.name}' expands to no benchmark case ({pairs})",
-            hint="add a dataset whose modality matches the models (text, image or the synthetic dataset)",
+            hint="add a dataset whose modality matches the models (text, image or the synthetic dataset), "
+            "or a runtime this device can run (perfsuite list runtimes)",
         )
     return SuitePlan(
         suite=spec,

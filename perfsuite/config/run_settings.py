@@ -29,7 +29,7 @@ def hardware_spec(data: Any, device: str, *, file: str | None, overridden: Mappi
     cpus = available_cpus()
     hint = f"this process may run on {len(cpus)} CPU(s): {_ranges(cpus)} (its affinity mask)"
     spec = HardwareSpec(
-        device=f.string("device", choices=("cpu", "cuda")),
+        device=f.string("device", choices=("cpu", "cuda", "mps")),
         threads=f.integer("threads", minimum=1),
         interop_threads=f.integer("interop_threads", minimum=1, default=1),
         pin=f.boolean("pin", default=False),

@@ -9,6 +9,7 @@ from typing import Any
 MODALITIES = ("text", "image")
 DATASET_MODALITIES = ("text", "image", "any")
 PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISION_MODES = ("cast", "autocast")  # inference_runtime.precision_mode (perfsuite.runtimes.eager)
 SAMPLING_STRATEGIES = ("sequential", "random")
 GENERATIVE_ADAPTERS = frozenset({"gpt2"})
 STAGES = ("direct_inference", "static_analysis", "torch_profiler")
@@ -91,17 +92,48 @@ class DatasetSpec:
 
 
 @dataclass(frozen=True)
+class Tolerance:
+    """An output matches its reference where |out - ref| <= atol + rtol * |ref| (torch.allclose)."""
+
+    atol: float
+    rtol: float
+
+
+@dataclass(frozen=True)
+class ParitySpec:
+    """`inference_runtime.parity`: the check of a runtime's outputs against eager fp32 before timing.
+
+    The tolerances come from YAML only (conf/inference_runtime/parity/default.yaml, which every
+    composed config mounts, overridden by a runtime preset's own `parity:` block): one per precision.
+    """
+
+    enabled: bool = True
+    tolerances: tuple[tuple[str, Tolerance], ...] = ()  # (precision, tolerance), one per PRECISIONS
+
+    def tolerance(self, precision: str) -> Tolerance:
+        return dict(self.tolerances)[precision]
+
+
+@dataclass(frozen=True)
 class RuntimeSpec:
     name: str  # shown in test ids ("eager")
     backend: str  # registry name (perfsuite.registry.RUNTIMES)
     # An artificial slowdown (0.05 = every call takes 5% longer, by spinning on the host after it):
     # for measuring the regression gate itself (tools/measure_gate.py), never for real runs.
     slowdown: float = 0.0
+    # -- precision, memory layout and the parity check (perfsuite.runtimes.eager, .parity) ---------
+    # precision_mode "cast": the whole model (weights and activations) in `precision`;
+    # "autocast": fp32 weights, eligible ops under torch.autocast(dtype=precision).
+    precision: str = "fp32"  # one of PRECISIONS
+    precision_mode: str = "cast"  # one of PRECISION_MODES
+    channels_last: bool = False  # image models: weights and pixel inputs in torch.channels_last
+    parity: ParitySpec = ParitySpec()
+    # -- end of precision, layout and parity ------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class HardwareSpec:
-    device: str  # cpu | cuda
+    device: str  # cpu | cuda | mps
     threads: int
     interop_threads: int
     pin: bool
@@ -221,7 +253,7 @@ class Case:
 
     config: CaseConfig
     batch_size: int
-    device: str  # "cpu", "cuda", "cuda:1"
+    device: str  # "cpu", "cuda", "cuda:1", "mps"
 
     @property
     def model(self) -> ModelSpec:
@@ -240,9 +272,20 @@ class Case:
         return f"{self.model.id}-{self.dataset.name}-{self.runtime.name}-bs{self.batch_size}-{self.device}"
 
     @property
-    def model_key(self) -> tuple[ModelSpec, str, str]:
-        """Cases sharing this key share one built model."""
-        return (self.model, self.config.infer.precision, self.device)
+    def precision(self) -> str:
+        """The precision the case computes in: the runtime's, else the infer preset's whole-model cast."""
+        runtime = self.runtime.precision
+        return runtime if runtime != "fp32" else self.config.infer.precision
+
+    @property
+    def weights_precision(self) -> str:
+        """The dtype the model is built in: fp32 under autocast, else the case's precision (a cast)."""
+        return self.config.infer.precision if self.runtime.precision_mode == "autocast" else self.precision
+
+    @property
+    def model_key(self) -> tuple[ModelSpec, str, bool, str]:
+        """Cases sharing this key share one built model (dtype and memory layout are the model's)."""
+        return (self.model, self.weights_precision, self.runtime.channels_last, self.device)
 
     def describe(self) -> dict[str, Any]:
         infer = self.config.infer
@@ -257,7 +300,8 @@ class Case:
             "batch_size": self.batch_size,
             "seq_len": infer.seq_len if self.model.modality == "text" else None,
             "image_size": self.model.preprocess.image_size if self.model.preprocess else None,
-            "precision": infer.precision,
+            "precision": self.precision,
+            "precision_mode": self.runtime.precision_mode if self.precision != "fp32" else None,
             "device": self.device,
             "seed": self.config.seed,
         }
@@ -265,11 +309,16 @@ class Case:
 
 @dataclass(frozen=True)
 class Exclusion:
-    """A (model, dataset) pair the matrix left out, and why."""
+    """A (model, dataset) pair, or a (model, dataset, runtime) combination, the matrix left out, and why."""
 
     model: str
     dataset: str
     reason: str
+    runtime: str | None = None  # None: no runtime of the pair applies (the modalities differ)
+
+    @property
+    def label(self) -> str:
+        return " x ".join(p for p in (self.model, self.dataset, self.runtime) if p)
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from perfsuite.config.schema import (
     SuiteSpec,
 )
 from perfsuite.config.run_settings import hardware_spec, run_spec
+from perfsuite.config.runtime_options import check_precision, parity_spec, precision_options
 from perfsuite.config.sections import check_sections
 from perfsuite.config.sources import is_plain_name
 from perfsuite.errors import PerfConfigError
@@ -46,6 +47,8 @@ from perfsuite.errors import PerfConfigError
 DEFAULT_MAX_POSITIONS = {"gpt2": 1024, "bert": 512, "distilbert": 512}
 DEFAULT_VOCAB_SIZE = {"gpt2": 50257, "bert": 30522, "distilbert": 30522}
 _POSITION_KEYS = ("n_positions", "max_position_embeddings")
+# The Hydra group conf/config.yaml mounts at inference_runtime.parity (the shared tolerances).
+PARITY_GROUP = "inference_runtime/parity"
 
 
 def _freeze(value: Any) -> Any:
@@ -281,15 +284,19 @@ def dataset_spec(data: Any, *, file: str | None, sampling_file: str | None, over
     return spec
 
 
-def runtime_spec(data: Any, *, file: str | None, overridden: Mapping[str, str]) -> RuntimeSpec:
+def runtime_spec(data: Any, *, file: str | None, overridden: Mapping[str, str], parity_file: str | None = None) -> RuntimeSpec:
     f = Fields(data, section="inference_runtime", file=file, overridden=overridden)
     name = f.string("name")
     backend = f.string("backend", choices=registry.RUNTIMES.names())
     slowdown = f._get("slowdown", 0.0)
     if isinstance(slowdown, bool) or not isinstance(slowdown, (int, float)) or not 0 <= slowdown <= 10:
         f.error("slowdown", "must be a ratio between 0 and 10 (0.05 = every call 5% slower)", value=slowdown)
+    # -- precision, memory layout and parity (perfsuite.config.runtime_options) --
+    shared = precision_options(f)
+    parity = parity_spec(f, file=parity_file)
+    # -- end of precision, memory layout and parity --
     f.done()
-    return RuntimeSpec(name=name, backend=backend, slowdown=float(slowdown))
+    return RuntimeSpec(name=name, backend=backend, slowdown=float(slowdown), **shared, parity=parity)
 
 
 def case_config(
@@ -310,9 +317,14 @@ def case_config(
     """
     sections = check_sections(data, files, overridden)
     model = model_spec(data.get("model"), model_id=model_id, family=family, file=files.get("model"), overridden=overridden, project_root=project_root)
+    infer = infer_spec(data.get("infer"), model, device, file=files.get("infer"), overridden=overridden)
+    runtime = runtime_spec(
+        data.get("inference_runtime"), file=files.get("inference_runtime"), overridden=overridden, parity_file=files.get(PARITY_GROUP)
+    )
+    check_precision(runtime, infer, file=files.get("inference_runtime"), infer_file=files.get("infer"), overridden=overridden)
     return CaseConfig(
         model=model,
-        infer=infer_spec(data.get("infer"), model, device, file=files.get("infer"), overridden=overridden),
+        infer=infer,
         dataset=dataset_spec(
             data.get("dataset"),
             file=files.get("dataset"),
@@ -320,7 +332,7 @@ def case_config(
             overridden=overridden,
             project_root=project_root,
         ),
-        runtime=runtime_spec(data.get("inference_runtime"), file=files.get("inference_runtime"), overridden=overridden),
+        runtime=runtime,
         hardware=hardware_spec(data.get("hardware"), device, file=files.get("hardware"), overridden=overridden),
         measure=sections.measure,
         stages=sections.stages,
@@ -334,9 +346,9 @@ def case_config(
 def check_device(device: str) -> str:
     """Validate the --device value's form (availability is checked by the plugin)."""
     text = device.strip().lower()
-    if text == "cpu" or text == "cuda" or (text.startswith("cuda:") and text[5:].isdigit()):
+    if text in ("cpu", "cuda", "mps") or (text.startswith("cuda:") and text[5:].isdigit()):
         return text
-    raise PerfConfigError("unknown device", key="--device", value=device, allowed=["cpu", "cuda", "cuda:N"])
+    raise PerfConfigError("unknown device", key="--device", value=device, allowed=["cpu", "cuda", "cuda:N", "mps"])
 
 
 __all__ = ["case_config", "check_device", "run_spec", "suite_spec", "PerfConfigError"]

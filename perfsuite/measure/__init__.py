@@ -12,7 +12,8 @@ Main entry point::
 Modules: `stats` (pure statistics), `policy` (WarmupPolicy, StopPolicy), `clocks`
 (CpuClock, CudaClock), `engine` (measure, warm_up), `record` (Measurement),
 `throughput` (rates, batch-sweep knee), `generation` (TTFT/TPOT), `memory`
-(CUDA peak, host RSS, weights), `nvml` (GPU memory, energy, clocks), `contention` (was the
+(CUDA peak, host RSS, weights), `mps` (Apple GPU clock and memory), `sync` (waiting for a
+device), `nvml` (GPU memory, energy, clocks), `contention` (was the
 pinned core ours while sampling), `oom`
 (OOM records), `fakes` (fake timer / torch.cuda / pynvml for tests).
 

@@ -10,6 +10,7 @@ how the statistics and the CUDA paths are tested without a GPU:
 - `CudaClock(mode="pipelined", block=10)` — "pipelined throughput": events around a
   block of ``block`` back-to-back calls and one synchronize per block. One sample =
   block time / ``block`` (calls overlap the host's launch of the next call).
+- `perfsuite.measure.mps.MpsClock` — the same two modes with MPS events (``--device mps``).
 
 On CUDA every sample also carries the host-side launch time (host wall time spent
 issuing the call(s), per call), reported next to device time.
@@ -199,11 +200,15 @@ class CudaClock:
 
 
 def clock_for(device: str, *, mode: str = "isolated", block: int = 10) -> Clock:
-    """The real clock for a device string: ``"cpu"`` or ``"cuda"`` / ``"cuda:N"``."""
+    """The real clock for a device string: ``"cpu"``, ``"cuda"`` / ``"cuda:N"`` or ``"mps"``."""
     if device == "cpu":
         return CpuClock()
     if device == "cuda" or device.startswith("cuda:"):
         return CudaClock(mode, block=block, device=device)  # validates "cuda:N"
+    if device == "mps":
+        from perfsuite.measure.mps import MpsClock  # imports this module: not at the top
+
+        return MpsClock(mode, block=block)
     raise PerfConfigError(
-        "no clock for this device", key="device", value=device, allowed=("cpu", "cuda", "cuda:N")
+        "no clock for this device", key="device", value=device, allowed=("cpu", "cuda", "cuda:N", "mps")
     )

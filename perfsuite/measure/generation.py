@@ -83,11 +83,9 @@ def _device_sync(model: Any) -> Callable[[], None]:
         device = next(model.parameters()).device
     except (StopIteration, AttributeError):
         return lambda: None
-    if device.type == "cuda":
-        import torch  # lazy; the model is a torch module, torch is loaded already
+    from perfsuite.measure.sync import synchronizer
 
-        return lambda: torch.cuda.synchronize(device)
-    return lambda: None
+    return synchronizer(str(device))  # cuda:N waits for that GPU, mps for the Mac's; nothing on the CPU
 
 
 def _token_streamer(timer: Timer, sync: Callable[[], None]) -> Any:

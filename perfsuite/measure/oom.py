@@ -57,6 +57,11 @@ def empty_device_cache(cuda: Any | None = None, device: int | str | None = None)
     (or ``"cuda"``) means the current device; a non-CUDA device string frees nothing.
     """
     if isinstance(device, str):
+        if device == "mps":
+            torch = sys.modules.get("torch")
+            if torch is not None and torch.backends.mps.is_available():
+                torch.mps.empty_cache()
+            return
         if not device.startswith("cuda"):
             return
         device = cuda_device_index(device)

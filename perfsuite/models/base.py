@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from perfsuite.config.schema import ModelSpec
+from perfsuite.measure.sync import synchronize
 from perfsuite.models.tokenize import tokenize
 from perfsuite.registry import MODELS
 
@@ -30,6 +31,7 @@ class ModelInfo:
     device: str
     weights: str  # "random (from config)" or the snapshot path
     tokenizer: str | None  # tokenizer class, "hash", or None for image models
+    memory_format: str = "contiguous_format"  # channels_last when inference_runtime.channels_last
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -56,7 +58,7 @@ class ModelAdapter(Protocol):
 class TransformersModel:
     """Adapter over a transformers module (text: token ids + mask; image: pixel_values)."""
 
-    def __init__(self, spec: ModelSpec, built: Built, precision: str = "fp32") -> None:
+    def __init__(self, spec: ModelSpec, built: Built, precision: str = "fp32", *, channels_last: bool = False) -> None:
         import torch
 
         self.spec = spec
@@ -65,6 +67,11 @@ class TransformersModel:
         self._kwargs = dict(built.forward_kwargs)
         self.dtype = getattr(torch, DTYPES[precision])
         self.module.to(self.dtype)
+        # Image models only (the matrix leaves text models with channels_last out): 4-D weights and
+        # the pixel inputs prepared below in NHWC order.
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        if channels_last:
+            self.module.to(memory_format=torch.channels_last)
         self.device = "cpu"
         self.last_truncated = 0
         self.last_real_tokens = 0
@@ -95,7 +102,8 @@ class TransformersModel:
 
         assert self.spec.preprocess is not None  # validated: image models have preprocess
         pixels = preprocess_images(samples, self.spec.preprocess)
-        return {"pixel_values": torch.from_numpy(pixels).to(device=self.device, dtype=self.dtype)}
+        tensor = torch.from_numpy(pixels).to(device=self.device, dtype=self.dtype)
+        return {"pixel_values": tensor.contiguous(memory_format=self.memory_format)}
 
     def forward(self, inputs: dict[str, Any]) -> Any:
         return self.module(**inputs, **self._kwargs)
@@ -112,22 +120,25 @@ class TransformersModel:
             modality=self.spec.modality,
             params=params,
             dtype=str(self.dtype).replace("torch.", ""),
+            memory_format=str(self.memory_format).replace("torch.", ""),
             device=self.device,
             weights=self.spec.path or "random (from config)",
             tokenizer=tok,
         )
 
 
-def build_model(spec: ModelSpec, *, precision: str, device: str, seed: int) -> TransformersModel:
-    """Build (random init is seeded) and move to `device`; eval mode. `load_s`: build + move, seconds."""
+def build_model(spec: ModelSpec, *, precision: str, device: str, seed: int, channels_last: bool = False) -> TransformersModel:
+    """Build (random init is seeded), cast to `precision` and move to `device`; eval mode.
+
+    `load_s`: build + cast + move, seconds. `channels_last`: image models' weights and inputs in NHWC.
+    """
     import torch
 
     factory: Callable[[ModelSpec], Callable[[], Built]] = MODELS.get(spec.adapter, key="model.adapter")
     make = factory(spec)  # imports happen here, outside load_s
     torch.manual_seed(seed)
     start = time.perf_counter()
-    model = TransformersModel(spec, make(), precision).to(device)
-    if device.startswith("cuda"):
-        torch.cuda.synchronize(device)
+    model = TransformersModel(spec, make(), precision, channels_last=channels_last).to(device)
+    synchronize(device)
     model.load_s = time.perf_counter() - start
     return model

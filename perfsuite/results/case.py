@@ -15,11 +15,13 @@ from typing import Any
 
 from perfsuite.measure.generation import GenerationMeasurement
 from perfsuite.measure.memory import CudaMemory, HostMemory
+from perfsuite.measure.mps import MpsMemory
 from perfsuite.measure.oom import OomRecord
 from perfsuite.measure.record import Measurement
 from perfsuite.measure.stats import SampleStats, json_float
 from perfsuite.measure.throughput import Throughput
 from perfsuite.results.reading import Doc, convert
+from perfsuite.runtimes.parity import ParityResult
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "oom")
 KINDS = ("latency", "generation", "profile", "static")
@@ -77,6 +79,7 @@ class CaseInfo:
     sampling: str | None = None
     seq_len: int | None = None
     image_size: int | None = None
+    precision_mode: str | None = None  # cast | autocast when precision is not fp32 (inference_runtime.precision_mode)
 
     @classmethod
     def of(cls, case: Any) -> CaseInfo:
@@ -101,6 +104,7 @@ class CaseInfo:
             sampling=doc.string("sampling", None),
             seq_len=doc.integer("seq_len", None),
             image_size=doc.integer("image_size", None),
+            precision_mode=doc.string("precision_mode", None),
         )
 
     @property
@@ -111,25 +115,30 @@ class CaseInfo:
 
 @dataclass(frozen=True)
 class MemoryResult:
-    """Weights size; host RSS around the memory pass; CUDA allocator peaks on GPUs."""
+    """Weights size; host RSS around the memory pass; CUDA allocator peaks on GPUs; MPS memory on Macs."""
 
     weights_bytes: int | None = None
     host: HostMemory | None = None
     cuda: CudaMemory | None = None
     tracked_calls: int | None = None  # calls of the memory pass the trackers saw
+    mps: MpsMemory | None = None  # sampled torch.mps current/driver allocated memory (--device mps)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
             "weights_bytes": self.weights_bytes,
             "host": None if self.host is None else self.host.to_dict(),
             "cuda": None if self.cuda is None else self.cuda.to_dict(),
             "tracked_calls": self.tracked_calls,
         }
+        if self.mps is not None:  # only on MPS: every other result keeps its shape
+            out["mps"] = self.mps.to_dict()
+        return out
 
     @classmethod
     def from_doc(cls, doc: Doc) -> MemoryResult:
         host = doc.sub("host", None)
         cuda = doc.sub("cuda", None)
+        mps = doc.sub("mps", None)
         return cls(
             weights_bytes=doc.integer("weights_bytes", None),
             host=None
@@ -144,6 +153,14 @@ class MemoryResult:
             if cuda is None
             else CudaMemory(max_allocated_bytes=cuda.integer("max_allocated_bytes"), max_reserved_bytes=cuda.integer("max_reserved_bytes")),
             tracked_calls=doc.integer("tracked_calls", None),
+            mps=None
+            if mps is None
+            else MpsMemory(
+                allocated_peak_bytes=mps.integer("allocated_peak_bytes"),
+                driver_peak_bytes=mps.integer("driver_peak_bytes"),
+                allocated_end_bytes=mps.integer("allocated_end_bytes"),
+                samples=mps.integer("samples"),
+            ),
         )
 
 
@@ -327,6 +344,22 @@ def _throughput_from(doc: Doc) -> Throughput:
     )
 
 
+def _parity_from(doc: Doc) -> ParityResult:
+    return ParityResult(
+        checked=doc.boolean("checked"),
+        passed=doc.boolean("passed"),
+        reference=doc.string("reference"),
+        precision=doc.string("precision", None),
+        atol=doc.number("atol", None),
+        rtol=doc.number("rtol", None),
+        output=doc.string("output", None),
+        max_abs=doc.number("max_abs", None),
+        max_rel=doc.number("max_rel", None),
+        compared=doc.strings("compared", ()),
+        reason=doc.string("reason", None),
+    )
+
+
 def _measurement_from(doc: Doc, key: str) -> Measurement:
     sub = doc.sub(key)
     sub.numbers("samples_s")  # checked here: the constructor below trusts its input
@@ -357,6 +390,7 @@ class CaseResult:
     static: StaticSummary | None = None
     oom: OomRecord | None = None
     load_s: float | None = None
+    parity: ParityResult | None = None  # the runtime's outputs against eager fp32, checked before timing
     details: Mapping[str, Any] = field(default_factory=dict)  # display-only: model info, runtime, data origin, threads
     # output.direct.save_raw_samples: false stores only the statistics (and how they were made)
     keep_samples: bool = field(default=True, compare=False)
@@ -410,6 +444,7 @@ class CaseResult:
             "static": None if self.static is None else self.static.to_dict(),
             "oom": None if self.oom is None else self.oom.to_dict(),
             "load_s": self.load_s,
+            "parity": None if self.parity is None else self.parity.to_dict(),
             "details": details,
         }
 
@@ -428,6 +463,8 @@ class CaseResult:
             out["generation"] = self.generation.to_dict(include_runs=include_samples)
         if self.load_s is not None:
             out["load_s"] = self.load_s
+        if self.parity is not None:
+            out["parity"] = self.parity.to_dict()
         return out
 
     @classmethod
@@ -444,6 +481,7 @@ class CaseResult:
         generation = doc.sub("generation", None)
         profile = doc.sub("profile", None)
         static = doc.sub("static", None)
+        parity = doc.sub("parity", None)
         return cls(
             test=doc.string("test"),
             kind=kind,
@@ -464,6 +502,7 @@ class CaseResult:
             if oom is None
             else OomRecord(batch_size=oom.integer("batch_size", None), message=oom.string("message"), error_type=oom.string("error_type")),
             load_s=doc.number("load_s", None),
+            parity=None if parity is None else _parity_from(parity),
             details=doc.mapping("details", {}),
         )
 
@@ -486,6 +525,7 @@ class CaseDraft:
     static: StaticSummary | None = None
     oom: OomRecord | None = None
     load_s: float | None = None
+    parity: ParityResult | None = None
     details: dict[str, Any] = field(default_factory=dict)
     keep_samples: bool = True  # output.direct.save_raw_samples
 
@@ -506,6 +546,7 @@ class CaseDraft:
             static=self.static,
             oom=self.oom,
             load_s=self.load_s,
+            parity=self.parity,
             details=dict(self.details),
             keep_samples=self.keep_samples,
         )

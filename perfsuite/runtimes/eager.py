@@ -1,45 +1,94 @@
-"""Eager PyTorch: the model's forward under torch.inference_mode(); the reference runtime."""
+"""Eager PyTorch: the model's forward under torch.inference_mode(); the reference runtime.
+
+Precision, as `inference_runtime.precision` / `precision_mode` say (docs: README "Runtimes"):
+
+- ``cast``: the whole model is built in the precision (weights, activations, image inputs); the
+  session builds it so (`Case.weights_precision`), and the forward runs as is.
+- ``autocast``: the weights stay fp32 and the forward runs under ``torch.autocast(device_type,
+  dtype)``: eligible ops (matmul, conv, linear, ...) in bf16/fp16, the rest in fp32.
+
+`channels_last` is the model's too (weights and pixel inputs in NHWC, made when the model and its
+batches are built); eager only reports it. Both are parity-checked against eager fp32 like any runtime.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Callable
 from typing import Any
 
 from perfsuite.config.schema import RuntimeSpec
-from perfsuite.models.base import TransformersModel
+from perfsuite.measure.sync import device_kind
+from perfsuite.models.base import DTYPES, TransformersModel
 from perfsuite.registry import RUNTIMES
 
 
+def autocast_for(spec: RuntimeSpec, device: str, *, cache: bool = True) -> Callable[[], contextlib.AbstractContextManager[Any]] | None:
+    """The autocast context each call runs under for ``precision_mode: autocast``; None for a cast.
+
+    Other backends that run the PyTorch forward (CUDA graphs, torch.compile) use it too. ``cache``
+    False: no cast-weight cache, which CUDA graph capture needs (the cache is freed when the
+    context exits, while the graph would still read it).
+    """
+    if spec.precision_mode != "autocast":
+        return None
+    import torch
+
+    dtype = getattr(torch, DTYPES[spec.precision])
+    kind = device_kind(device)
+    return lambda: torch.autocast(device_type=kind, dtype=dtype, cache_enabled=cache)
+
+
 class EagerRuntime:
-    def __init__(self, spec: RuntimeSpec, model: TransformersModel) -> None:
+    def __init__(self, spec: RuntimeSpec, model: TransformersModel, *, autocast_cache: bool = True) -> None:
         import torch
 
         self.name = spec.name
         self.model = model
+        self.spec = spec
         self._inference_mode = torch.inference_mode
+        self._autocast = autocast_for(spec, model.device, cache=autocast_cache)
         self._slowdown = spec.slowdown
 
     def __call__(self, inputs: dict[str, Any]) -> Any:
         if self._slowdown:
             return self._slowed(inputs)
-        with self._inference_mode():
+        return self.forward(inputs)
+
+    def forward(self, inputs: dict[str, Any]) -> Any:
+        """One call in the runtime's precision (also what CUDA graphs capture)."""
+        if self._autocast is None:  # a cast model (or fp32): no context beyond inference_mode
+            with self._inference_mode():
+                return self.model.forward(inputs)
+        with self._inference_mode(), self._autocast():
             return self.model.forward(inputs)
 
     def _slowed(self, inputs: dict[str, Any]) -> Any:
         """The call, then a host spin for `slowdown` times its duration (gate experiments only)."""
         start = time.perf_counter()
-        with self._inference_mode():
-            out = self.model.forward(inputs)
+        out = self.forward(inputs)
         until = start + (time.perf_counter() - start) * (1.0 + self._slowdown)
         while time.perf_counter() < until:
             pass
         return out
 
     def describe(self) -> dict[str, Any]:
-        out = {"name": self.name, "backend": "pytorch", "mode": "eager", "grad": "inference_mode"}
+        out: dict[str, Any] = {"name": self.name, "backend": "pytorch", "mode": "eager", "grad": "inference_mode"}
+        out.update(describe_precision(self.spec, self.model))
         if self._slowdown:
             out["injected_slowdown"] = self._slowdown
         return out
+
+
+def describe_precision(spec: RuntimeSpec, model: TransformersModel) -> dict[str, Any]:
+    """How a runtime's precision and layout were applied, for the result's details."""
+    out: dict[str, Any] = {"precision": spec.precision, "precision_mode": spec.precision_mode, "weights_dtype": str(model.dtype).replace("torch.", "")}
+    if spec.precision_mode == "autocast":
+        out["autocast"] = {"device_type": device_kind(model.device), "dtype": DTYPES[spec.precision]}
+    if spec.channels_last:
+        out["memory_format"] = "channels_last"
+    return out
 
 
 RUNTIMES.add("pytorch", EagerRuntime)
