@@ -102,14 +102,15 @@ def separate_runs(calls, args, policy, confidence) -> None:
     print(f"   perfsuite gate: statistic {policy.statistic}, threshold {threshold:.0%}, noise floor {policy.noise_floor:.0%}, "
           f"confidence {confidence:.5f} (alpha {policy.alpha} over a suite of {args.suite_size})")
     compare = ratio_of_minimums if policy.statistic == "min" else ratio_of_samples
-    print(f"   {'slowdown':>8}  {'pairs':>5}  {'perfsuite regressed':>19}  {'inconclusive':>12}  {'pb median:5%':>12}  {'pb mean:5%':>10}")
+    print(f"   {'slowdown':>8}  {'pairs':>5}  {'perfsuite regressed':>19}  {'inconclusive':>12}  {'(flags ignored)':>15}  {'pb median:5%':>12}  {'pb mean:5%':>10}")
     per_case_false = None
     for lvl in levels:
         pairs = list(itertools.combinations(runs[0.0], 2)) if lvl == 0 else list(itertools.product(runs[0.0], runs[lvl]))
-        regressed = inconclusive = pb_median = pb_mean = 0
+        regressed = inconclusive = pb_median = pb_mean = unflagged = 0
         for base, head in pairs:
             est = compare(base.samples_s, head.samples_s, confidence=confidence, noise_floor=policy.noise_floor)
             verdict, _ = judge(est, threshold, lower_is_better=True)
+            unflagged += verdict == "regressed"  # the statistics alone, as with gate_noisy: true
             if verdict == "regressed" and (base.noise or head.noise) and not policy.gate_noisy:
                 verdict = "inconclusive"  # the gate's rule: a measurement flagged noisy is not gated on
             regressed += verdict == "regressed"
@@ -117,12 +118,13 @@ def separate_runs(calls, args, policy, confidence) -> None:
             pb_median += statistics.median(head.samples_s) > 1.05 * statistics.median(base.samples_s)
             pb_mean += statistics.mean(head.samples_s) > 1.05 * statistics.mean(base.samples_s)
         n = len(pairs)
-        print(f"   {lvl:8.0%}  {n:5d}  {pct(regressed / n):>19}  {pct(inconclusive / n):>12}  {pct(pb_median / n):>12}  {pct(pb_mean / n):>10}")
+        print(f"   {lvl:8.0%}  {n:5d}  {pct(regressed / n):>19}  {pct(inconclusive / n):>12}  {pct(unflagged / n):>15}  {pct(pb_median / n):>12}  {pct(pb_mean / n):>10}")
         if lvl == 0:
-            per_case_false = (regressed / n, pb_median / n, pb_mean / n)
+            per_case_false = (regressed / n, pb_median / n, pb_mean / n, unflagged / n)
     assert per_case_false is not None
     suite = [1 - (1 - p) ** args.suite_size for p in per_case_false]
-    print(f"   A/A false fail of a {args.suite_size}-case suite (1-(1-p)^{args.suite_size}): perfsuite {suite[0]:.1%}, "
+    print(f"   A/A false fail of a {args.suite_size}-case suite (1-(1-p)^{args.suite_size}): perfsuite {suite[0]:.1%} "
+          f"({suite[3]:.1%} with noise flags ignored), "
           f"pytest-benchmark median:5% {suite[1]:.1%}, mean:5% {suite[2]:.1%}")
 
 
