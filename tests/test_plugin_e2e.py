@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -289,6 +290,13 @@ if fault == "sweep_bug":
 
     PerfSession.sweeps = broken
 
+    from perfsuite.report import html
+
+    def broken_render(inputs):
+        raise RuntimeError("a bug in the HTML report")
+
+    html.render = broken_render
+
 
 def pytest_runtest_teardown(item):
     seen.append(item.name)
@@ -307,7 +315,8 @@ def pytest_runtest_teardown(item):
 @pytest.fixture
 def session_fault(pytester, monkeypatch):
     pytester.makepyfile(session_faults=SESSION_FAULTS)
-    monkeypatch.setenv("PYTHONPATH", str(pytester.path))
+    # Prepended: a checkout run through PYTHONPATH (a worktree) keeps testing its own perfsuite.
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (str(pytester.path), os.environ.get("PYTHONPATH")) if p))
 
     def use(name: str) -> tuple[str, str]:
         monkeypatch.setenv("SESSION_FAULT", name)
@@ -342,6 +351,7 @@ def test_a_bug_in_perfsuites_session_end_keeps_pytests_summary_and_exit_code(run
     assert result.ret == pytest.ExitCode.OK
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*perfsuite internal error: the batch-sweep analysis failed: ZeroDivisionError: a bug in the sweep analysis*"])
+    result.stdout.fnmatch_lines(["*perfsuite internal error: writing report.html failed: RuntimeError: a bug in the HTML report*"])
     assert "Traceback" not in result.stdout.str()
     (run_dir,) = run_dirs(run_benches.out)
     run = load_run(run_dir)
@@ -355,6 +365,7 @@ def test_sigterm_is_handled_like_ctrl_c(run_benches, session_fault):
     (run_dir,) = run_dirs(run_benches.out)
     run = load_run(run_dir)
     assert run.status == "interrupted" and [c.case.id for c in run.cases] == ["bert.tiny-pydoc-eager-bs1-cpu", "bert.tiny-pydoc-eager-bs2-cpu"]
+    assert "The run was interrupted" in (run_dir / "report.html").read_text(encoding="utf-8")  # the report too, saying so
     assert not (run_benches.out / "runs" / ".lock").exists()  # the run lock was released
     assert (run_dir / "benchmark.json").is_file()
 

@@ -17,7 +17,6 @@ import pytest
 from perfsuite.cli import main
 from perfsuite.compare.verdict import compare_runs
 from perfsuite.errors import PerfDataError
-from perfsuite.report import units
 from perfsuite.report.html import REPORT_FILE, write_report
 from perfsuite.report.page import script_json
 from perfsuite.report.shown import ComparisonView
@@ -105,6 +104,9 @@ def test_the_report_has_every_section_and_one_row_per_timed_case(compared):
     assert len(charts) == 3 * 4 + 2
     assert len(page.all("g", **{"class": "forest-row verdict-regressed"})) == 2  # latency of the two slowed cases
     assert len(page.all("details", **{"class": "panel"})) == 3
+    cards = re.findall(r'class="value">(\d+)</span><span class="label">cases (\w+)<', text)
+    # by each result's worst metric: the latency cases and one static analysis per model
+    assert cards == [("2", "regressed"), ("0", "inconclusive"), (str(SMALL.cases - 2 + SMALL.models), "ok")]
 
 
 def test_no_url_outside_the_file(compared):
@@ -234,15 +236,6 @@ def test_cli_report_of_an_imported_pytest_benchmark_run(tmp_path, capsys):
     rows = page.data()
     assert len(rows) == 2 and all(r["p50"] == pytest.approx(0.0014) and r["p99"] is None for r in rows)
     assert "Imported from pytest-benchmark" in " ".join(page.text)
-
-
-@pytest.mark.parametrize(("fmt", "value", "text"), [
-    (units.duration, 0.000734, "734 µs"), (units.duration, 0.0123, "12.3 ms"), (units.duration, 1.24, "1.24 s"),
-    (units.duration, None, "–"), (units.size, 512 * 2**20, "512 MiB"), (units.size, 1.5 * 2**30, "1.50 GiB"),
-    (units.count, 1234.0, "1.23k"), (units.change, 1.052, "+5.2%"), (units.change, 0.9, "-10.0%"),
-])
-def test_units(fmt, value, text):
-    assert fmt(value) == text
 
 
 def test_box_of_samples_follows_tukey():

@@ -9,18 +9,17 @@ from collections.abc import Sequence
 from markupsafe import Markup
 
 from perfsuite.report import units
-from perfsuite.report.shown import ComparisonView, Panel, ShownVerdict
+from perfsuite.report.shown import SEVERITY, ComparisonView, Panel, ShownVerdict
 from perfsuite.report.svg import BASE_COLOR, PALETTE, VERDICT_COLORS, BarRow, Box, BoxRow, ForestRow, Marker, Point, Series, bar_chart, box_chart, forest_plot, line_chart, scatter
 from perfsuite.results.case import CaseResult
 from perfsuite.results.run import RunResult, SweepResult
 
 FOREST_ROWS = 80  # rows drawn in the forest plot: the worst first; the table lists every verdict
 MEMORY_KINDS = ("weights", "host RSS peak", "host RSS growth", "CUDA max allocated", "CUDA max reserved")
-_RANK = {"regressed": 0, "inconclusive": 1, "ok": 2}
 
 
 def _rate(v: float) -> str:
-    return units.count(v) + "/s"
+    return units.si(v) + "/s"
 
 
 def _memory(c: CaseResult) -> tuple[float | None, ...]:
@@ -154,7 +153,7 @@ def _unchanged(v: ShownVerdict) -> bool:
 def forest(comparison: ComparisonView) -> tuple[Markup | None, str]:
     """The forest plot of change ratios, worst first; throughput is left out (it mirrors latency)."""
     shown = [v for v in comparison.verdicts if v.metric != "throughput" and not _unchanged(v)]
-    shown.sort(key=lambda v: (_RANK[v.verdict], -v.badness()[0]))
+    shown.sort(key=lambda v: (-SEVERITY[v.verdict], -v.badness()[0]))
     if not shown:
         return None, "nothing to draw: no case passed on both sides, or only unchanged exact figures were compared"
     rows = []
@@ -197,19 +196,21 @@ def flops_rows(cases: Sequence[CaseResult]) -> list[dict[str, str]]:
     for c, flops, weights, p50, achieved in _flops_points(cases):
         rows.append({
             "id": c.case.id, "source": "static analysis" if c.kind == "static" else "profiler",
-            "params": units.count(c.static.params) if c.static else "–", "weights": units.size(weights),
-            "flops": units.count(flops, "FLOP"), "intensity": f"{flops / weights:.3g}" if weights else "–",
-            "p50": units.duration(p50), "achieved": units.count(achieved, "FLOP/s") if achieved else "–",
+            "params": units.si(c.static.params) if c.static else "–", "weights": units.size(weights, "–"),
+            "flops": units.si(flops, "FLOP"), "intensity": f"{flops / weights:.3g}" if weights else "–",
+            "p50": units.duration(p50, "–"), "achieved": units.si(achieved, "FLOP/s") if achieved else "–",
         })
     return rows
 
 
 def roofline(cases: Sequence[CaseResult]) -> Markup | None:
     """Achieved FLOP/s against FLOPs per weight byte (a lower bound on arithmetic intensity), one point per case."""
-    models = list(dict.fromkeys(c.case.model for c in cases))
-    pts = [Point(flops / weights, achieved, c.case.id, PALETTE[models.index(c.case.model) % len(PALETTE)])
-           for c, flops, weights, _, achieved in _flops_points(cases) if weights and achieved]
-    if not pts:
+    found = [(c, flops / weights, achieved) for c, flops, weights, _, achieved in _flops_points(cases) if weights and achieved]
+    if not found:
         return None
+    models = list(dict.fromkeys(c.case.model for c, _, _ in found))
+    color = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)}
+    pts = [Point(x, y, c.case.id, color[c.case.model]) for c, x, y in found]
     return scatter(pts, title="Achieved FLOP/s vs arithmetic intensity", x_label="FLOPs per weight byte",
-                   y_label="achieved FLOP/s", x_fmt=lambda v: f"{v:.3g}", y_fmt=lambda v: units.count(v))
+                   y_label="achieved FLOP/s", x_fmt=lambda v: f"{v:.3g}", y_fmt=lambda v: units.si(v),
+                   groups=[(m, color[m]) for m in models] if len(models) <= 12 else ())

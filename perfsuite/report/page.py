@@ -18,7 +18,7 @@ from markupsafe import Markup
 
 from perfsuite.report import units
 from perfsuite.report.charts import flops_rows, forest, model_panels, roofline
-from perfsuite.report.shown import ComparisonView, Panel
+from perfsuite.report.shown import ComparisonView, Panel, worst
 from perfsuite.results.case import CaseResult
 from perfsuite.results.run import RunResult
 
@@ -120,10 +120,8 @@ def table_row(c: CaseResult, panel: str | None, verdicts: Sequence[Any], links: 
     row["mem"] = mem.host.rss_peak_bytes if mem and mem.host else None
     row["gpu"] = mem.cuda.max_allocated_bytes if mem and mem.cuda else None
     if verdicts:
-        rank = {"ok": 0, "inconclusive": 1, "regressed": 2}
-        worst = max(verdicts, key=lambda v: rank[v.verdict])
-        main = next((v for v in verdicts if v.metric in ("latency", "ttft")), worst)
-        row.update(verdict=worst.verdict, chg=main.ratio, lo=main.low, hi=main.high, metric=main.metric,
+        main = next((v for v in verdicts if v.metric in ("latency", "ttft")), verdicts[0])
+        row.update(verdict=worst(v.verdict for v in verdicts), chg=main.ratio, lo=main.low, hi=main.high, metric=main.metric,
                    why="; ".join(f"{v.metric}: {v.verdict} {units.change(v.ratio)}" + (f" ({v.note})" if v.note else "") for v in verdicts))
     else:
         row["verdict"] = ""
@@ -219,9 +217,9 @@ def cards(cases: Sequence[CaseResult], comparison: ComparisonView | None) -> tup
     noisy = sum(bool(c.noise_codes) for c in cases)
     out.append((str(noisy), "noisy measurements", "warn" if noisy else "ok"))
     if comparison is not None:
+        counts = comparison.case_counts()
         for word in ("regressed", "inconclusive", "ok"):
-            n = len({v.key for v in comparison.verdicts if v.verdict == word})
-            out.append((str(n), f"cases {word}", word if n else "none"))
+            out.append((str(counts[word]), f"cases {word}", word if counts[word] else "none"))
     return tuple(out)
 
 
@@ -232,9 +230,9 @@ def profile_rows(cases: Sequence[CaseResult], links: Mapping[str, tuple[str | No
             continue
         p = c.profile
         trace, ops = links.get(c.case.id, (None, None))
-        top = [f"{op.get('name')} ({units.duration(float(op.get('self_cpu_us') or 0) * 1e-6)} self CPU)"
-               for op in p.top_ops[:3] if isinstance(op, Mapping)]
-        out.append({"id": c.case.id, "flops": units.count(p.flops_per_call, "FLOP") if p.flops_per_call else "–",
+        ops_shown = [op for op in p.top_ops if isinstance(op, Mapping) and not str(op.get("name")).startswith("ProfilerStep")]  # the schedule's own span
+        top = [f"{op.get('name')} ({units.duration(float(op.get('self_cpu_us') or 0) * 1e-6)} self CPU)" for op in ops_shown[:3]]
+        out.append({"id": c.case.id, "flops": units.si(p.flops_per_call, "FLOP") if p.flops_per_call else "–",
                     "top": top, "trace": trace, "ops": ops, "activities": ", ".join(p.activities),
                     "missing": [w for w, href, stored in (("trace", trace, p.trace), ("op table", ops, p.op_table)) if stored and not href]})
     return out

@@ -4,7 +4,7 @@ verdicts.json the gate wrote) and one panel of charts per model."""
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,14 @@ from markupsafe import Markup
 from perfsuite.compare.verdict import VERDICTS, Comparison, Verdict
 from perfsuite.results.case import CaseResult
 from perfsuite.results.reading import Doc
+
+
+SEVERITY = {"ok": 0, "inconclusive": 1, "regressed": 2}
+
+
+def worst(verdicts: Iterable[str]) -> str:
+    """A case is as bad as its worst metric."""
+    return max(verdicts, key=SEVERITY.__getitem__, default="ok")
 
 
 @dataclass(frozen=True)
@@ -91,7 +99,13 @@ class ComparisonView:
         return {k: tuple(v) for k, v in out.items()}
 
     def counts(self) -> dict[str, int]:
+        """Metric verdicts of each kind."""
         return {w: sum(v.verdict == w for v in self.verdicts) for w in VERDICTS}
+
+    def case_counts(self) -> dict[str, int]:
+        """Cases (test and case id) of each kind, by their worst metric."""
+        verdicts = [worst(v.verdict for v in vs) for vs in self.by_key().values()]
+        return {w: verdicts.count(w) for w in VERDICTS}
 
     @classmethod
     def of(cls, comparison: Comparison, label: str, source: str, decision: str = "") -> ComparisonView:

@@ -392,11 +392,14 @@ class Point:
     color: str = PALETTE[0]
 
 
-def scatter(points: Sequence[Point], *, title: str, x_label: str, y_label: str, x_fmt: Fmt, y_fmt: Fmt) -> Markup:
-    left, top, plot_h = 70, 12, 220
+def scatter(points: Sequence[Point], *, title: str, x_label: str, y_label: str, x_fmt: Fmt, y_fmt: Fmt,
+            groups: Sequence[tuple[str, str]] = ()) -> Markup:
+    """Log-log points; `groups` ((name, colour), at most a row or two) make the legend."""
+    body, rows = legend([(name, color, False) for name, color in groups[:12]], 70, 10)
+    left, top, plot_h = 70, 12 + LEGEND_H * rows, 220
     sx = Scale.fit([p.x for p in points], left, WIDTH - 20, log=True)
     sy = Scale.fit([p.y for p in points], top + plot_h, top, log=True)
-    body = _grid(sx, top, top + plot_h)
+    body += _grid(sx, top, top + plot_h)
     for t in sy.ticks():
         body.append(el("line", {"x1": left, "x2": WIDTH - 20, "y1": sy(t), "y2": sy(t), "class": "grid"}))
         body.append(el("text", {"x": left - 6, "y": sy(t), "text-anchor": "end", "dominant-baseline": "middle", "class": "tick"}, y_fmt(t)))
