@@ -7,6 +7,7 @@ CI=true a missing browser fails instead (.ci/run installs both).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import replace
 from pathlib import Path
 
@@ -43,15 +44,19 @@ def chromium() -> str:
 def test_smoke_run_writes_a_report_that_renders_in_chromium(pytester: pytest.Pytester, tmp_path: Path, chromium: str) -> None:
     # The smoke suite, cut to two small models (one text, one image) with every stage, so the
     # report has the case table, distributions, batch curves, memory, profiles with links and FLOPs.
-    out = tmp_path / "out"
+    out, site = tmp_path / "out", tmp_path / "site"
+    site.mkdir()
     result = pytester.runpytest_subprocess(
         str(REPO / "benches"), "-p", "no:cacheprovider", "--perf-suite", "smoke", "--perf-out-dir", str(out),
-        *as_overrides([*FAST_POLICY, "pipeline=full"]), "-k", "resnet50 or distilbert",
+        *as_overrides([*FAST_POLICY, "pipeline=full"]), "-k", "resnet50 or distilbert", "--perf-html", str(site),
     )
     result.assert_outcomes(passed=12)
     (run_dir,) = (out / "runs").iterdir()
     report = run_dir / REPORT_FILE
-    result.stdout.fnmatch_lines([f"html report: {report}"])
+    result.stdout.fnmatch_lines([f"html report: {report}", f"html report: {site / REPORT_FILE}"])
+    copy = (site / REPORT_FILE).read_text(encoding="utf-8")  # its links lead from site/ to the run folder's files
+    links = re.findall(r'href="([^"#]+)"', copy)
+    assert len(links) == 8 and all((site / link).resolve().is_file() for link in links)  # trace and op table, 4 profiled cases
     shot = run_dir / "report.png"
     check = open_report(report, chromium=chromium, screenshot=shot)
     assert check.console_errors == () and check.blocked == ()

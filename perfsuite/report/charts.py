@@ -10,7 +10,8 @@ from markupsafe import Markup
 
 from perfsuite.report import units
 from perfsuite.report.shown import SEVERITY, ComparisonView, Panel, ShownVerdict
-from perfsuite.report.svg import BASE_COLOR, PALETTE, VERDICT_COLORS, BarRow, Box, BoxRow, ForestRow, Marker, Point, Series, bar_chart, box_chart, forest_plot, line_chart, scatter
+from perfsuite.report.svg import BASE_COLOR, PALETTE, VERDICT_COLORS, BarRow, Box, BoxRow, Marker, Point, Series, bar_chart, box_chart, line_chart, scatter
+from perfsuite.report.svg_forest import ForestRow, forest_plot
 from perfsuite.results.case import CaseResult
 from perfsuite.results.run import RunResult, SweepResult
 

@@ -4,7 +4,7 @@ verdicts.json the gate wrote) and one panel of charts per model."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,7 +142,3 @@ class Panel:
     cases: tuple[CaseResult, ...]
     charts: tuple[Markup, ...]
     notes: tuple[str, ...] = ()
-
-    @property
-    def summary(self) -> Mapping[str, int]:
-        return {"cases": len(self.cases), "charts": len(self.charts)}

@@ -104,7 +104,7 @@ def _log_ticks(lo: float, hi: float) -> list[float]:
     return out
 
 
-def _frame(height: float, label: str, *body: Markup, width: int = WIDTH) -> Markup:
+def frame(height: float, label: str, *body: Markup, width: int = WIDTH) -> Markup:
     """The <svg> of one chart: its title drawn above the body, and as the accessible name."""
     return el("svg", {"class": "chart", "viewBox": f"0 0 {width} {height + TITLE_H:.0f}", "width": width, "height": f"{height + TITLE_H:.0f}",
                       "role": "img", "aria-label": label}, el("title", None, label),
@@ -126,12 +126,12 @@ def _grid(scale: Scale, top: float, bottom: float) -> list[Markup]:
     return [el("line", {"x1": scale(t), "x2": scale(t), "y1": top, "y2": bottom, "class": "grid"}) for t in scale.ticks()]
 
 
-def _label_width(labels: Iterable[str], limit: int = MAX_LABEL) -> float:
+def label_width(labels: Iterable[str], limit: int = MAX_LABEL) -> float:
     longest = max((len(short(s, limit)) for s in labels), default=4)
     return min(12 + longest * CHAR_W, 12 + limit * CHAR_W)
 
 
-def _row_label(text: str, x: float, y: float, *, limit: int = MAX_LABEL) -> Markup:
+def row_label(text: str, x: float, y: float, *, limit: int = MAX_LABEL) -> Markup:
     return el("text", {"x": x, "y": y, "text-anchor": "end", "dominant-baseline": "middle", "class": "row-label"},
               el("title", None, text), short(text, limit))
 
@@ -196,7 +196,7 @@ class BoxRow:
 
 
 def box_chart(rows: Sequence[BoxRow], *, title: str, fmt: Fmt, axis_label: str) -> Markup:
-    left = _label_width(r.label for r in rows)
+    left = label_width(r.label for r in rows)
     row_h = 30 if any(r.base for r in rows) else 22
     top, height = 8, 8 + row_h * len(rows) + 44
     values = [v for r in rows for b in (r.box, r.base) if b for v in (b.low, b.high, *b.outliers)]
@@ -206,14 +206,14 @@ def box_chart(rows: Sequence[BoxRow], *, title: str, fmt: Fmt, axis_label: str) 
     body = _grid(scale, top, top + row_h * len(rows))
     for i, r in enumerate(rows):
         mid = top + row_h * i + row_h / 2
-        body.append(_row_label(r.label, left - 8, mid))
+        body.append(row_label(r.label, left - 8, mid))
         if r.base is not None:
             body.append(_box(r.base, scale, mid - 7, 6, BASE_COLOR, f"baseline: {_box_text(r.base, fmt)}"))
             body.append(_box(r.box, scale, mid + 4, 8, r.color, f"{r.label}: {_box_text(r.box, fmt)} {r.note}"))
         else:
             body.append(_box(r.box, scale, mid, 10, r.color, f"{r.label}: {_box_text(r.box, fmt)} {r.note}"))
     body += _x_axis(scale, top + row_h * len(rows) + 4, fmt, axis_label + (" (log scale)" if log else ""))
-    return _frame(height, title, *body)
+    return frame(height, title, *body)
 
 
 def _box_text(b: Box, fmt: Fmt) -> str:
@@ -287,7 +287,7 @@ def line_chart(series: Sequence[Series], *, title: str, x_label: str, y_label: s
         body.append(el("g", None, el("title", None, m.text),
                        el("circle", {"cx": sx(m.x), "cy": y, "r": 6, "fill": "none", "stroke": m.color, "stroke-width": 2}),
                        el("text", {"x": sx(m.x) + 8, "y": y - 8, "class": "marker", "fill": m.color}, short(m.text, 24))))
-    return _frame(top + plot_h + 40, title, *body)
+    return frame(top + plot_h + 40, title, *body)
 
 
 # -- grouped bars ---------------------------------------------------------------------------------------
@@ -300,7 +300,7 @@ class BarRow:
 
 def bar_chart(rows: Sequence[BarRow], kinds: Sequence[str], *, title: str, fmt: Fmt, axis_label: str) -> Markup:
     shown = [i for i in range(len(kinds)) if any(r.values[i] is not None for r in rows)]
-    left = _label_width(r.label for r in rows)
+    left = label_width(r.label for r in rows)
     bar_h = 12
     row_h = bar_h * len(shown) + 10
     body, legend_rows = legend([(kinds[i], PALETTE[i % len(PALETTE)], False) for i in shown], left, 10)
@@ -309,7 +309,7 @@ def bar_chart(rows: Sequence[BarRow], kinds: Sequence[str], *, title: str, fmt: 
     body += _grid(scale, top, top + row_h * len(rows))
     for r_i, r in enumerate(rows):
         y0 = top + row_h * r_i + 5
-        body.append(_row_label(r.label, left - 8, y0 + bar_h * len(shown) / 2))
+        body.append(row_label(r.label, left - 8, y0 + bar_h * len(shown) / 2))
         for k, i in enumerate(shown):
             v = r.values[i]
             if v is None:
@@ -320,66 +320,7 @@ def bar_chart(rows: Sequence[BarRow], kinds: Sequence[str], *, title: str, fmt: 
                                        "fill": PALETTE[i % len(PALETTE)]}),
                            el("text", {"x": scale(v) + 4, "y": y + bar_h / 2, "dominant-baseline": "middle", "class": "bar-value"}, fmt(v))))
     body += _x_axis(scale, top + row_h * len(rows) + 2, fmt, axis_label)
-    return _frame(top + row_h * len(rows) + 38, title, *body)
-
-
-# -- forest plot -----------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ForestRow:
-    label: str
-    ratio: float  # > 1: worse
-    low: float | None  # None: no interval (medians only, or an exact figure)
-    high: float | None
-    threshold: float  # 0.05: the verdict's limit is at 1.05
-    verdict: str
-    note: str = ""
-
-
-FOREST_WIDTH = 1100  # the comparison's one chart gets the page's width
-FOREST_LABEL = 70
-
-
-def forest_plot(rows: Sequence[ForestRow], *, title: str) -> Markup:
-    width = FOREST_WIDTH
-    left = _label_width((r.label for r in rows), FOREST_LABEL)
-    row_h, top = 16, 26
-    ends = [v for r in rows for v in (r.ratio, r.low, r.high, 1 + r.threshold, 1 / (1 + r.threshold)) if v and v > 0]
-    lo, hi = max(min(ends, default=0.9), 0.2), min(max(ends, default=1.1), 5.0)  # beyond 5x or 1/5: drawn as clipped
-    span = max(hi, 1 / lo)
-    scale = Scale(1 / span / 1.05, span * 1.05, left, width - 70, log=True)
-    fmt = lambda r: f"{(r - 1) * 100:+.1f}%" if abs(r - 1) < 0.1 else f"{(r - 1) * 100:+.0f}%"  # noqa: E731
-    bottom = top + row_h * len(rows)
-    body, _ = legend([(v, c, False) for v, c in VERDICT_COLORS.items()], left, 10, width)
-    body += [el("line", {"x1": scale(t), "x2": scale(t), "y1": top, "y2": bottom, "class": "grid"}) for t in _ratio_ticks(scale)]
-    body.append(el("line", {"x1": scale(1), "x2": scale(1), "y1": top, "y2": bottom, "class": "no-change"}))
-    for i, r in enumerate(rows):
-        mid = top + row_h * i + row_h / 2
-        color = VERDICT_COLORS.get(r.verdict, BASE_COLOR)
-        clip = lambda v: min(max(v, scale.lo), scale.hi)  # noqa: E731
-        interval = f"[{fmt(r.low)}, {fmt(r.high)}]" if r.low is not None and r.high is not None else "(no interval)"
-        parts = [el("title", None, f"{r.label}: {r.verdict}, change {fmt(r.ratio)} {interval}, threshold ±{r.threshold:.0%}. {r.note}")]
-        if r.low is not None and r.high is not None:
-            parts.append(el("line", {"x1": scale(clip(r.low)), "x2": scale(clip(r.high)), "y1": mid, "y2": mid, "stroke": color, "stroke-width": 2}))
-        parts.append(el("line", {"x1": scale(1 + r.threshold), "x2": scale(1 + r.threshold), "y1": mid - 5, "y2": mid + 5, "class": "threshold"}))
-        parts.append(el("rect", {"x": scale(clip(r.ratio)) - 3.5, "y": mid - 3.5, "width": 7, "height": 7, "fill": color}))
-        parts.append(el("text", {"x": width - 64, "y": mid, "dominant-baseline": "middle", "class": "bar-value"}, fmt(r.ratio)))
-        body.append(_row_label(r.label, left - 8, mid, limit=FOREST_LABEL))
-        body.append(el("g", {"class": f"forest-row verdict-{r.verdict}"}, *parts))
-    body.append(el("line", {"x1": scale.p0, "x2": scale.p1, "y1": bottom + 2, "y2": bottom + 2, "class": "axis"}))
-    for t in _ratio_ticks(scale):
-        body.append(el("text", {"x": scale(t), "y": bottom + 17, "text-anchor": "middle", "class": "tick"}, fmt(t)))
-    body.append(el("text", {"x": (left + width - 70) / 2, "y": bottom + 32, "text-anchor": "middle", "class": "axis-label"},
-                   "change, head vs baseline (right = worse; bar = confidence interval, tick = threshold)"))
-    return _frame(bottom + 40, title, *body, width=width)
-
-
-def _ratio_ticks(scale: Scale) -> list[float]:
-    cands = (0.2, 0.5, 0.67, 0.8, 0.9, 0.95, 1.0, 1.05, 1.1, 1.25, 1.5, 2.0, 3.0, 5.0)
-    inside = [t for t in cands if scale.lo <= t <= scale.hi]
-    while len(inside) > 9:  # keep the ends and 1.0, thin the rest
-        inside = [t for i, t in enumerate(inside) if i % 2 == 0 or t == 1.0]
-    return inside
+    return frame(top + row_h * len(rows) + 38, title, *body)
 
 
 # -- scatter -----------------------------------------------------------------------------------------------
@@ -409,4 +350,4 @@ def scatter(points: Sequence[Point], *, title: str, x_label: str, y_label: str, 
     for p in points:
         body.append(el("g", None, el("title", None, f"{p.label}: {x_fmt(p.x)}, {y_fmt(p.y)}"),
                        el("circle", {"cx": sx(p.x), "cy": sy(p.y), "r": 4, "fill": p.color, "fill-opacity": 0.8})))
-    return _frame(top + plot_h + 40, title, *body)
+    return frame(top + plot_h + 40, title, *body)
