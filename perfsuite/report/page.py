@@ -52,6 +52,7 @@ class Page:
     forest_svg: Markup | None
     forest_note: str
     panels: tuple[Panel, ...]
+    open_panels: int
     profiles: tuple[Mapping[str, Any], ...]
     flops: tuple[Mapping[str, str], ...]
     roofline_svg: Markup | None
@@ -88,6 +89,7 @@ def build_page(inp: ReportInputs) -> Page:
         forest_svg=forest_svg,
         forest_note=forest_note,
         panels=tuple(panels),
+        open_panels=OPEN_PANELS,
         profiles=tuple(profile_rows(cases, inp.links)),
         flops=tuple(flops),
         roofline_svg=roofline(cases),

@@ -35,9 +35,10 @@
     ["id", "case", "text"], ["kind", "kind", "text"], ["model", "model", "text"], ["dataset", "dataset", "text"],
     ["runtime", "runtime", "text"], ["bs", "batch", "num"], ["device", "device", "text"], ["outcome", "outcome", "text"],
     ["p50", "p50", "num", time], ["p90", "p90", "num", time], ["p99", "p99", "num", time],
+    ["ttft", "TTFT p50", "num", time], ["tpot", "TPOT p50", "num", time],
     ["sps", "samples/s", "num", rate], ["tps", "tokens/s", "num", rate],
     ["mem", "RSS peak", "num", bytes], ["gpu", "CUDA peak", "num", bytes],
-    ["verdict", "verdict", "text"], ["chg", "change", "num", change], ["noise", "noise", "text"], ["files", "files", "none"]
+    ["verdict", "verdict", "text"], ["chg", "change", "num", change], ["files", "files", "none"], ["noise", "noise", "text"]
   ];
   COLUMNS = COLUMNS.filter(function (c) {
     // a column nobody has a value for (no CUDA, no generation) is left out
