@@ -69,8 +69,10 @@ def add_options(parser: pytest.Parser) -> None:
         help="when the device asked for is missing on this machine: stop with a usage error, or skip every case with the reason. Default: error.",
     )
     from perfsuite.gate_plugin import add_options as add_gate_options
+    from perfsuite.report.html_plugin import add_options as add_html_options
 
     add_gate_options(group)
+    add_html_options(group)
     parser.addini("perf_out_dir", "where run folders go (relative to rootdir)", default="out")
     parser.addini("perf_benches", "folders holding perfsuite benchmarks (relative to rootdir)", type="linelist", default=["benches"])
 
@@ -112,7 +114,7 @@ class PerfOptions:
         opt = config.option
         root = config.rootpath
         given = (opt.perf_device, opt.perf_suite, opt.perf_override, opt.perf_conf_dir, opt.perf_out_dir, opt.perf_models_dir,
-                 opt.perf_on_missing_device, opt.perf_compare, opt.perf_baseline_save, opt.perf_gate or None)
+                 opt.perf_on_missing_device, opt.perf_compare, opt.perf_baseline_save, opt.perf_gate or None, opt.perf_html)
         # A path typed on the command line is relative to where pytest runs; the ini value to the rootdir.
         out = config.invocation_params.dir / opt.perf_out_dir if opt.perf_out_dir else root / config.getini("perf_out_dir")
         return cls(

@@ -148,6 +148,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[PERF_SESSION] = session
     _sigterm_interrupts(config)
     from perfsuite.gate_plugin import register as register_gate
+    from perfsuite.report.html_plugin import register as register_html
     from perfsuite.report.progress import ProgressReporter
 
     # After the run folder exists (the gate reads env.json's machine id); a missing or corrupt
@@ -157,6 +158,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except pytest.UsageError:
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing was measured: leave no run folder behind
         raise
+    # After the gate: of two trylast hooks the later-registered runs last, so the report's line ends the summary.
+    register_html(config, session)
     config.pluginmanager.register(ProgressReporter(config), "perfsuite-progress")
 
 

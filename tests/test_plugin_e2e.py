@@ -305,6 +305,12 @@ if fault == "sweep_bug":
         raise RuntimeError("a bug in the tables")
 
     artifacts.write_run_files = broken_tables
+    from perfsuite.report import html
+
+    def broken_render(inputs):
+        raise RuntimeError("a bug in the HTML report")
+
+    html.render = broken_render
 
 
 def pytest_runtest_teardown(item):
@@ -361,6 +367,7 @@ def test_a_bug_in_perfsuites_session_end_keeps_pytests_summary_and_exit_code(run
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*perfsuite internal error: the batch-sweep analysis failed: ZeroDivisionError: a bug in the sweep analysis*"])
     result.stdout.fnmatch_lines(["*perfsuite internal error: writing the run's tables and summary.md failed: RuntimeError: a bug in the tables*"])
+    result.stdout.fnmatch_lines(["*perfsuite internal error: writing report.html failed: RuntimeError: a bug in the HTML report*"])
     assert "Traceback" not in result.stdout.str()
     (run_dir,) = run_dirs(run_benches.out)
     run = load_run(run_dir)
@@ -374,6 +381,7 @@ def test_sigterm_is_handled_like_ctrl_c(run_benches, session_fault):
     (run_dir,) = run_dirs(run_benches.out)
     run = load_run(run_dir)
     assert run.status == "interrupted" and [c.case.id for c in run.cases] == ["bert.tiny-pydoc-eager-bs1-cpu", "bert.tiny-pydoc-eager-bs2-cpu"]
+    assert "The run was interrupted" in (run_dir / "report.html").read_text(encoding="utf-8")  # the report too, saying so
     assert not (run_benches.out / "runs" / ".lock").exists()  # the run lock was released
     assert (run_dir / "benchmark.json").is_file()
 

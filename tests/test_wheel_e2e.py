@@ -113,6 +113,8 @@ def test_installed_wheel_runs_a_users_own_benchmarks(wheel_venv: Path, tmp_path:
     assert "cProfile (time in s)" in result.stdout
     (run_dir,) = (project / "out" / "runs").iterdir()
     assert run_dir.name.endswith("_mine-cpu")
+    # report.html is rendered from the templates shipped as package data
+    assert (run_dir / "report.html").is_file() and "internal error" not in result.stdout, result.stdout[-3000:]
     loaded = load_run(run_dir)  # this checkout's reader on the installed wheel's output
     assert loaded.status == "finished"
     assert {(r.case.id, r.outcome) for r in loaded.cases} == {

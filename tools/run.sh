@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # perfsuite's front door on a fresh machine (only Python 3.10+ needed):
-#   bash tools/run.sh bench [PYTEST ARGS]   install into .venv, run the default benchmark suite on CPU
+#   bash tools/run.sh bench [PYTEST ARGS]   install into .venv, run the default benchmark suite on CPU, print report.html's path
 #   bash tools/run.sh test  [PYTEST ARGS]   install into .venv, run perfsuite's own tests
 #   bash tools/run.sh setup                 install only
 # Environment:
@@ -64,11 +64,35 @@ setup() {
   say "setup done"
 }
 
+# pytest runs as a child, not exec'd, so that the last line is the report's path. Signals are passed
+# on as SIGTERM, which perfsuite handles like Ctrl-C (finished cases kept, run lock released): a
+# script's background child ignores SIGINT, and a trap runs only once `wait` returns.
+bench() {
+  local stamp child rc report
+  stamp=$(mktemp)
+  "$venv/bin/python" -m pytest benches --device cpu -p no:cacheprovider "$@" &
+  child=$!
+  trap 'kill -TERM "$child" 2>/dev/null || true' TERM INT
+  while :; do
+    if wait "$child"; then rc=0; else rc=$?; fi
+    kill -0 "$child" 2>/dev/null || break  # still running: `wait` was cut short by a signal
+  done
+  trap - TERM INT
+  report=$(find out/runs -mindepth 2 -maxdepth 2 -name report.html -newer "$stamp" 2>/dev/null | sort | tail -n 1 || true)
+  rm -f "$stamp"
+  if [ -n "$report" ]; then
+    say "report: $PWD/$report"
+  else
+    say "no new report.html under out/runs (with --perf-out-dir DIR it is under DIR/runs: see 'html report:' above)"
+  fi
+  return "$rc"
+}
+
 cmd=${1:-}
 [ $# -gt 0 ] && shift
 case "$cmd" in
   setup) setup ;;
-  bench) setup; exec "$venv/bin/python" -m pytest benches --device cpu -p no:cacheprovider "$@" ;;
+  bench) setup; bench "$@" ;;
   test) setup; exec "$venv/bin/python" -m pytest tests "$@" ;;
   *) echo "usage: bash tools/run.sh {bench|test|setup} [pytest args]" >&2; exit 2 ;;
 esac
