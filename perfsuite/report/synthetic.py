@@ -3,7 +3,8 @@ profiles and static analysis, plus a baseline with a few injected regressions.
 
 Used by perfsuite's tests and by tools/measure_report.py (the 500-case size and open-time check);
 nothing is measured. Latency per call follows ``cost * batch ** 0.8 * runtime factor`` with
-lognormal noise and a few slow outliers, the shape a CPU or GPU run has.
+one-sided noise (exponential, mean 4%: interference only adds time) and a few slow outliers, the
+shape a CPU or GPU run has.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def synthetic_run(spec: SyntheticSpec, run_dir: Path = Path("synthetic")) -> Run
                     index += 1
                     continue
                 typical = cost * bs**0.8 * RUNTIME_FACTOR.get(rt, 1.0) * (spec.slowdown if index in spec.slowed else 1.0)
-                samples = [typical * rng.lognormvariate(0, 0.04) for _ in range(spec.samples)]
+                samples = [typical * (1 + rng.expovariate(25)) for _ in range(spec.samples)]  # noise only adds time
                 for i in rng.sample(range(spec.samples), max(1, spec.samples // 60)):
                     samples[i] *= 1.3 + rng.random()  # a few slow outliers (a context switch, a page fault)
                 meas = _measurement(samples, noisy=index % 17 == 5)
