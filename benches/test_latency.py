@@ -34,6 +34,7 @@ def test_latency(
     benchmark: Any,
     perf_case: Case,
     built_model: Any,
+    built_runtime: Any,
     runtime: Any,
     batch: Any,
     device_sync: Any,
@@ -46,6 +47,7 @@ def test_latency(
 
     outcome = measure_latency(perf_case, runtime, batch, built_model.model.module)
     perf_record.load_s = built_model.load_s
+    perf_record.runtime_setup = built_runtime.setup  # compile / export before timing (None for eager)
     perf_record.memory = outcome.memory
     perf_record.details.update(
         model=built_model.model.info().as_dict(),

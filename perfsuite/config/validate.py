@@ -37,6 +37,7 @@ from perfsuite.config.schema import (
     SuiteModel,
     SuiteSpec,
 )
+from perfsuite.config.runtime_options import backend_options
 from perfsuite.config.run_settings import hardware_spec, run_spec
 from perfsuite.config.sections import check_sections
 from perfsuite.config.sources import is_plain_name
@@ -288,8 +289,9 @@ def runtime_spec(data: Any, *, file: str | None, overridden: Mapping[str, str]) 
     slowdown = f._get("slowdown", 0.0)
     if isinstance(slowdown, bool) or not isinstance(slowdown, (int, float)) or not 0 <= slowdown <= 10:
         f.error("slowdown", "must be a ratio between 0 and 10 (0.05 = every call 5% slower)", value=slowdown)
+    options = backend_options(f, backend)  # compile: / onnxruntime: blocks (perfsuite.config.runtime_options)
     f.done()
-    return RuntimeSpec(name=name, backend=backend, slowdown=float(slowdown))
+    return RuntimeSpec(name=name, backend=backend, slowdown=float(slowdown), **options)
 
 
 def case_config(

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from perfsuite.measure.throughput import Throughput
+from perfsuite.report.runtimes import runtime_lines
 from perfsuite.results.case import CaseResult
 from perfsuite.results.run import SweepResult
 
@@ -80,6 +81,7 @@ def _p50(stats: object) -> float | None:
 def summary_lines(results: Sequence[CaseResult], sweeps: Sequence[SweepResult]) -> list[str]:
     latency = [r for r in results if r.kind == "latency"]
     lines = table(HEADER, latency_rows(latency)) if latency else []
+    lines += runtime_lines(latency)  # eager vs compiled/exported runtimes, when the run has several
     gens = [r for r in results if r.kind == "generation" and r.generation is not None]
     if gens:
         lines.append("")

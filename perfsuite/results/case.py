@@ -20,6 +20,7 @@ from perfsuite.measure.record import Measurement
 from perfsuite.measure.stats import SampleStats, json_float
 from perfsuite.measure.throughput import Throughput
 from perfsuite.results.reading import Doc, convert
+from perfsuite.results.runtime_setup import RuntimeSetup
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "oom")
 KINDS = ("latency", "generation", "profile", "static")
@@ -358,6 +359,7 @@ class CaseResult:
     oom: OomRecord | None = None
     load_s: float | None = None
     details: Mapping[str, Any] = field(default_factory=dict)  # display-only: model info, runtime, data origin, threads
+    runtime_setup: RuntimeSetup | None = None  # compile/export before timing (compiled and exported runtimes)
     # output.direct.save_raw_samples: false stores only the statistics (and how they were made)
     keep_samples: bool = field(default=True, compare=False)
 
@@ -411,6 +413,7 @@ class CaseResult:
             "oom": None if self.oom is None else self.oom.to_dict(),
             "load_s": self.load_s,
             "details": details,
+            "runtime_setup": None if self.runtime_setup is None else self.runtime_setup.to_dict(),
         }
 
     def extra_info(self, *, include_samples: bool = False) -> dict[str, Any]:
@@ -428,6 +431,8 @@ class CaseResult:
             out["generation"] = self.generation.to_dict(include_runs=include_samples)
         if self.load_s is not None:
             out["load_s"] = self.load_s
+        if self.runtime_setup is not None:
+            out["runtime_setup"] = self.runtime_setup.to_dict()
         return out
 
     @classmethod
@@ -444,6 +449,7 @@ class CaseResult:
         generation = doc.sub("generation", None)
         profile = doc.sub("profile", None)
         static = doc.sub("static", None)
+        setup = doc.sub("runtime_setup", None)
         return cls(
             test=doc.string("test"),
             kind=kind,
@@ -465,6 +471,7 @@ class CaseResult:
             else OomRecord(batch_size=oom.integer("batch_size", None), message=oom.string("message"), error_type=oom.string("error_type")),
             load_s=doc.number("load_s", None),
             details=doc.mapping("details", {}),
+            runtime_setup=None if setup is None else RuntimeSetup.from_doc(setup),
         )
 
 
@@ -487,6 +494,7 @@ class CaseDraft:
     oom: OomRecord | None = None
     load_s: float | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    runtime_setup: RuntimeSetup | None = None
     keep_samples: bool = True  # output.direct.save_raw_samples
 
     def finish(self, test: str, outcome: str, reason: str | None) -> CaseResult:
@@ -507,6 +515,7 @@ class CaseDraft:
             oom=self.oom,
             load_s=self.load_s,
             details=dict(self.details),
+            runtime_setup=self.runtime_setup,
             keep_samples=self.keep_samples,
         )
 
