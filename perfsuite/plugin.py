@@ -225,8 +225,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return  # the perf_case fixture explains why when a test asks for it
     cases = session.plan.cases
     if metafunc.definition.get_closest_marker("perf_generation"):
-        # Only decoder models with an LM head and infer.max_new_tokens > 0 generate.
-        cases = tuple(c for c in cases if c.model.generative and c.config.infer.max_new_tokens > 0)
+        # Only decoder models with an LM head and infer.max_new_tokens > 0 generate, under a runtime
+        # that runs generate() itself (not torch.compile/ONNX Runtime, which replace forward only).
+        cases = tuple(c for c in cases if c.model.generative and c.config.infer.max_new_tokens > 0 and c.runtime.generates)
     metafunc.parametrize(CASE_PARAM, cases, ids=[c.id for c in cases])
 
 

@@ -132,3 +132,23 @@ def test_environment_restored_when_it_was_unset(context, monkeypatch):
     monkeypatch.delenv(CACHE_ENV, raising=False)
     compiled(torch.nn.Linear(8, 4)).prepare(batches(2), context)
     assert CACHE_ENV not in os.environ
+
+
+def test_real_model_output_matches_eager_structure_and_values(tmp_path):
+    """tiny BERT through AOTAutograd (aot_eager: decompositions, no C++ build): the ModelOutput eager returns, within 1e-5."""
+    from perfsuite.data.base import load_samples, make_batches
+    from perfsuite.models.base import build_model
+
+    case = build_plan(overrides=["model=bert.tiny", "infer.batch_sizes=[2]", "infer.seq_len=16"]).cases[0]
+    model = build_model(case.model, precision="fp32", device="cpu", seed=0)
+    samples = load_samples(case.dataset, case.model, case.config.infer).samples
+    inputs = [model.prepare_input(b, seq_len=16) for b in make_batches(samples, 2, 2, case.dataset.sampling)]
+    rt = CompiledRuntime(RuntimeSpec(name="compile", backend="compile", compile=CompileOptions(backend="aot_eager", cold_start=False)), model)
+    setup = rt.prepare(inputs, RuntimeContext(case=case, out_dir=tmp_path, log_dir=tmp_path / "logs"))
+    assert setup.graph_breaks == 0 and setup.recompiles == 0
+    for batch in inputs:
+        out = rt(batch)
+        with torch.inference_mode():
+            ref = model.forward(batch)
+        assert type(out) is type(ref) and list(out.keys()) == list(ref.keys())
+        assert all(torch.allclose(out[k], ref[k], atol=1e-5) for k in ref.keys())

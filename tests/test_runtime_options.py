@@ -52,6 +52,8 @@ class TestPresets:
         for model in ("gpt2.tiny", "bert.tiny", "minilm"):
             for runtime in ("eager", "compile", "onnxruntime"):
                 assert f"{model}-pydoc-{runtime}-bs1-cpu" in ids and f"{model}-pydoc-{runtime}-bs4-cpu" in ids
+        # generate() runs eager: only the eager cases get generation benchmarks
+        assert {c.runtime.name for c in plan.cases if c.runtime.generates} == {"eager"}
 
 
 class TestBadValues:

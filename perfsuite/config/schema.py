@@ -137,6 +137,12 @@ class RuntimeSpec:
     compile: CompileOptions | None = None  # backend "compile"
     onnxruntime: OnnxOptions | None = None  # backend "onnxruntime"
 
+    @property
+    def generates(self) -> bool:
+        """Whether generation benchmarks apply: compiled/exported runtimes replace forward() only, and
+        `generate` would run eager under their name."""
+        return self.compile is None and self.onnxruntime is None
+
 
 @dataclass(frozen=True)
 class HardwareSpec:
