@@ -146,3 +146,15 @@ def test_without_onnxruntime_the_case_is_skipped_naming_the_extra(bert, out_dir,
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # import fails as if not installed
     with pytest.raises(RuntimeUnavailable, match=r"onnx extra: pip install 'perfsuite\[onnx\]'"):
         onnxrt.OnnxRuntime(spec(), model).prepare(inputs, context(case, out_dir))
+
+
+def test_a_provider_this_build_lacks_is_dropped_with_a_warning(bert, exported, out_dir):
+    import onnxruntime
+
+    if "TensorrtExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime build has the TensorRT provider")
+    case, model, inputs = bert
+    rt = onnxrt.OnnxRuntime(spec(providers=("TensorrtExecutionProvider", "CPUExecutionProvider")), model)
+    with pytest.warns(UserWarning, match="TensorrtExecutionProvider is not available.*onnxruntime-gpu"):
+        setup = rt.prepare(inputs, context(case, out_dir))
+    assert setup.providers == ("CPUExecutionProvider",) and "TensorrtExecutionProvider" in setup.notes[-1]

@@ -102,6 +102,15 @@ def _cache_entries(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.name != KEY_FILE]
 
 
+def _empty(folder: Path) -> None:
+    """Remove the cached artifacts (keeping key.json), so that the next compile is a cold one."""
+    for entry in _cache_entries(folder):
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
 @contextlib.contextmanager
 def inductor_cache(folder: Path) -> Iterator[None]:
     """TORCHINDUCTOR_CACHE_DIR=folder while compiling (in-memory caches cleared on entry and exit), then restored."""
@@ -176,8 +185,7 @@ class CompiledRuntime:
         opts = self.options
         folder = artifact_dir(context.out_dir, "compile", self.cache_parts(inputs, context.case.device))
         if opts.cold_start:
-            for entry in _cache_entries(folder):
-                shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+            _empty(folder)
         cache = "warm" if _cache_entries(folder) else "cold"
         what = f"torch.compile (backend {opts.backend}, mode {opts.mode}, fullgraph {opts.fullgraph})"
         warm_s = None

@@ -17,6 +17,7 @@ the case is skipped with that hint.
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -94,7 +95,7 @@ class OnnxRuntime:
 
     # -- preparation ------------------------------------------------------------------------------
     def cache_parts(self, inputs: Sequence[dict[str, Any]]) -> dict[str, Any]:
-        options = {k: asdict(self.options)[k] for k in ("exporter", "opset")}
+        options = {"exporter": self.options.exporter, "opset": self.options.opset}  # session options do not change the file
         shapes = [{k: [v[0][1:], v[1]] for k, v in sig.items()} for sig in input_signature(inputs)]  # batch dimension left out: it is dynamic
         return {
             "model": repr(self.model.spec),
@@ -156,6 +157,8 @@ class OnnxRuntime:
                 notes.append("export found in out/cache: export time is the one recorded when the file was made")
             path, exporter, cold_s, fallback = folder / MODEL_FILE, record.exporter, record.export_s, record.fallback_reason
         providers, dropped = resolve_providers(self.options.providers, self._device, ort.get_available_providers())
+        for note in dropped:  # in results.json, and in pytest's warnings summary where a person sees it
+            warnings.warn(f"{context.case.id}: {note}", UserWarning, stacklevel=2)
         notes.extend(dropped)
         start = time.perf_counter()
         try:
