@@ -193,3 +193,16 @@ class TestProviders:
     def test_nothing_available_falls_back_to_cpu(self):
         chosen, notes = resolve_providers(("TensorrtExecutionProvider",), "cpu", ["CPUExecutionProvider"])
         assert chosen == ("CPUExecutionProvider",) and len(notes) == 2 and "TensorrtExecutionProvider" in notes[0]
+
+
+class TestArtifactDir:
+    def test_one_folder_per_set_of_parts_with_its_key(self, tmp_path):
+        from perfsuite.runtimes.cache import artifact_dir
+
+        parts = {"model": "bert.tiny", "inputs": [[128], "torch.int64"], "versions": {"torch": "2.13.0"}}
+        a = artifact_dir(tmp_path, "onnxruntime", parts)
+        assert a == artifact_dir(tmp_path, "onnxruntime", dict(reversed(list(parts.items()))))  # key order does not matter
+        assert a.parent == tmp_path / "cache" / "onnxruntime" and a.is_dir()
+        assert json.loads((a / "key.json").read_text()) == parts
+        assert artifact_dir(tmp_path, "onnxruntime", {**parts, "versions": {"torch": "2.14.0"}}) != a
+        assert artifact_dir(tmp_path, "compile", parts).parent.name == "compile"
