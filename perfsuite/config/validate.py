@@ -37,8 +37,8 @@ from perfsuite.config.schema import (
     SuiteModel,
     SuiteSpec,
 )
-from perfsuite.config.runtime_options import backend_options
 from perfsuite.config.run_settings import hardware_spec, run_spec
+from perfsuite.config.runtime_options import backend_options
 from perfsuite.config.sections import check_sections
 from perfsuite.config.sources import is_plain_name
 from perfsuite.errors import PerfConfigError
