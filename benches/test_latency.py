@@ -35,13 +35,15 @@ def test_latency(
     benchmark: Any,
     perf_case: Case,
     built_model: Any,
+    built_runtime: Any,
     runtime: Any,
     parity: Any,
     batch: Any,
     device_sync: Any,
     perf_record: CaseDraft,
 ) -> None:
-    require_parity(parity, perf_case.id)  # outputs match eager fp32, or the case fails untimed
+    perf_record.runtime_setup = built_runtime.setup  # compile / export before timing (None for eager)
+    require_parity(parity, perf_case.id)  # the prepared runtime's outputs match eager fp32, or the case fails untimed
     if not benchmark_enabled(benchmark):  # --benchmark-disable: run once as a smoke test
         runtime(batch.inputs[0])
         device_sync()

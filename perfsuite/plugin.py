@@ -228,12 +228,9 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return  # the perf_case fixture explains why when a test asks for it
     cases = session.plan.cases
     if metafunc.definition.get_closest_marker("perf_generation"):
-        # Only decoder models with an LM head and infer.max_new_tokens > 0 generate. `generate` runs the
-        # model itself, so only eager runtimes whose precision is the model's (a cast) are what they say.
-        cases = tuple(
-            c for c in cases
-            if c.model.generative and c.config.infer.max_new_tokens > 0 and c.runtime.backend == "pytorch" and c.runtime.precision_mode == "cast"
-        )
+        # Only decoder models with an LM head and infer.max_new_tokens > 0 generate, under a runtime
+        # that runs generate() itself (RuntimeSpec.generates: eager, precision as a cast).
+        cases = tuple(c for c in cases if c.model.generative and c.config.infer.max_new_tokens > 0 and c.runtime.generates)
     metafunc.parametrize(CASE_PARAM, cases, ids=[c.id for c in cases])
 
 

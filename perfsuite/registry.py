@@ -71,6 +71,8 @@ def _load_builtins() -> None:
     import perfsuite.data.text  # noqa: F401
     import perfsuite.models.hf  # noqa: F401
     import perfsuite.models.weights  # noqa: F401
+    import perfsuite.runtimes.compiled  # noqa: F401
     import perfsuite.runtimes.cuda_graphs  # noqa: F401
     import perfsuite.runtimes.eager  # noqa: F401
+    import perfsuite.runtimes.onnxrt  # noqa: F401
     import perfsuite.runtimes.tensorrt  # noqa: F401

@@ -29,6 +29,12 @@ class BuiltModel:
     load_s: float  # build + move to device, seconds
 
 
+@dataclass
+class BuiltRuntime:
+    runtime: Any  # perfsuite.runtimes.Runtime, prepared (compiled / exported) for its case
+    setup: Any = None  # perfsuite.results.runtime_setup.RuntimeSetup; None for eager
+
+
 @dataclass(frozen=True)
 class PreparedBatches:
     """Inputs ready on the device, prepared before any timing."""
@@ -55,6 +61,7 @@ class PerfSession:
     problems: list[str] = field(default_factory=list)  # perfsuite's own failures, reported at the end
     _models: dict[Any, BuiltModel] = field(default_factory=dict)
     _samples: dict[Any, SampleSet] = field(default_factory=dict)
+    _runtimes: dict[Any, BuiltRuntime] = field(default_factory=dict)  # ("runtime", case id) -> the prepared runtime
     _references: dict[Any, dict[str, Any]] = field(default_factory=dict)  # eager fp32 outputs, on the host
     _parity: dict[str, Any] = field(default_factory=dict)  # case id -> ParityResult (one check per case)
     _last_use: dict[Any, int] = field(default_factory=dict)
@@ -73,13 +80,14 @@ class PerfSession:
                         self._last_use[used.model_key] = i
                         self._last_use[self._data_key(used)] = i
                         self._last_use[self._reference_key(used)] = i
+                self._last_use[self._runtime_key(case)] = i
 
     def release_after(self, nodeid: str) -> None:
         i = self._index.get(nodeid)
         if i is None:
             return
         dropped = False
-        for cache in (self._models, self._samples, self._references):
+        for cache in (self._runtimes, self._models, self._samples, self._references):
             for key in [k for k in cache if self._last_use.get(k, -1) <= i]:
                 del cache[key]
                 dropped = True
@@ -88,6 +96,7 @@ class PerfSession:
             _empty_device_cache(self.plan.device)
 
     def close(self) -> None:
+        self._runtimes.clear()
         self._models.clear()
         self._samples.clear()
         self._references.clear()
@@ -167,6 +176,26 @@ class PerfSession:
                 channels_last=case.runtime.channels_last,
             )
             built = self._models[case.model_key] = BuiltModel(model, model.load_s)
+        return built
+
+    @staticmethod
+    def _runtime_key(case: Case) -> tuple[str, str]:
+        return ("runtime", case.id)
+
+    @property
+    def out_dir(self) -> Path:
+        """The out/ folder this run's folder lives in (out/runs/<run>): out/cache/ is beside runs/."""
+        return self.run_dir.parent.parent
+
+    def runtime(self, case: Case, batches: PreparedBatches) -> BuiltRuntime:
+        """The case's runtime, compiled or exported (before any timing) once per case, for all its tests."""
+        built = self._runtimes.get(self._runtime_key(case))
+        if built is None:
+            from perfsuite.runtimes.base import RuntimeContext, build_runtime, prepare_runtime
+
+            runtime = build_runtime(case.runtime, self.model(case).model)
+            context = RuntimeContext(case=case, out_dir=self.out_dir, log_dir=self.run_dir / "logs")
+            built = self._runtimes[self._runtime_key(case)] = BuiltRuntime(runtime, prepare_runtime(runtime, batches.inputs, context))
         return built
 
     @staticmethod

@@ -128,8 +128,8 @@ class TestList:
         })
         assert main(["list", "suites", "--perf-conf-dir", str(conf)]) == 0
         suites = capsys.readouterr().out.splitlines()
-        assert [line.split()[0] for line in suites] == ["broken", "default", "mine", "smoke"]
-        assert "My nightly matrix" in suites[2] and "my own smoke" in suites[3]
+        assert [line.split()[0] for line in suites] == ["broken", "default", "mine", "runtimes", "smoke"]
+        assert "My nightly matrix" in suites[2] and "my own smoke" in suites[4]
         assert "(cannot read" in suites[0] and "broken.yaml" in suites[0]
         assert main(["list", "models", "--perf-conf-dir", str(conf)]) == 0
         models = capsys.readouterr().out.splitlines()

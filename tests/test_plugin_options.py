@@ -116,7 +116,7 @@ def test_missing_device_skip_message_does_not_ask_for_the_flag_given(user_run):
 def test_perf_suite_rejects_paths(user_run, name):
     result = user_run("--perf-suite", name)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["ERROR: --perf-suite takes the name of a suite, not a path (got *). Available: default, mini, smoke.*"])
+    result.stderr.fnmatch_lines(["ERROR: --perf-suite takes the name of a suite, not a path (got *). Available: default, mini, runtimes, smoke.*"])
     assert not user_run.out.exists()
 
 

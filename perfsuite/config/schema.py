@@ -91,6 +91,42 @@ class DatasetSpec:
     sampling: SamplingSpec
 
 
+# -- compiled and exported runtimes (inference_runtime.compile / inference_runtime.onnxruntime) ----
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+COMPILE_BACKENDS = ("inductor", "aot_eager", "eager", "cudagraphs")  # torch._dynamo.list_backends() plus the debug ones
+ONNX_EXPORTERS = ("auto", "dynamo", "torchscript")  # auto: dynamo, then the TorchScript exporter if it fails
+ORT_OPT_LEVELS = ("disable", "basic", "extended", "all")
+ORT_EXECUTION_MODES = ("sequential", "parallel")
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """`inference_runtime.compile`: the arguments of torch.compile, and how compile time is measured."""
+
+    mode: str = "default"  # one of COMPILE_MODES (inductor only)
+    backend: str = "inductor"  # one of COMPILE_BACKENDS
+    dynamic: bool | None = False  # None: torch's automatic dynamic shapes
+    fullgraph: bool = False  # true: a graph break fails the case instead of being counted
+    # true: empty the case's inductor cache first, so the first compile is cold, then compile again
+    # (dynamo reset) with the cache populated: both times recorded. false: one compile, with
+    # whatever out/cache/compile/ holds (recorded as cold or warm accordingly).
+    cold_start: bool = True
+
+
+@dataclass(frozen=True)
+class OnnxOptions:
+    """`inference_runtime.onnxruntime`: how the model is exported and how ONNX Runtime runs it."""
+
+    exporter: str = "auto"  # one of ONNX_EXPORTERS
+    opset: int | None = None  # None: the exporter's default
+    providers: tuple[str, ...] = ()  # execution providers in order; empty: CUDA EP on cuda devices, else CPU
+    graph_optimization_level: str = "all"  # one of ORT_OPT_LEVELS
+    execution_mode: str = "sequential"  # one of ORT_EXECUTION_MODES
+    intra_op_threads: int | None = None  # None: hardware.threads (the pinned thread count)
+    inter_op_threads: int | None = None  # None: hardware.interop_threads
+    model_file: str | None = None  # an .onnx file the model ships (absolute path): run it, export nothing
+
+
 @dataclass(frozen=True)
 class Tolerance:
     """An output matches its reference where |out - ref| <= atol + rtol * |ref| (torch.allclose)."""
@@ -128,7 +164,16 @@ class RuntimeSpec:
     precision_mode: str = "cast"  # one of PRECISION_MODES
     channels_last: bool = False  # image models: weights and pixel inputs in torch.channels_last
     parity: ParitySpec = ParitySpec()
-    # -- end of precision, layout and parity ------------------------------------------------------
+    # -- compiled and exported runtimes: set only for their backend (perfsuite.config.runtime_options)
+    compile: CompileOptions | None = None  # backend "compile"
+    onnxruntime: OnnxOptions | None = None  # backend "onnxruntime"
+
+    @property
+    def generates(self) -> bool:
+        """Whether generation benchmarks apply: `generate` runs the model's own forward, so only eager
+        runtimes whose precision is the model's (a cast) are what they say; compiled, exported and
+        captured runtimes replace forward() only, and autocast would not reach generate's loop."""
+        return self.backend == "pytorch" and self.precision_mode == "cast"
 
 
 @dataclass(frozen=True)

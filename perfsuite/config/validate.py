@@ -38,7 +38,7 @@ from perfsuite.config.schema import (
     SuiteSpec,
 )
 from perfsuite.config.run_settings import hardware_spec, run_spec
-from perfsuite.config.runtime_options import check_precision, parity_spec, precision_options
+from perfsuite.config.runtime_options import backend_options, check_precision, parity_spec, precision_options
 from perfsuite.config.sections import check_sections
 from perfsuite.config.sources import is_plain_name
 from perfsuite.errors import PerfConfigError
@@ -291,12 +291,12 @@ def runtime_spec(data: Any, *, file: str | None, overridden: Mapping[str, str], 
     slowdown = f._get("slowdown", 0.0)
     if isinstance(slowdown, bool) or not isinstance(slowdown, (int, float)) or not 0 <= slowdown <= 10:
         f.error("slowdown", "must be a ratio between 0 and 10 (0.05 = every call 5% slower)", value=slowdown)
-    # -- precision, memory layout and parity (perfsuite.config.runtime_options) --
+    # -- precision, memory layout, parity; the compile: / onnxruntime: blocks (perfsuite.config.runtime_options)
     shared = precision_options(f)
     parity = parity_spec(f, file=parity_file)
-    # -- end of precision, memory layout and parity --
+    options = backend_options(f, backend)
     f.done()
-    return RuntimeSpec(name=name, backend=backend, slowdown=float(slowdown), **shared, parity=parity)
+    return RuntimeSpec(name=name, backend=backend, slowdown=float(slowdown), **shared, parity=parity, **options)
 
 
 def case_config(

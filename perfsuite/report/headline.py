@@ -6,7 +6,7 @@ Pure: typed results (and, when the gate compared the run, its `Comparison`) in; 
 
 One table per kind, because each kind has its own columns: latency (p50/p90/p99, samples/s,
 tokens/s, memory, verdict), generation (TTFT, TPOT, decode rate), profile, static; one small
-table per batch sweep. Figures get readable units (`perfsuite.report.units`): a figure that was
+table per batch sweep; when a run measured several runtimes, one comparing them with eager. Figures get readable units (`perfsuite.report.units`): a figure that was
 not established is `n/e`, one that does not apply `-`.
 """
 
@@ -16,10 +16,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from perfsuite.compare.speedup import REFERENCE_RUNTIME, speedups
 from perfsuite.report.tables import value_of
 from perfsuite.report.units import change, duration, si, size
 from perfsuite.results.case import KINDS, CaseResult
 from perfsuite.results.run import SweepResult
+from perfsuite.results.runtime_setup import RuntimeSetup
+from perfsuite.runtimes.reference import IS_REFERENCE
 
 if TYPE_CHECKING:
     from perfsuite.compare.verdict import Comparison, Verdict
@@ -216,6 +219,62 @@ def sweep_table(sweep: SweepResult) -> Table:
     )
 
 
+RUNTIME_HEADER = ("model-dataset-bs", "runtime", "precision", "p50", "vs eager", "prep cold", "prep warm", "cache", "parity", "notes")
+
+
+def _precision(r: CaseResult) -> str:
+    return r.case.precision + (f" {r.case.precision_mode}" if r.case.precision_mode else "")
+
+
+def _parity(r: CaseResult) -> Cell:
+    p = r.parity
+    if p is None:
+        return Cell(NOT_APPLICABLE)
+    if not p.checked:
+        return Cell("reference" if p.reason == IS_REFERENCE else "not checked", None if p.reason == IS_REFERENCE else "warn")
+    if not p.passed:
+        return Cell("failed", "bad", status=True)
+    return Cell("ok" if p.max_abs is None else f"ok, max abs {p.max_abs:.2g}")
+
+
+def _preparation(setup: RuntimeSetup | None) -> str:
+    if setup is None:
+        return ""
+    if setup.backend == "compile":
+        return f"{setup.graphs} graph(s), {setup.graph_breaks} break(s), {setup.recompiles} recompile(s)"
+    return f"{setup.exporter} export" + (" (fallback)" if setup.fallback_reason else "") + f", {','.join(setup.providers)}"
+
+
+def runtime_table(results: Sequence[CaseResult], reference: str = REFERENCE_RUNTIME) -> Table | None:
+    """Each runtime's latency p50 next to eager's, with the speed-up (`perfsuite.compare.speedup`),
+    what its preparation cost (compile / export, cold and warm) and its parity check; None when the
+    results have a single runtime."""
+    latency = [r for r in results if r.kind == "latency"]
+    if len({r.case.runtime for r in latency}) < 2:
+        return None
+    ratios = speedups(latency, reference)
+    rows = []
+    for r in sorted(latency, key=lambda r: (r.case.model, r.case.dataset, r.case.batch_size, r.case.runtime != reference)):
+        setup = r.runtime_setup
+        if r.case.runtime == reference:
+            ratio = Cell("1.00x (ref)")
+        else:
+            value = ratios.get(r.key)
+            ratio = Cell(NOT_APPLICABLE) if value is None else Cell(f"{value:.2f}x", "good" if value > 1 else None)
+        notes = _preparation(setup) if r.outcome == "passed" else _short(r.reason)
+        rows.append((
+            Cell(f"{r.case.model}-{r.case.dataset}-bs{r.case.batch_size}"), Cell(r.case.runtime), Cell(_precision(r)),
+            _figure(r, "latency_p50_s", duration, measured=r.stats is not None) if r.outcome == "passed" else _outcome(r),
+            ratio,
+            Cell(duration(setup.cold_s, NOT_APPLICABLE) if setup else NOT_APPLICABLE),
+            Cell(duration(setup.warm_s, NOT_APPLICABLE) if setup else NOT_APPLICABLE),
+            Cell(setup.cache if setup else NOT_APPLICABLE),
+            _parity(r), Cell(notes, _OUTCOME_TONE.get(r.outcome)),
+        ))
+    title = f"runtimes vs {reference}: speed-up = {reference} p50 / this p50 (above 1 is faster); prep = compile / export before timing"
+    return Table(title, RUNTIME_HEADER, tuple(rows))
+
+
 def headline(results: Sequence[CaseResult], sweeps: Sequence[SweepResult] = (), comparison: Comparison | None = None) -> tuple[Block, ...]:
     """The run's tables, one per kind present (latency first), each sweep's, then the warnings."""
     verdicts = verdict_cells(comparison)
@@ -228,6 +287,8 @@ def headline(results: Sequence[CaseResult], sweeps: Sequence[SweepResult] = (), 
         rows = [row(r, verdicts.get(r.key, Cell(NOT_APPLICABLE))) for r in of_kind]
         blocks.append(_titled(_drop_empty(header, rows, OPTIONAL), kind, of_kind))
         if kind == "latency":
+            runtimes = runtime_table(of_kind)  # eager vs compiled / exported / mixed-precision runtimes
+            blocks += [runtimes] if runtimes is not None else []
             blocks += [sweep_table(s) for s in sweeps]
     latency = [r for r in results if r.kind == "latency"]
     noisy = [r.case.id for r in latency if r.noise_codes]

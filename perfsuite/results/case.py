@@ -21,6 +21,7 @@ from perfsuite.measure.record import Measurement
 from perfsuite.measure.stats import SampleStats, json_float
 from perfsuite.measure.throughput import Throughput
 from perfsuite.results.reading import Doc, convert
+from perfsuite.results.runtime_setup import RuntimeSetup
 from perfsuite.runtimes.parity import ParityResult
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "oom")
@@ -392,6 +393,7 @@ class CaseResult:
     load_s: float | None = None
     parity: ParityResult | None = None  # the runtime's outputs against eager fp32, checked before timing
     details: Mapping[str, Any] = field(default_factory=dict)  # display-only: model info, runtime, data origin, threads
+    runtime_setup: RuntimeSetup | None = None  # compile/export before timing (compiled and exported runtimes)
     # output.direct.save_raw_samples: false stores only the statistics (and how they were made)
     keep_samples: bool = field(default=True, compare=False)
 
@@ -446,6 +448,7 @@ class CaseResult:
             "load_s": self.load_s,
             "parity": None if self.parity is None else self.parity.to_dict(),
             "details": details,
+            "runtime_setup": None if self.runtime_setup is None else self.runtime_setup.to_dict(),
         }
 
     def extra_info(self, *, include_samples: bool = False) -> dict[str, Any]:
@@ -465,6 +468,8 @@ class CaseResult:
             out["load_s"] = self.load_s
         if self.parity is not None:
             out["parity"] = self.parity.to_dict()
+        if self.runtime_setup is not None:
+            out["runtime_setup"] = self.runtime_setup.to_dict()
         return out
 
     @classmethod
@@ -482,6 +487,7 @@ class CaseResult:
         profile = doc.sub("profile", None)
         static = doc.sub("static", None)
         parity = doc.sub("parity", None)
+        setup = doc.sub("runtime_setup", None)
         return cls(
             test=doc.string("test"),
             kind=kind,
@@ -504,6 +510,7 @@ class CaseResult:
             load_s=doc.number("load_s", None),
             parity=None if parity is None else _parity_from(parity),
             details=doc.mapping("details", {}),
+            runtime_setup=None if setup is None else RuntimeSetup.from_doc(setup),
         )
 
 
@@ -527,6 +534,7 @@ class CaseDraft:
     load_s: float | None = None
     parity: ParityResult | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    runtime_setup: RuntimeSetup | None = None
     keep_samples: bool = True  # output.direct.save_raw_samples
 
     def finish(self, test: str, outcome: str, reason: str | None) -> CaseResult:
@@ -548,6 +556,7 @@ class CaseDraft:
             load_s=self.load_s,
             parity=self.parity,
             details=dict(self.details),
+            runtime_setup=self.runtime_setup,
             keep_samples=self.keep_samples,
         )
 

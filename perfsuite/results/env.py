@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-PACKAGES = ("perfsuite", "torch", "transformers", "pytest", "pytest-benchmark", "numpy", "hydra-core", "nvidia-ml-py")
+PACKAGES = ("perfsuite", "torch", "transformers", "pytest", "pytest-benchmark", "numpy", "hydra-core", "nvidia-ml-py", "onnxruntime", "onnx", "onnxscript")
 
 
 def _version(name: str) -> str | None:

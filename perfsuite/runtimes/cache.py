@@ -24,7 +24,7 @@ from typing import Any
 from perfsuite.results.layout import OutLayout, atomic_write_text, file_stem
 
 #: Distributions whose versions are part of every key (absent ones count as None).
-VERSIONED = ("torch", "transformers", "onnx", "onnxruntime", "onnxruntime-gpu", "torch-tensorrt", "perfsuite")
+VERSIONED = ("torch", "transformers", "onnx", "onnxscript", "onnxruntime", "onnxruntime-gpu", "torch-tensorrt", "perfsuite")
 KEY_FILE = "key.json"
 KEY_LENGTH = 16  # hex digits of sha256: 64 bits, no collision among any realistic number of artifacts
 
