@@ -243,3 +243,14 @@ def test_box_of_samples_follows_tukey():
     box = Box.of([1.0] * 10 + [2.0] * 10 + [10.0])
     assert (box.q1, box.median, box.q3) == (1.0, 2.0, 2.0)
     assert box.low == 1.0 and box.high == 2.0 and box.outliers == (10.0,) and box.n == 21
+
+
+def test_each_runtime_row_shows_its_speed_up_over_eager(compared):
+    _, text = compared
+    rows = Page(text).data()
+    eager = [r for r in rows if r["runtime"] == "eager"]
+    compiled = [r for r in rows if r["runtime"] == "compile" and r["outcome"] == "passed"]
+    assert eager and compiled and all(r["spd"] is None for r in eager)
+    # the synthetic compile runtime costs 0.72x eager; the two slowed cases are eager ones (1.3x), so compile gains more there
+    ratios = sorted(round(r["spd"] * 0.72, 1) for r in compiled)
+    assert ratios == [1.0] * (len(compiled) - len(SLOWED)) + [1.3] * len(SLOWED), ratios

@@ -17,6 +17,7 @@ from typing import Any
 from markupsafe import Markup
 
 from perfsuite.report import units
+from perfsuite.compare.speedup import speedups
 from perfsuite.report.charts import flops_rows, forest, model_panels, roofline
 from perfsuite.report.shown import ComparisonView, Panel, worst
 from perfsuite.results.case import CaseResult
@@ -74,7 +75,8 @@ def build_page(inp: ReportInputs) -> Page:
     panels = model_panels(cases, run.sweeps if run else (), inp.baseline, open_first=OPEN_PANELS)
     panel_of = {c.key: p.anchor for p in panels for c in p.cases}
     verdicts = inp.comparison.by_key() if inp.comparison else {}
-    rows = [table_row(c, panel_of.get(c.key), verdicts.get(c.key, ()), inp.links.get(c.case.id, (None, None)))
+    faster = speedups(cases)  # eager p50 / this runtime's p50, for runs with several runtimes
+    rows = [table_row(c, panel_of.get(c.key), verdicts.get(c.key, ()), inp.links.get(c.case.id, (None, None)), faster.get(c.key))
             for c in cases if c.kind in TIMED]
     forest_svg, forest_note = forest(inp.comparison) if inp.comparison else (None, "")
     flops = flops_rows(cases)
@@ -98,13 +100,15 @@ def build_page(inp: ReportInputs) -> Page:
     )
 
 
-def table_row(c: CaseResult, panel: str | None, verdicts: Sequence[Any], links: tuple[str | None, str | None]) -> dict[str, Any]:
+def table_row(
+    c: CaseResult, panel: str | None, verdicts: Sequence[Any], links: tuple[str | None, str | None], speedup: float | None = None
+) -> dict[str, Any]:
     """One row of the case table (short keys: 500 rows stay small). Numbers stay raw; the page formats them."""
     info, stats = c.case, c.stats
     row: dict[str, Any] = {
         "id": info.id, "test": c.test, "kind": c.kind, "model": info.model, "dataset": info.dataset, "runtime": info.runtime,
         "bs": info.batch_size, "device": info.device, "prec": info.precision, "outcome": c.outcome, "reason": c.reason or "",
-        "noise": list(c.noise_codes), "panel": panel, "trace": links[0], "ops": links[1],
+        "noise": list(c.noise_codes), "panel": panel, "trace": links[0], "ops": links[1], "spd": speedup,
     }
     if c.kind == "generation" and c.generation is not None:
         g = c.generation

@@ -24,6 +24,7 @@
   function time(v) { return v == null ? DASH : v === 0 ? "0 s" : scaled(v, TIME, " "); }
   function bytes(v) { return v == null ? DASH : scaled(v, BYTES, " "); }
   function rate(v) { return v == null ? DASH : scaled(v, COUNT, "") + "/s"; }
+  function speedup(v) { return v == null ? DASH : v.toFixed(2) + "\u00d7"; }
   function change(r) {
     if (r == null) return "";
     var pct = (r - 1) * 100;
@@ -36,7 +37,7 @@
     ["runtime", "runtime", "text"], ["bs", "batch", "num"], ["device", "device", "text"], ["outcome", "outcome", "text"],
     ["p50", "p50", "num", time], ["p90", "p90", "num", time], ["p99", "p99", "num", time],
     ["ttft", "TTFT p50", "num", time], ["tpot", "TPOT p50", "num", time],
-    ["sps", "samples/s", "num", rate], ["tps", "tokens/s", "num", rate],
+    ["sps", "samples/s", "num", rate], ["tps", "tokens/s", "num", rate], ["spd", "vs eager", "num", speedup],
     ["mem", "RSS peak", "num", bytes], ["gpu", "CUDA peak", "num", bytes],
     ["verdict", "verdict", "text"], ["chg", "change", "num", change], ["files", "files", "none"], ["noise", "noise", "text"]
   ];
