@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import random
 import statistics
@@ -87,6 +88,9 @@ def value(m, statistic: str) -> float:
     return min(m.samples_s) if statistic == "min" else m.median_s
 
 
+DUMP: dict[str, object] = {}
+
+
 def pct(x: float) -> str:
     return f"{x:6.1%}"
 
@@ -99,6 +103,7 @@ def separate_runs(calls, args, policy, confidence) -> None:
     t0 = time.perf_counter()
     for lvl in order:
         runs[lvl].append(one_run(calls[lvl], args.min_time, max(2.0, 4 * args.min_time)))
+    DUMP["separate"] = {str(lvl): [{"samples_s": list(m.samples_s), "noise": [f.code for f in m.noise]} for m in runs[lvl]] for lvl in levels}
     def cv(values: list[float]) -> str:
         return f"{statistics.stdev(values) / statistics.mean(values):.2%}"
 
@@ -155,6 +160,7 @@ def interleaved(calls_for, args, confidence, paired) -> None:
             for _ in range(args.ab_rounds):
                 a_med.append(value(one_run(a_call, args.ab_min_time, 2 * args.ab_min_time), paired.statistic))
                 b_med.append(value(one_run(b_call, args.ab_min_time, 2 * args.ab_min_time), paired.statistic))
+            DUMP.setdefault("interleaved", {}).setdefault(str(lvl), []).append({"a": a_med, "b": b_med})
             est = paired_ratio(a_med, b_med, confidence=confidence)
             hits += judge(est, threshold, lower_is_better=True)[0] == "regressed"
             ratios.append(est.ratio)
@@ -175,12 +181,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--suite-size", type=int, default=20, help="cases in the simulated suite, for Bonferroni (default: 20)")
     p.add_argument("--ab-trials", type=int, default=20, help="A/B trials per slowdown level (default: 20)")
     p.add_argument("--skip-separate", action="store_true", help="only the interleaved A/B part")
+    p.add_argument("--skip-ab", action="store_true", help="only the separate-run part")
     p.add_argument("--ab-rounds", type=int, default=24, help="rounds per A/B trial, like perfsuite ab --rounds (default: 24)")
     p.add_argument("--ab-min-time", type=float, default=0.1, help="min_time_s of each A/B measurement (default: 0.1)")
     p.add_argument("--gate-config", default="default", help="conf/gate/NAME.yaml of the separate-run gate (default: default)")
     p.add_argument("--ab-gate-config", default="paired", help="conf/gate/NAME.yaml of the A/B gate (default: paired)")
     p.add_argument("--slowdowns", default="0.01,0.02,0.03,0.05", help="A/B slowdown levels (default: 0.01,0.02,0.03,0.05)")
     p.add_argument("--seq-len", type=int, default=32)
+    p.add_argument("--dump", metavar="PATH", help="also write every raw sample and round value as JSON, to try other rules offline")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     if hasattr(os, "sched_setaffinity"):
@@ -199,8 +207,11 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {os.getloadavg()[0]:.2f}")
     if not args.skip_separate:
         separate_runs({lvl: calls_for(lvl) for lvl in (0.0, 0.05, 0.10)}, args, policy, confidence)
-    interleaved(calls_for, args, confidence, paired)
+    if not args.skip_ab:
+        interleaved(calls_for, args, confidence, paired)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f}")
+    if args.dump:
+        Path(args.dump).write_text(json.dumps(DUMP), encoding="utf-8")
     return 0
 
 

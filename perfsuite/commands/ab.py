@@ -70,7 +70,7 @@ def register(sub: Any) -> None:
     p.add_argument("--head", help="git ref for side B (default: the working tree as it is)")
     p.add_argument("--repo", default=".", help="the git repository of --base/--head (default: .)")
     p.add_argument("--rounds", type=int, default=24, help="pairs of runs; a suite of 20 cases at alpha 0.01 needs at least 12 to decide anything, "
-                   "24 catch a 2%% slowdown on a shared 2-core VM (docs/performance.md) (default: 24)")
+                   "24 caught 5%% in 15/15 and 2%% in 12/15 trials on a shared 2-core VM (docs/performance.md) (default: 24)")
     p.add_argument("--order", choices=("alternate", "random"), default="alternate", help="ABAB... or a random order per round (default: alternate)")
     p.add_argument("--seed", type=int, default=0, help="seed of --order random (default: 0)")
     p.add_argument("--benches", default="benches", help="the benchmark folder each side runs (default: benches)")

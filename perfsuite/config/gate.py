@@ -40,7 +40,7 @@ def gate_spec(data: Any, *, name: str, file: str | None) -> GateSpec:
     f = Fields(data, section="", file=file, overridden={})
     alpha = _ratio(f, "alpha", 0.01, upper=0.5)
     statistic = f.string("statistic", choices=STATISTICS, default="min")
-    floor = _ratio(f, "noise_floor", 0.01 if statistic == "min" else 0.05, lower_ok=True, upper=0.5)
+    floor = _ratio(f, "noise_floor", 0.05, lower_ok=True, upper=0.5)
     t = f.sub("thresholds")
     thresholds = {g: _ratio(t, g, GatePolicy().thresholds[g], lower_ok=True, upper=10.0) for g in METRIC_GROUPS}
     t.done()
