@@ -8,6 +8,16 @@ from pathlib import Path
 
 import pytest
 
+try:
+    # pyarrow's registry of extension types is process-wide and outlives pytester's sys.modules
+    # snapshots: a test that reads Parquet inside a pytester test would leave pandas' arrow types
+    # registered but their module unloaded, and the next import fails ("pandas.period already
+    # defined"). Imported once here, before any snapshot, the module stays.
+    import pandas.core.arrays.arrow.extension_types  # noqa: F401
+except ImportError:  # pandas or pyarrow not installed: the tests that need them skip or fail on their own
+    pass
+
+
 pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parents[1]
