@@ -75,7 +75,8 @@ def test_save_rerun_unchanged_then_slowed(gate_run, tmp_path, monkeypatch):
     assert regressed == {"bert.tiny-pydoc-eager-bs1-cpu"}
     assert "Traceback" not in slowed.stdout.str()
     report = (newest_run(gate_run.out) / "report.html").read_text(encoding="utf-8")  # the gate's verdicts, drawn
-    assert report.count('class="forest-row verdict-regressed"') == 1 and "source: the gate of this session" in report
+    # latency and its throughput mirror, or only one of them when the machine's noise leaves the other undecided
+    assert report.count('class="forest-row verdict-regressed"') in (1, 2) and "source: the gate of this session" in report
 
     # Without --perf-gate the verdicts are shown but the exit code is the tests' own.
     shown = gate_run("--perf-compare", "main", "--color=yes", slower=True)
