@@ -81,6 +81,6 @@ def test_the_unit_keeps_the_mantissa_in_range_and_the_value_close(fmt, units, st
     value = -value if negative else value
     text = fmt(value)
     mantissa, factor = _parse(text.lstrip("-"), units)
-    assert 1.0 <= mantissa < step, text
+    assert mantissa >= 1.0 and mantissa < step, text
     assert text.startswith("-") == negative
     assert abs(mantissa * factor - abs(value)) <= 0.005 * abs(value) + 0.5 * (factor if fmt is size and factor == 1 else 0), text
