@@ -34,6 +34,7 @@ from perfsuite.options import (
 PERF_SESSION = pytest.StashKey["Any"]()
 PERF_OPTIONS = pytest.StashKey["PerfOptions"]()
 CASE_RECORD = pytest.StashKey["Any"]()  # the CaseRecord a benchmark test filled in
+WORKER_KEY = pytest.StashKey[bool]()  # this process is an xdist worker of a perfsuite controller
 CASE_PARAM = "perf_case"
 GATE_PLUGIN = "perfsuite-gate"  # perfsuite.gate_plugin.GATE_PLUGIN, without importing it here
 
@@ -92,8 +93,6 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[PERF_OPTIONS] = options
     if not (options.explicit or targets_benches(config)):
         return
-    if getattr(config.option, "numprocesses", None):
-        raise pytest.UsageError("perfsuite measures one case at a time and cannot run under pytest-xdist; drop -n/--numprocesses.")
     check_suite_name(options.suite, options.conf_dirs)
     # Before the user's --perf-override values (an explicit override of the same key wins), after the suite's.
     overrides = benchmark_overrides(config) + options.overrides
@@ -118,7 +117,16 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except PerfError as exc:
         raise pytest.UsageError(str(exc)) from None
-    threads = apply_hardware(plan.run.hardware) if not missing else {}
+    from perfsuite.xdist_plugin import worker_setup, xdist_controller
+
+    worker = worker_setup(config)
+    controller = xdist_controller(config)
+    if worker is not None:
+        _start_worker(config, options, plan, worker, missing)
+        return
+    slots = _worker_slots(config, options, plan, missing) if controller else ()
+    # An xdist controller measures nothing: it pins no core and claims none, its workers do.
+    threads = apply_hardware(plan.run.hardware) if not (missing or controller) else {}
     layout = OutLayout(options.out_dir)
     try:
         # One benchmark session per out/ at a time: two would share cores (and skew each other), and
@@ -160,7 +168,56 @@ def pytest_configure(config: pytest.Config) -> None:
         raise
     # After the gate: of two trylast hooks the later-registered runs last, so the report's line ends the summary.
     register_html(config, session)
-    config.pluginmanager.register(ProgressReporter(config), "perfsuite-progress")
+    if controller:
+        from perfsuite.xdist_plugin import CONTROLLER_PLUGIN, XdistController
+
+        config.pluginmanager.register(XdistController(session, slots), CONTROLLER_PLUGIN)
+    else:  # under xdist, its own progress lines say which case runs where
+        config.pluginmanager.register(ProgressReporter(config), "perfsuite-progress")
+
+
+def _worker_slots(config: pytest.Config, options: PerfOptions, plan: Any, missing: str | None) -> tuple[Any, ...]:
+    """The device slot of each xdist worker, or a usage error when the workers do not fit the devices."""
+    from perfsuite.workers import allowed_cores, plan_slots, visible_cuda_devices
+    from perfsuite.xdist_plugin import cuda_device_count, worker_count
+
+    device = "cpu" if missing else plan.device  # every case is skipped: the workers need no GPU
+    cuda = visible_cuda_devices(os.environ, cuda_device_count()) if device.startswith("cuda") else []
+    try:
+        return plan_slots(device, worker_count(config), cores=allowed_cores(), cuda_devices=cuda, flag=options.device_flag)
+    except PerfError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def _start_worker(config: pytest.Config, options: PerfOptions, plan: Any, worker: tuple[Path, Any], missing: str | None) -> None:
+    """An xdist worker of a perfsuite controller: its slot's cores (or GPU), the controller's run folder."""
+    from dataclasses import replace
+
+    from perfsuite.pinning import apply_hardware
+    from perfsuite.results.run import ResultsWriter
+    from perfsuite.session import PerfSession
+    from perfsuite.xdist_plugin import WORKER_PLUGIN, WORKERS_DIR, XdistWorker, check_cuda_untouched
+
+    run_dir, slot = worker
+    check_cuda_untouched(slot)
+    hw = plan.run.hardware
+    threads_n = max(1, min(hw.threads, len(slot.cores))) if slot.cores else hw.threads
+    # Pinned whatever hardware.pin says: two workers on one core would time each other.
+    pinned = replace(hw, threads=threads_n, cores=tuple(slot.cores[:threads_n]) or None, pin=bool(slot.cores))
+    threads = apply_hardware(pinned) if not missing else {}
+    own = run_dir / WORKERS_DIR / slot.worker_id
+    own.mkdir(parents=True, exist_ok=True)
+    session = PerfSession(plan=plan, run_dir=run_dir, threads=threads, skip_reason=missing)
+    session.results = ResultsWriter(own / "results.json", suite=plan.suite.name, device=plan.device, started=run_dir.name.split("_")[0])
+    config.option.benchmark_json = str(own / "benchmark.json")  # the controller merges these into the run's benchmark.json
+    config.stash[PERF_SESSION] = session
+    config.stash[WORKER_KEY] = True
+    _sigterm_interrupts(config)
+    config.pluginmanager.register(XdistWorker(session, slot), WORKER_PLUGIN)
+
+
+def is_worker_session(config: pytest.Config) -> bool:
+    return config.stash.get(WORKER_KEY, False)
 
 
 def _unwritable(out_dir: Path, exc: OSError) -> str:
@@ -310,6 +367,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         draft = item.stash.get(CASE_RECORD, None)
         with perf.guard(f"recording the result of {item.nodeid}"):
             result = perf.record(getattr(item, "originalname", item.name), draft, case, outcome, reason)
+            if is_worker_session(item.config):
+                from perfsuite.xdist_plugin import attach_result
+
+                attach_result(report, result)
             gate = item.config.pluginmanager.get_plugin(GATE_PLUGIN)
             if gate is not None and gate.baseline is not None:
                 # JUnit XML (--junitxml) takes the properties of the teardown report, made after this.
@@ -321,6 +382,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     perf = perf_session(session.config)
     if perf is None:
         return
+    if is_worker_session(session.config):
+        # The controller keeps the run: its results.json, tables, report and history.
+        perf.results.finish("interrupted" if exitstatus == pytest.ExitCode.INTERRUPTED else "finished")
+        return
+    controller = session.config.pluginmanager.get_plugin("perfsuite-xdist-controller")
+    if controller is not None:
+        controller.finish(session.config)
     sweeps = []
     with perf.guard("the batch-sweep analysis"):
         sweeps = perf.sweeps()
@@ -400,6 +468,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if perf is None:
         return
     perf.close()
+    if is_worker_session(config):
+        return  # the worker's benchmark.json stays in workers/<gw>/: the controller merged it
     if config.option.collectonly and not perf.results.cases:
         shutil.rmtree(perf.run_dir, ignore_errors=True)  # --collect-only measured nothing: leave no run folder
         return

@@ -141,12 +141,16 @@ class PerfSession:
         from perfsuite.results.case import unrecorded
 
         result = draft.finish(test, outcome, reason) if draft is not None else unrecorded(case, test, outcome, reason)
+        self.add(result)
+        return result
+
+    def add(self, result: CaseResult) -> None:
+        """Keep a finished case's result (measured here, or by an xdist worker) and write results.json."""
         if result.kind == "latency":
             point = result.measurement if result.measurement is not None else result.oom
             if point is not None:
-                self.sweep_points.setdefault((test, result.case.group), []).append((case.batch_size, point))
+                self.sweep_points.setdefault((result.test, result.case.group), []).append((result.case.batch_size, point))
         self.results.record(result)
-        return result
 
     def sweeps(self) -> list[SweepResult]:
         """Throughput/latency curve and knee for every case group measured at two or more batch sizes."""

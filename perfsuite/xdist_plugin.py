@@ -1,0 +1,241 @@
+"""perfsuite under pytest-xdist: one worker per device, one merged run folder.
+
+The controller (the process the user started) measures nothing. It builds the plan, owns the run
+folder and its lock, gives every worker a device slot (perfsuite.workers) and records each case
+as its report arrives, so results.json is complete after every case exactly as in a one-process
+run. A worker measures with perfsuite's own clocks, writes into the controller's run folder
+(traces, logs, its own `workers/<gw>/results.json` and `benchmark.json`), and sends each case's
+typed result back on its test report.
+
+pytest-benchmark switches its fixture off on xdist workers ("benchmarks cannot be performed
+reliably in a parallelized environment"): true of its own timer with workers sharing cores, not
+of perfsuite's, whose workers own disjoint cores or a GPU each. So on a perfsuite worker the
+fixture is switched back on (BenchmarkSession.disabled, pytest-benchmark's only switch for it:
+no option re-enables it under xdist), it receives perfsuite's samples as in a one-process run, and
+the controller merges the workers' pytest-benchmark JSON files into the run's benchmark.json.
+
+A worker that crashes mid-case: xdist reports the case as failed on the controller and starts a
+replacement on the same device slot (the slot travels with the worker's spec, not its name); the
+case is recorded as an error naming the worker, every case already finished is kept.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from perfsuite.workers import CUDA_ENV, WorkerSlot, worker_index
+
+RUN_DIR_KEY = "perfsuite_run_dir"
+SLOT_KEY = "perfsuite_slot"
+THREADS_KEY = "perfsuite_threads"
+RESULT_ATTR = "perfsuite_result"  # a TestReport attribute: the case's result document, json-safe
+CONTROLLER_PLUGIN = "perfsuite-xdist-controller"
+WORKER_PLUGIN = "perfsuite-xdist-worker"
+WORKERS_DIR = "workers"
+
+
+def xdist_controller(config: pytest.Config) -> bool:
+    """True in the process that distributes tests to xdist workers (-n N, or --tx/--dist)."""
+    return not is_worker(config) and config.getoption("dist", "no") not in (None, "no") and config.pluginmanager.hasplugin("xdist")
+
+
+def is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def worker_setup(config: pytest.Config) -> tuple[Path, WorkerSlot] | None:
+    """On a worker of a perfsuite controller: the controller's run folder and this worker's slot."""
+    given = getattr(config, "workerinput", {})
+    if RUN_DIR_KEY not in given:
+        return None
+    return Path(given[RUN_DIR_KEY]), WorkerSlot.from_dict(given[SLOT_KEY])
+
+
+def worker_count(config: pytest.Config) -> int:
+    """How many workers xdist will start: -n N (already an int, `auto` resolved) or the --tx specs."""
+    try:
+        from xdist.workermanage import parse_spec_config
+
+        return len(parse_spec_config(config))
+    except Exception:  # noqa: BLE001 - an xdist without this helper: -n is the count
+        return int(getattr(config.option, "numprocesses", 0) or 0)
+
+
+def case_of_nodeid(nodeid: str, cases: Any) -> Any:
+    """The Case a test id was parametrized with, from the ids alone (the controller collects nothing).
+
+    The parameter part is the case id, or the case id joined with other parameters by '-': the
+    longest case id that is a whole '-'-separated piece of it wins.
+    """
+    name = nodeid.rsplit("::", 1)[-1]
+    if "[" not in name or not name.endswith("]"):
+        return None
+    params = name[name.index("[") + 1 : -1]
+    best = None
+    for case in cases:
+        cid = case.id
+        if params == cid or params.startswith(cid + "-") or params.endswith("-" + cid) or f"-{cid}-" in params:
+            if best is None or len(cid) > len(best.id):
+                best = case
+    return best
+
+
+def test_name_of(nodeid: str) -> str:
+    return nodeid.rsplit("::", 1)[-1].split("[", 1)[0]
+
+
+@dataclass
+class XdistController:
+    """The controller's side: device slots out to the workers, results back into the one run folder."""
+
+    session: Any  # perfsuite.session.PerfSession
+    slots: tuple[WorkerSlot, ...]
+    _by_spec: dict[int, WorkerSlot] = field(default_factory=dict)
+    workers: dict[str, dict[str, Any]] = field(default_factory=dict)  # gw -> slot + threads, for env.json
+    crashed: list[str] = field(default_factory=list)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_setupnodes(self, config: pytest.Config, specs: Any) -> None:
+        for k, spec in enumerate(specs):
+            slot = self.slots[k]
+            self._by_spec[id(spec)] = slot
+            if slot.cuda_visible is not None:
+                # Applied by execnet in the new process before it imports pytest (so before torch,
+                # before CUDA): the only point early enough for CUDA to see just this GPU.
+                spec.env[CUDA_ENV] = slot.cuda_visible
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        spec = node.gateway.spec
+        slot = self._by_spec.get(id(spec)) or self.slots[worker_index(node.gateway.id) % len(self.slots)]
+        node.workerinput[RUN_DIR_KEY] = str(self.session.run_dir)
+        node.workerinput[SLOT_KEY] = slot.to_dict()
+        self.workers.setdefault(node.gateway.id, {"slot": slot.to_dict()})
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        out = getattr(node, "workeroutput", None) or {}
+        info = self.workers.setdefault(node.gateway.id, {})
+        if THREADS_KEY in out:
+            info["threads"] = out[THREADS_KEY]
+        if error is not None:
+            info["crashed"] = str(error)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        perf = self.session
+        doc = getattr(report, RESULT_ATTR, None)
+        if doc is not None:
+            with perf.guard(f"recording the result of {report.nodeid} from a worker"):
+                from perfsuite.results.case import CaseResult
+                from perfsuite.results.reading import Doc
+
+                perf.add(CaseResult.from_doc(Doc.root(doc, f"the report of {report.nodeid}")))
+            return
+        if report.when == "???":  # xdist's report for a test whose worker died while running it
+            worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", "?")
+            case = case_of_nodeid(report.nodeid, perf.plan.cases)
+            self.crashed.append(report.nodeid)
+            if case is None:
+                return
+            from perfsuite.results.case import unrecorded
+
+            with perf.guard(f"recording the crash of {report.nodeid}"):
+                reason = f"worker {worker} crashed while running this case; its other cases and every other worker's are kept"
+                perf.add(unrecorded(case, test_name_of(report.nodeid), "error", reason))
+
+    def finish(self, config: pytest.Config) -> None:
+        """After the last worker is down: the merged benchmark.json and the workers in env.json."""
+        perf = self.session
+        with perf.guard("merging the workers' benchmark.json"):
+            from perfsuite.results.merge import merge_benchmark_json, read_benchmark_json
+
+            docs = [d for p in sorted((perf.run_dir / WORKERS_DIR).glob("*/benchmark.json")) if (d := read_benchmark_json(p)) is not None]
+            if docs:
+                merged = merge_benchmark_json(docs, run_dir=perf.run_dir)
+                from perfsuite.results.layout import atomic_write_text
+
+                text = json.dumps(merged, indent=4)
+                atomic_write_text(perf.run_dir / "benchmark.json", text)
+                chosen = getattr(config.option, "benchmark_json", None)
+                if isinstance(chosen, (str, os.PathLike)) and Path(chosen).resolve() != (perf.run_dir / "benchmark.json").resolve():
+                    atomic_write_text(Path(chosen), text)
+        with perf.guard("recording the workers in env.json"):
+            from perfsuite.results.env import machine_id_of
+            from perfsuite.results.layout import atomic_write_text
+
+            path = perf.run_dir / "env.json"
+            env = json.loads(path.read_text(encoding="utf-8"))
+            env["workers"] = {gw: self.workers[gw] for gw in sorted(self.workers)}
+            threads = [w["threads"] for _, w in sorted(self.workers.items()) if isinstance(w.get("threads"), dict)]
+            if threads:
+                # The machine id covers the threads one case ran with: a worker's, not the idle controller's.
+                cores = sorted({c for t in threads for c in (t.get("affinity") or [])})
+                first = {k: v for k, v in threads[0].items() if k != "pinning"}  # each worker's pinning is under workers
+                env["threads"] = {**first, "affinity": cores, "workers": len(self.workers)}
+                env["machine_id"] = machine_id_of(env)
+            atomic_write_text(path, json.dumps(env, indent=2, sort_keys=True))
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        busy = [f"{gw}: cores {w['slot']['cores']}" + (f", CUDA_VISIBLE_DEVICES={w['slot']['cuda_visible']}" if w["slot"].get("cuda_visible") else "")
+                for gw, w in sorted(self.workers.items()) if "slot" in w]
+        if busy:
+            terminalreporter.write_line("perfsuite workers: " + "; ".join(busy))
+        for nodeid in self.crashed:
+            terminalreporter.write_line(f"perfsuite: a worker crashed while running {nodeid}; it is recorded as an error, the run's other cases are kept", red=True)
+
+
+@dataclass
+class XdistWorker:
+    """A worker's side: pytest-benchmark's fixture on again, each result sent home on its report."""
+
+    session: Any
+    slot: WorkerSlot
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        bench = getattr(session.config, "_benchmarksession", None)
+        if bench is not None and not session.config.getoption("benchmark_disable", False):
+            bench.disabled = False
+            bench.xdist_warning = False
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:
+            workeroutput[THREADS_KEY] = json.loads(json.dumps(self.session.threads or {}, default=str))
+
+
+def attach_result(report: pytest.TestReport, result: Any) -> None:
+    """Put a case's result on its report; xdist carries the report (and so the result) to the controller."""
+    from perfsuite.results.run import json_safe
+
+    setattr(report, RESULT_ATTR, json_safe(result.to_dict()))
+
+
+def check_cuda_untouched(slot: WorkerSlot) -> None:
+    """On a CUDA worker: the GPU mask must be in place and CUDA not yet started, or the worker would share a GPU."""
+    if slot.cuda_visible is None:
+        return
+    if os.environ.get(CUDA_ENV) != slot.cuda_visible:
+        os.environ[CUDA_ENV] = slot.cuda_visible  # a worker started without execnet's env (rare --tx forms)
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():
+        raise pytest.UsageError(
+            f"perfsuite: CUDA was initialised in xdist worker gw{slot.index} before perfsuite could give it GPU "
+            f"{slot.cuda_visible} alone (a conftest or plugin touched CUDA at import). Move that CUDA call into a fixture."
+        )
+
+
+def cuda_device_count() -> int:
+    """GPUs torch sees in the controller (counting them does not create a CUDA context)."""
+    import torch
+
+    return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
