@@ -71,8 +71,11 @@ def add_options(parser: pytest.Parser) -> None:
     from perfsuite.gate_plugin import add_options as add_gate_options
     from perfsuite.report.html_plugin import add_options as add_html_options
 
+    from perfsuite.history_plugin import add_options as add_history_options
+
     add_gate_options(group)
     add_html_options(group)
+    add_history_options(group)
     parser.addini("perf_out_dir", "where run folders go (relative to rootdir)", default="out")
     parser.addini("perf_benches", "folders holding perfsuite benchmarks (relative to rootdir)", type="linelist", default=["benches"])
 
@@ -114,7 +117,8 @@ class PerfOptions:
         opt = config.option
         root = config.rootpath
         given = (opt.perf_device, opt.perf_suite, opt.perf_override, opt.perf_conf_dir, opt.perf_out_dir, opt.perf_models_dir,
-                 opt.perf_on_missing_device, opt.perf_compare, opt.perf_baseline_save, opt.perf_gate or None, opt.perf_html)
+                 opt.perf_on_missing_device, opt.perf_compare, opt.perf_baseline_save, opt.perf_gate or None, opt.perf_html,
+                 opt.perf_history)
         # A path typed on the command line is relative to where pytest runs; the ini value to the rootdir.
         out = config.invocation_params.dir / opt.perf_out_dir if opt.perf_out_dir else root / config.getini("perf_out_dir")
         return cls(

@@ -168,6 +168,9 @@ def pytest_configure(config: pytest.Config) -> None:
         raise
     # After the gate: of two trylast hooks the later-registered runs last, so the report's line ends the summary.
     register_html(config, session)
+    from perfsuite.history_plugin import register as register_history
+
+    register_history(config, session, options.out_dir)
     if controller:
         from perfsuite.xdist_plugin import CONTROLLER_PLUGIN, XdistController
 

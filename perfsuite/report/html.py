@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -44,6 +45,17 @@ def _read_json(path: Path, what: str, problems: list[str]) -> dict[str, Any]:
         problems.append(f"{path.name} does not hold a JSON object: {what} unknown.")
         return {}
     return data
+
+
+def _read_machines(run_dir: Path, problems: list[str]) -> tuple[Mapping[str, Any], ...]:
+    """The source machines of a merged run (`perfsuite merge`): machines.json, or () for any other run."""
+    from perfsuite.results.merge import MACHINES_FILE
+
+    if not (run_dir / MACHINES_FILE).is_file():
+        return ()
+    data = _read_json(run_dir / MACHINES_FILE, "the machines of this merged run are", problems)
+    machines = data.get("machines") if isinstance(data, dict) else None
+    return tuple(m for m in machines if isinstance(m, dict)) if isinstance(machines, list) else ()
 
 
 def _read_run_config(path: Path, problems: list[str]) -> dict[str, Any]:
@@ -95,6 +107,7 @@ def gather(
     run: RunResult | None = None,
     comparison: ComparisonView | None = None,
     baseline: RunResult | None = None,
+    trends: Sequence[Any] = (),
 ) -> ReportInputs:
     """Everything the report shows, read from `run_dir`; what is missing goes into `problems`.
 
@@ -129,6 +142,8 @@ def gather(
         comparison=comparison,
         baseline=baseline,
         links=links_of(run, run_dir, report_dir) if run is not None else {},
+        trends=tuple(trends),
+        machines=_read_machines(run_dir, problems),
         problems=tuple(problems),
         generated=_dt.datetime.now().isoformat(timespec="seconds"),
         version=__version__,
@@ -158,13 +173,14 @@ def write_report(
     run: RunResult | None = None,
     comparison: ComparisonView | None = None,
     baseline: RunResult | None = None,
+    trends: Sequence[Any] = (),
 ) -> tuple[Path, tuple[str, ...]]:
     """Write the report (default: run_dir/report.html); return where, and what was missing."""
     run_dir = Path(run_dir)
     target = Path(target) if target is not None else run_dir / REPORT_FILE
     if target.is_dir():
         target = target / REPORT_FILE
-    inputs = gather(run_dir, report_dir=target.parent, run=run, comparison=comparison, baseline=baseline)
+    inputs = gather(run_dir, report_dir=target.parent, run=run, comparison=comparison, baseline=baseline, trends=trends)
     atomic_write_text(target, render(inputs))
     return target, inputs.problems
 

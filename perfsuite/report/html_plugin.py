@@ -54,9 +54,18 @@ class HtmlReportPlugin:
                 comparison = ComparisonView.of(gate.comparison, gate.label, "the gate of this session", decision)
                 baseline = gate.baseline.run
             run = perf.results.snapshot()
+            trends: list[Any] = []
+            history = config.pluginmanager.get_plugin("perfsuite-history")
+            if history is not None:
+                from perfsuite.results.history import HistoryError
+
+                try:
+                    trends = history.trends(run)
+                except HistoryError as exc:
+                    self.notes.append(f"the report has no trend section: {exc}")
             for target in (None, self.extra) if self.extra is not None else (None,):
                 try:
-                    path, _ = write_report(perf.run_dir, target, run=run, comparison=comparison, baseline=baseline)
+                    path, _ = write_report(perf.run_dir, target, run=run, comparison=comparison, baseline=baseline, trends=trends)
                 except OSError as exc:
                     self.notes.append(f"could not write the HTML report to {target or perf.run_dir}: {exc.strerror or exc}")
                 else:

@@ -20,6 +20,7 @@ from perfsuite.report import units
 from perfsuite.compare.speedup import speedups
 from perfsuite.report.charts import flops_rows, forest, model_panels, roofline
 from perfsuite.report.shown import ComparisonView, Panel, worst
+from perfsuite.report.trend import trend_rows
 from perfsuite.results.case import CaseResult
 from perfsuite.results.run import RunResult
 
@@ -37,6 +38,8 @@ class ReportInputs:
     baseline: RunResult | None = None  # the compared run itself, when loaded: its boxes and curves are drawn too
     links: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)  # case id -> (trace, op table) hrefs
     problems: tuple[str, ...] = ()  # what is missing or unreadable, in words
+    trends: tuple[Any, ...] = ()  # perfsuite.report.trend.Trend: this run's cases in the history store
+    machines: tuple[Mapping[str, Any], ...] = ()  # a merged run's source machines (machines.json)
     generated: str = ""
     version: str = ""
 
@@ -57,6 +60,9 @@ class Page:
     profiles: tuple[Mapping[str, Any], ...]
     flops: tuple[Mapping[str, str], ...]
     roofline_svg: Markup | None
+    trends: tuple[Mapping[str, Any], ...]
+    machines: tuple[Mapping[str, Any], ...]
+    side_by_side: tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]  # (machine ids, rows of case + p50 per machine)
     generated: str
     version: str
 
@@ -95,9 +101,21 @@ def build_page(inp: ReportInputs) -> Page:
         profiles=tuple(profile_rows(cases, inp.links)),
         flops=tuple(flops),
         roofline_svg=roofline(cases),
+        trends=tuple(trend_rows(inp.trends)),
+        machines=inp.machines,
+        side_by_side=machine_table(cases) if inp.machines else ((), ()),
         generated=inp.generated,
         version=inp.version,
     )
+
+
+def machine_table(cases: Sequence[CaseResult]) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:
+    """A merged run's median latencies, one column per machine id: side by side, never pooled."""
+    from perfsuite.report.units import duration
+    from perfsuite.results.merge import side_by_side
+
+    machines, rows = side_by_side(cases)
+    return tuple(machines), tuple((str(r["case"]), *(duration(r.get(m)) for m in machines)) for r in rows)
 
 
 def table_row(

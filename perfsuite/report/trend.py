@@ -1,0 +1,101 @@
+"""Trends: a metric of one case on one machine over the runs in the history store, with its change points.
+
+Shared by `perfsuite history` (text) and the HTML report's trend section. A series never mixes
+machine ids: the same case on other hardware is another series.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup
+
+from perfsuite.compare.changepoint import DEFAULT_ALPHA, ChangePoint, MIN_SEGMENT, change_points
+from perfsuite.report.svg import el
+from perfsuite.report.units import change, duration, si, size
+from perfsuite.results.history import HistoryPoint, series_of
+
+TREND_METRICS = ("latency_p50_s", "samples_per_s", "ttft_p50_s", "tpot_p50_s")
+
+
+@dataclass(frozen=True)
+class Trend:
+    test: str
+    case_id: str
+    metric: str
+    unit: str | None
+    machine_id: str
+    points: tuple[HistoryPoint, ...]
+    changes: tuple[ChangePoint, ...]
+
+    @property
+    def key(self) -> str:
+        return f"{self.test}::{self.case_id}"
+
+    @property
+    def values(self) -> tuple[float, ...]:
+        return tuple(p.value for p in self.points)
+
+    def first_commit_after(self, cp: ChangePoint) -> str | None:
+        return self.points[cp.index].git_commit
+
+    def describe(self, cp: ChangePoint) -> str:
+        commit = self.first_commit_after(cp)
+        point = self.points[cp.index]
+        return (
+            f"change point at run {point.run_dir.rsplit('/', 1)[-1]}: {fmt(cp.before, self.unit)} -> {fmt(cp.after, self.unit)} "
+            f"({change(cp.magnitude)}, p={cp.p_value:.3f}); first commit after the change: {commit[:12] if commit else 'unknown'}"
+        )
+
+
+def fmt(value: float, unit: str | None) -> str:
+    if unit == "s":
+        return duration(value)
+    if unit == "B":
+        return size(value)
+    return si(value, unit or "")
+
+
+def trends(points: Iterable[HistoryPoint], *, alpha: float = DEFAULT_ALPHA, permutations: int = 199) -> list[Trend]:
+    """One Trend per (case, metric, machine) series with its change points, ordered by case then metric."""
+    out = []
+    for (test, case_id, metric, machine), series in sorted(series_of(list(points)).items()):
+        found = change_points([p.value for p in series], alpha=alpha, permutations=permutations) if len(series) >= 2 * MIN_SEGMENT else []
+        out.append(Trend(test, case_id, metric, series[0].unit, machine, tuple(series), tuple(found)))
+    return out
+
+
+def sparkline(trend: Trend, *, width: int = 220, height: int = 40) -> Markup:
+    """The series as a small line, each change point a vertical mark."""
+    values = trend.values
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or abs(hi) or 1.0
+    n = len(values)
+
+    def x(i: int) -> float:
+        return 4 + (width - 8) * (i / (n - 1) if n > 1 else 0.5)
+
+    def y(v: float) -> float:
+        return height - 4 - (height - 8) * (v - lo) / span
+
+    line = " ".join(f"{x(i):.1f},{y(v):.1f}" for i, v in enumerate(values))
+    parts = [el("polyline", {"points": line, "fill": "none", "stroke": "currentColor", "stroke-width": 1.5})]
+    for cp in trend.changes:
+        cx = (x(cp.index - 1) + x(cp.index)) / 2
+        parts.append(el("line", {"x1": cx, "x2": cx, "y1": 2.0, "y2": float(height - 2), "stroke": "#c0392b", "stroke-dasharray": "3,2"},
+                        el("title", None, trend.describe(cp))))
+    return el("svg", {"width": width, "height": height, "viewBox": f"0 0 {width} {height}", "role": "img",
+                      "aria-label": f"{trend.metric} of {trend.key} over {n} runs"}, *parts)
+
+
+def trend_rows(found: Sequence[Trend]) -> list[dict[str, object]]:
+    """What the HTML trend section shows, one row per series."""
+    rows = []
+    for t in found:
+        rows.append({
+            "case": t.key, "metric": t.metric, "machine": t.machine_id, "runs": len(t.points),
+            "last": fmt(t.values[-1], t.unit), "svg": sparkline(t),
+            "changes": [t.describe(cp) for cp in t.changes],
+        })
+    return rows

@@ -1,0 +1,331 @@
+"""The history store: every run's metrics, appended at the end of the session, read by `perfsuite history`.
+
+Default: an SQLite file, `out/history/history.sqlite`, through the standard library. A team that
+shares one database passes `--perf-history URL` (any SQLAlchemy URL, e.g.
+`postgresql+psycopg://user@host/perf`; `pip install 'perfsuite[history-server]'`). The SQL is the
+same on both: plain tables, named parameters, no dialect features.
+
+What a run adds: one `perfsuite_runs` row (run folder, suite, device, status, machine id and the
+full env.json fingerprint, git commit, times) and one `perfsuite_metrics` row per case x metric
+(value, unit, samples behind it, noisy flag), plus each case's wall time (`wall_s`, the cost
+`--perf-shard` balances by). A run is identified by its folder name, machine id and host, so
+adding it twice (`perfsuite history --add RUN_DIR` after a failed append) changes nothing.
+
+Concurrent writers (xdist controllers of parallel CI jobs, several machines on one server) lose
+nothing: each run is one transaction; SQLite takes its write lock up front (BEGIN IMMEDIATE, WAL
+journal) and waits up to `timeout_s` for another writer. A database that stays locked, is corrupt
+or is of another schema version is a `HistoryError` that says how to repair it; the run's own
+results are in its run folder regardless.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import sqlite3
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from perfsuite.errors import PerfError
+from perfsuite.results.run import RunResult
+
+HISTORY_SCHEMA_VERSION = 1
+HISTORY_DIR = "history"
+HISTORY_FILE = "history.sqlite"
+WALL_METRIC = "wall_s"
+# The figures a trend is worth keeping for (perfsuite.report.tables names): the latency summary of
+# the raw samples, rates, generation timings, memory. Full raw samples stay in each run's results.json.
+METRICS = (
+    "latency_p50_s", "latency_p90_s", "latency_p99_s", "latency_mean_s", "latency_min_s", "latency_iqr_s",
+    "latency_median_ci_low_s", "latency_median_ci_high_s", "samples_per_s", "tokens_per_s",
+    "ttft_p50_s", "tpot_p50_s", "e2e_p50_s", "decode_tokens_per_s_p50",
+    "host_rss_peak_bytes", "cuda_max_allocated_bytes", "load_s",
+)
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS perfsuite_meta (key VARCHAR(64) PRIMARY KEY, value VARCHAR(255) NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS perfsuite_runs (run_uid VARCHAR(255) PRIMARY KEY, run_dir TEXT, suite VARCHAR(255), "
+    "device VARCHAR(64), status VARCHAR(32), started VARCHAR(32), ended VARCHAR(32), recorded VARCHAR(32), "
+    "machine_id VARCHAR(255), host VARCHAR(255), git_commit VARCHAR(64), git_dirty INTEGER, git_branch VARCHAR(255), fingerprint TEXT)",
+    "CREATE TABLE IF NOT EXISTS perfsuite_metrics (run_uid VARCHAR(255) NOT NULL, test VARCHAR(255) NOT NULL, "
+    "case_id VARCHAR(255) NOT NULL, kind VARCHAR(32), outcome VARCHAR(32), metric VARCHAR(64) NOT NULL, unit VARCHAR(32), "
+    "value DOUBLE PRECISION, n_samples INTEGER, noisy INTEGER, PRIMARY KEY (run_uid, test, case_id, metric))",
+    "CREATE INDEX IF NOT EXISTS perfsuite_metrics_case ON perfsuite_metrics (test, case_id, metric)",
+)
+
+
+class HistoryError(PerfError):
+    """The history database cannot be read or written; the message says how to repair it."""
+
+
+@dataclass(frozen=True)
+class HistoryPoint:
+    """One metric of one case in one run."""
+
+    run_uid: str
+    run_dir: str
+    started: str
+    git_commit: str | None
+    machine_id: str
+    test: str
+    case_id: str
+    metric: str
+    unit: str | None
+    value: float
+    n_samples: int | None
+    noisy: bool
+
+    @property
+    def series(self) -> tuple[str, str, str, str]:
+        """Points of one series: same case, metric and machine (never mixed across fingerprints)."""
+        return (self.test, self.case_id, self.metric, self.machine_id)
+
+
+def default_location(out_dir: Path) -> Path:
+    return Path(out_dir) / HISTORY_DIR / HISTORY_FILE
+
+
+def _is_url(target: str) -> bool:
+    return "://" in target
+
+
+class HistoryStore:
+    """One history database: an SQLite file (stdlib) or any SQLAlchemy URL."""
+
+    def __init__(self, target: str | Path, *, timeout_s: float = 30.0) -> None:
+        self.target = str(target)
+        self.timeout_s = timeout_s
+        self._engine: Any = None
+        if _is_url(self.target):
+            try:
+                import sqlalchemy
+            except ImportError:
+                raise HistoryError(
+                    f"--perf-history {self.target} is a database URL, which needs SQLAlchemy: pip install 'perfsuite[history-server]' "
+                    "(or pass a file path for an SQLite file)"
+                ) from None
+            try:
+                self._engine = sqlalchemy.create_engine(self.target, connect_args=self._sqlite_args())
+            except Exception as exc:  # noqa: BLE001 - a bad URL or a missing driver
+                raise HistoryError(f"cannot open the history database {self.target}: {type(exc).__name__}: {exc}") from None
+
+            if self.target.startswith("sqlite"):
+                _immediate_transactions(self._engine)
+
+    def _sqlite_args(self) -> dict[str, Any]:
+        return {"timeout": self.timeout_s} if self.target.startswith("sqlite") else {}
+
+    @property
+    def where(self) -> str:
+        return self.target
+
+    def exists(self) -> bool:
+        return self._engine is not None or Path(self.target).is_file()
+
+    # -- the two executors: sqlite3 and SQLAlchemy, same SQL --------------------------------------
+    def _run(self, work: Any, *, write: bool) -> Any:
+        """Run `work(execute)` in one transaction; execute(sql, params) -> list of row tuples."""
+        try:
+            if self._engine is not None:
+                return self._run_sqlalchemy(work)
+            return self._run_sqlite(work, write=write)
+        except HistoryError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every driver's errors become one clear message
+            raise HistoryError(self._explain(exc)) from None
+
+    def _run_sqlite(self, work: Any, *, write: bool) -> Any:
+        path = Path(self.target)
+        if write:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        elif not path.is_file():
+            raise HistoryError(f"no history database at {path}: run `pytest benches` (every run appends to it) or pass --db")
+        conn = sqlite3.connect(path, timeout=self.timeout_s, isolation_level=None)
+        try:
+            if write:
+                conn.execute("PRAGMA journal_mode=WAL")  # readers never block the writer, nor it them
+                conn.execute("BEGIN IMMEDIATE")  # the write lock now, not half-way through the run's rows
+            else:
+                conn.execute("BEGIN")
+
+            def execute(sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+                return conn.execute(sql, dict(params or {})).fetchall()
+
+            try:
+                out = work(execute)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return out
+        finally:
+            conn.close()
+
+    def _run_sqlalchemy(self, work: Any) -> Any:
+        from sqlalchemy import text
+
+        with self._engine.begin() as conn:
+
+            def execute(sql: str, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+                result = conn.execute(text(sql), dict(params or {}))
+                return [tuple(r) for r in result.fetchall()] if result.returns_rows else []
+
+            return work(execute)
+
+    def _explain(self, exc: Exception) -> str:
+        text = f"{type(exc).__name__}: {exc}"
+        where = self.target
+        low = str(exc).lower()
+        if "locked" in low or "busy" in low:
+            return (
+                f"the history database {where} stayed locked by another writer for {self.timeout_s:.0f} s ({text}). "
+                "This run's results are safe in its run folder; add them once the other writer is done: "
+                "perfsuite history --add RUN_DIR"
+            )
+        if "not a database" in low or "malformed" in low or "corrupt" in low or "disk i/o" in low:
+            return (
+                f"the history database {where} is corrupt or not an SQLite file ({text}). This run's results are safe in "
+                f"its run folder. To repair: move the file aside (mv {where} {where}.corrupt) and rebuild the history "
+                "from the run folders: perfsuite history --add out/runs/*"
+            )
+        return f"the history database {where} could not be used ({text}). This run's results are safe in its run folder; add them later with perfsuite history --add RUN_DIR"
+
+    # -- schema -------------------------------------------------------------------------------------
+    def _ensure_schema(self, execute: Any) -> None:
+        for statement in SCHEMA:
+            execute(statement)
+        rows = execute("SELECT value FROM perfsuite_meta WHERE key = :key", {"key": "schema_version"})
+        if not rows:
+            execute("INSERT INTO perfsuite_meta (key, value) VALUES (:key, :value)", {"key": "schema_version", "value": str(HISTORY_SCHEMA_VERSION)})
+        else:
+            self._check_version(rows[0][0])
+
+    def _check_version(self, found: Any) -> None:
+        if str(found) != str(HISTORY_SCHEMA_VERSION):
+            raise HistoryError(
+                f"the history database {self.target} has schema version {found}; this perfsuite uses {HISTORY_SCHEMA_VERSION}. "
+                f"Use the perfsuite that wrote it, or start a new history: move the file aside and rebuild it with perfsuite history --add out/runs/*"
+            )
+
+    # -- writing ------------------------------------------------------------------------------------
+    def append(self, run: RunResult, env: Mapping[str, Any], *, wall_s: Mapping[tuple[str, str], float] | None = None) -> bool:
+        """Add one run (its metrics and each case's wall time); False if it was already there."""
+        git = env.get("git") if isinstance(env.get("git"), Mapping) else {}
+        machine = str(env.get("machine_id") or "unknown")
+        host = str(env.get("hostname") or "")
+        uid = f"{run.run_dir.name}@{machine}@{host}"
+        run_row = {
+            "run_uid": uid, "run_dir": str(run.run_dir), "suite": run.suite, "device": run.device, "status": run.status,
+            "started": run.started or run.run_dir.name.split("_")[0], "ended": run.ended,
+            "recorded": _dt.datetime.now().isoformat(timespec="seconds"), "machine_id": machine, "host": host,
+            "git_commit": git.get("commit"), "git_dirty": None if git.get("dirty") is None else int(bool(git.get("dirty"))),
+            "git_branch": git.get("branch"), "fingerprint": json.dumps(dict(env), sort_keys=True, default=str),
+        }
+        rows = list(metric_rows(run, uid, wall_s or {}))
+
+        def work(execute: Any) -> bool:
+            self._ensure_schema(execute)
+            if execute("SELECT 1 FROM perfsuite_runs WHERE run_uid = :run_uid", {"run_uid": uid}):
+                return False
+            execute(
+                "INSERT INTO perfsuite_runs (run_uid, run_dir, suite, device, status, started, ended, recorded, machine_id, host, "
+                "git_commit, git_dirty, git_branch, fingerprint) VALUES (:run_uid, :run_dir, :suite, :device, :status, :started, "
+                ":ended, :recorded, :machine_id, :host, :git_commit, :git_dirty, :git_branch, :fingerprint)",
+                run_row,
+            )
+            for row in rows:
+                execute(
+                    "INSERT INTO perfsuite_metrics (run_uid, test, case_id, kind, outcome, metric, unit, value, n_samples, noisy) "
+                    "VALUES (:run_uid, :test, :case_id, :kind, :outcome, :metric, :unit, :value, :n_samples, :noisy)",
+                    row,
+                )
+            return True
+
+        return bool(self._run(work, write=True))
+
+    # -- reading ------------------------------------------------------------------------------------
+    def points(self, *, case: str | None = None, metric: str | None = None, machine_id: str | None = None) -> list[HistoryPoint]:
+        """Every stored point (oldest run first), optionally of cases whose `test::case_id` contains `case`."""
+        sql = (
+            "SELECT r.run_uid, r.run_dir, r.started, r.git_commit, r.machine_id, m.test, m.case_id, m.metric, m.unit, m.value, "
+            "m.n_samples, m.noisy FROM perfsuite_metrics m JOIN perfsuite_runs r ON r.run_uid = m.run_uid WHERE m.value IS NOT NULL"
+        )
+        params: dict[str, Any] = {}
+        if metric:
+            sql += " AND m.metric = :metric"
+            params["metric"] = metric
+        if machine_id:
+            sql += " AND r.machine_id = :machine_id"
+            params["machine_id"] = machine_id
+        sql += " ORDER BY r.started, r.recorded, r.run_uid"
+
+        def work(execute: Any) -> list[tuple[Any, ...]]:
+            version = execute("SELECT value FROM perfsuite_meta WHERE key = :key", {"key": "schema_version"})
+            if version:
+                self._check_version(version[0][0])
+            return execute(sql, params)
+
+        rows = self._run(work, write=False)
+        out = [HistoryPoint(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], float(r[9]), r[10], bool(r[11])) for r in rows]
+        return [p for p in out if case is None or case in f"{p.test}::{p.case_id}"]
+
+    def costs(self, machine_id: str | None = None) -> dict[tuple[str, str], float]:
+        """Median wall time of each (test, case id) over its stored runs: the expected cost of running it."""
+        import statistics
+
+        seen: dict[tuple[str, str], list[float]] = {}
+        for p in self.points(metric=WALL_METRIC, machine_id=machine_id):
+            seen.setdefault((p.test, p.case_id), []).append(p.value)
+        return {k: float(statistics.median(v)) for k, v in seen.items()}
+
+
+def _immediate_transactions(engine: Any) -> None:
+    """SQLite through SQLAlchemy: take the write lock at BEGIN, as the stdlib path does.
+
+    pysqlite's deferred BEGIN lets two writers both start and then fail to upgrade their lock
+    (SQLITE_BUSY without waiting); SQLAlchemy's documented recipe hands BEGIN to SQLite itself.
+    """
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def metric_rows(run: RunResult, uid: str, wall_s: Mapping[tuple[str, str], float]) -> Iterable[dict[str, Any]]:
+    from perfsuite.report.tables import BY_NAME, value_of
+
+    for r in run.cases:
+        base = {"run_uid": uid, "test": r.test, "case_id": r.case.id, "kind": r.kind, "outcome": r.outcome, "noisy": int(bool(r.noise_codes))}
+        for name in METRICS:
+            spec = BY_NAME[name]
+            if r.kind not in spec.kinds:
+                continue
+            value = value_of(name, r)
+            if value is not None:
+                yield {**base, "metric": name, "unit": spec.unit, "value": value, "n_samples": spec.n(r)}
+        took = wall_s.get((r.test, r.case.id))
+        if took is not None:
+            yield {**base, "metric": WALL_METRIC, "unit": "s", "value": float(took), "n_samples": None}
+
+
+def series_of(points: Sequence[HistoryPoint]) -> dict[tuple[str, str, str, str], list[HistoryPoint]]:
+    """Points grouped by (test, case id, metric, machine id), each in run order."""
+    out: dict[tuple[str, str, str, str], list[HistoryPoint]] = {}
+    for p in points:
+        out.setdefault(p.series, []).append(p)
+    return out
+
+
+def read_env(run_dir: Path) -> dict[str, Any]:
+    try:
+        data = json.loads((Path(run_dir) / "env.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
