@@ -35,6 +35,12 @@ def _override_arg(text: str) -> str:
     return text
 
 
+def _shard_arg(text: str) -> tuple[int, int]:
+    from perfsuite.shard import parse_shard
+
+    return parse_shard(text)
+
+
 DEVICE_HELP = "device to benchmark on: cpu, cuda, cuda:N or mps. Default: cpu."
 
 
@@ -67,6 +73,12 @@ def add_options(parser: pytest.Parser) -> None:
         choices=("error", "skip"),
         default=None,
         help="when the device asked for is missing on this machine: stop with a usage error, or skip every case with the reason. Default: error.",
+    )
+    group.addoption(
+        "--perf-shard", default=None, type=_shard_arg, metavar="K/N",
+        help="run only shard K of N: a deterministic share of the tests, balanced by their wall time in the history "
+             "store (by count without one), for a CI matrix of N machines; combine the run folders with perfsuite merge. "
+             "Default: every test.",
     )
     from perfsuite.gate_plugin import add_options as add_gate_options
     from perfsuite.report.html_plugin import add_options as add_html_options
@@ -110,6 +122,7 @@ class PerfOptions:
     out_dir: Path
     models_dir: Path
     on_missing_device: str
+    shard: tuple[int, int] | None  # --perf-shard K/N
     explicit: bool  # any perfsuite option given on the command line
 
     @classmethod
@@ -118,7 +131,7 @@ class PerfOptions:
         root = config.rootpath
         given = (opt.perf_device, opt.perf_suite, opt.perf_override, opt.perf_conf_dir, opt.perf_out_dir, opt.perf_models_dir,
                  opt.perf_on_missing_device, opt.perf_compare, opt.perf_baseline_save, opt.perf_gate or None, opt.perf_html,
-                 opt.perf_history)
+                 opt.perf_history, opt.perf_shard)
         # A path typed on the command line is relative to where pytest runs; the ini value to the rootdir.
         out = config.invocation_params.dir / opt.perf_out_dir if opt.perf_out_dir else root / config.getini("perf_out_dir")
         return cls(
@@ -130,6 +143,7 @@ class PerfOptions:
             out_dir=out,
             models_dir=config.invocation_params.dir / opt.perf_models_dir if opt.perf_models_dir else root / "models",
             on_missing_device=opt.perf_on_missing_device or "error",
+            shard=opt.perf_shard,
             explicit=any(v is not None and v != [] for v in given),
         )
 

@@ -265,6 +265,7 @@ def _write_run_header(session: Any, config: pytest.Config) -> None:
         "conf_dirs": list(plan.conf_dirs),
         "invocation": list(config.invocation_params.args),
         "cases": [c.id for c in plan.cases],
+        "shard": "{}/{}".format(*opts.shard) if (opts := config.stash.get(PERF_OPTIONS, None)) is not None and opts.shard else None,
         "excluded": [{"model": e.model, "dataset": e.dataset, "runtime": e.runtime, "reason": e.reason} for e in plan.exclusions],
         "composed": plan.raw_configs,
     }
@@ -318,6 +319,9 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             keep.append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
+    options = config.stash.get(PERF_OPTIONS, None)
+    if options is not None and options.shard is not None:
+        keep = _shard(config, perf, options, keep)
     covered = {m.args[0] for it in keep if (m := it.get_closest_marker("perf_stage")) and m.args}
     if any(_case_of(it) is not None and not it.get_closest_marker("perf_stage") for it in keep):
         covered.add("direct_inference")  # a user's benchmark without a perf_stage marker is a direct-inference one
@@ -332,6 +336,37 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             order.setdefault(key, len(order))
     ranked = sorted(range(len(keep)), key=lambda i: order.get(keys[i], -1))  # stable: keeps test order within a model
     items[:] = [keep[i] for i in ranked]
+
+
+def _shard(config: pytest.Config, perf: Any, options: PerfOptions, items: list[pytest.Item]) -> list[pytest.Item]:
+    """--perf-shard K/N: this shard's share of `items` (balanced by history); the rest deselected."""
+    from perfsuite.history_plugin import history_target
+    from perfsuite.results.history import HistoryError, HistoryStore
+    from perfsuite.shard import select
+
+    def key(item: pytest.Item) -> str:
+        case = _case_of(item)
+        return f"{getattr(item, 'originalname', item.name)}::{case.id}" if case is not None else item.nodeid
+
+    costs: dict[str, float] = {}
+    target = history_target(config, options.out_dir)
+    if target is not None:
+        try:
+            store = HistoryStore(target)
+            if store.exists():
+                from perfsuite.results.env import git_info
+
+                head = git_info(config.rootpath)["commit"]
+                costs = {f"{test}::{case}": cost for (test, case), cost in store.costs(before_commit=head).items()}
+        except HistoryError as exc:
+            warnings.warn(f"perfsuite: --perf-shard splits by count, the history is unreadable: {exc}")
+    mine = select([key(it) for it in items], costs, options.shard)
+    perf.shard_basis = "wall time in the history" if costs else "count (no history)"
+    kept = [it for it in items if key(it) in mine]
+    dropped = [it for it in items if key(it) not in mine]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+    return kept
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -466,6 +501,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             red=True,
             bold=True,
         )
+    options = config.stash.get(PERF_OPTIONS, None)
+    if options is not None and options.shard is not None:
+        terminalreporter.write_line(f"shard {options.shard[0]}/{options.shard[1]}, balanced by {perf.shard_basis or 'count'}; "
+                                    "combine the shards' run folders with: perfsuite merge RUN_DIR...")
     if not config.option.collectonly:  # --collect-only creates no run folder
         terminalreporter.write_line(f"run folder: {perf.run_dir}")
 

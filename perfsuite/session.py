@@ -59,6 +59,7 @@ class PerfSession:
     results: Any = None  # perfsuite.results.run.ResultsWriter
     sweep_points: dict[tuple[str, str], list[tuple[int, Any]]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # perfsuite's own failures, reported at the end
+    shard_basis: str | None = None  # --perf-shard: what the split was balanced by
     _models: dict[Any, BuiltModel] = field(default_factory=dict)
     _samples: dict[Any, SampleSet] = field(default_factory=dict)
     _runtimes: dict[Any, BuiltRuntime] = field(default_factory=dict)  # ("runtime", case id) -> the prepared runtime

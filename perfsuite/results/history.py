@@ -271,12 +271,18 @@ class HistoryStore:
         out = [HistoryPoint(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], float(r[9]), r[10], bool(r[11])) for r in rows]
         return [p for p in out if case is None or case in f"{p.test}::{p.case_id}"]
 
-    def costs(self, machine_id: str | None = None) -> dict[tuple[str, str], float]:
-        """Median wall time of each (test, case id) over its stored runs: the expected cost of running it."""
+    def costs(self, *, machine_id: str | None = None, before_commit: str | None = None) -> dict[tuple[str, str], float]:
+        """Median wall time of each (test, case id) over its stored runs: the expected cost of running it.
+
+        `before_commit`: leave out runs of that commit, so the shards of one CI run (one commit) all
+        see the same history even when one shard's run lands in a shared database before another starts.
+        """
         import statistics
 
         seen: dict[tuple[str, str], list[float]] = {}
         for p in self.points(metric=WALL_METRIC, machine_id=machine_id):
+            if before_commit is not None and p.git_commit == before_commit:
+                continue
             seen.setdefault((p.test, p.case_id), []).append(p.value)
         return {k: float(statistics.median(v)) for k, v in seen.items()}
 

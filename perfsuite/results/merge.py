@@ -97,6 +97,30 @@ def _with_machine(case: CaseResult, machine_id: str, host: str | None) -> CaseRe
     return replace(case, case=info, details={**dict(case.details), "machine_id": machine_id, "host": host})
 
 
+def shard_notes(run_dirs: Sequence[Path]) -> list[str]:
+    """Shards (run_config.yaml `shard: K/N`) that are missing or doubled among `run_dirs`, in words."""
+    import yaml
+
+    seen: dict[int, list[int]] = {}
+    for d in run_dirs:
+        try:
+            shard = (yaml.safe_load((Path(d) / "run_config.yaml").read_text(encoding="utf-8")) or {}).get("shard")
+        except (OSError, yaml.YAMLError, AttributeError):
+            continue
+        if isinstance(shard, str) and "/" in shard:
+            k, n = (int(x) for x in shard.split("/", 1))
+            seen.setdefault(n, []).append(k)
+    notes = []
+    for n, ks in seen.items():
+        missing = sorted(set(range(1, n + 1)) - set(ks))
+        if missing:
+            notes.append(f"shards {missing} of {n} are not among the merged runs: their cases are missing")
+        doubled = sorted({k for k in ks if ks.count(k) > 1})
+        if doubled:
+            notes.append(f"shards {doubled} of {n} appear more than once")
+    return notes
+
+
 def merge_runs(run_dirs: Sequence[Path], out: Path, *, slug: str = "merged") -> Path:
     """Combine `run_dirs` into a new run folder under `out/runs`; return it."""
     if len(run_dirs) < 2:
