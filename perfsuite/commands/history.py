@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
                 line += "  noisy"
             if i in marks:
                 cp = marks[i]
-                line += f"  <- change point: {change(cp.magnitude)} ({fmt(cp.before, t.unit)} -> {fmt(cp.after, t.unit)}, p={cp.p_value:.3f}), first commit after it {commit}"
+                line += f"  <- change point: {change(1.0 + cp.magnitude)} ({fmt(cp.before, t.unit)} -> {fmt(cp.after, t.unit)}, p={cp.p_value:.3f}), first commit after it {commit}"
             print(line)
         flagged += len(t.changes)
     print(f"{len(found)} series, {flagged} change point(s) (E-divisive, permutation test, alpha {args.alpha})")

@@ -45,7 +45,7 @@ class Trend:
         point = self.points[cp.index]
         return (
             f"change point at run {point.run_dir.rsplit('/', 1)[-1]}: {fmt(cp.before, self.unit)} -> {fmt(cp.after, self.unit)} "
-            f"({change(cp.magnitude)}, p={cp.p_value:.3f}); first commit after the change: {commit[:12] if commit else 'unknown'}"
+            f"({change(1.0 + cp.magnitude)}, p={cp.p_value:.3f}); first commit after the change: {commit[:12] if commit else 'unknown'}"
         )
 
 
