@@ -125,8 +125,13 @@ def pytest_configure(config: pytest.Config) -> None:
         _start_worker(config, options, plan, worker, missing)
         return
     slots = _worker_slots(config, options, plan, missing) if controller else ()
-    # An xdist controller measures nothing: it pins no core and claims none, its workers do.
-    threads = apply_hardware(plan.run.hardware) if not (missing or controller) else {}
+    # An xdist controller measures nothing: it pins no core and claims none, its workers do. It
+    # records the threads each worker will run with, so env.json's machine id (and the baseline the
+    # gate looks up by it) is the one a one-process run with the same settings has.
+    if controller:
+        threads = _workers_threads(plan.run.hardware, slots)
+    else:
+        threads = apply_hardware(plan.run.hardware) if not missing else {}
     layout = OutLayout(options.out_dir)
     try:
         # One benchmark session per out/ at a time: two would share cores (and skew each other), and
@@ -192,10 +197,30 @@ def _worker_slots(config: pytest.Config, options: PerfOptions, plan: Any, missin
         raise pytest.UsageError(str(exc)) from None
 
 
-def _start_worker(config: pytest.Config, options: PerfOptions, plan: Any, worker: tuple[Path, Any], missing: str | None) -> None:
-    """An xdist worker of a perfsuite controller: its slot's cores (or GPU), the controller's run folder."""
+def _worker_hardware(hw: Any, slot: Any) -> Any:
+    """The hardware settings of one worker: its slot's cores, at most as many threads as it has cores."""
     from dataclasses import replace
 
+    threads_n = max(1, min(hw.threads, len(slot.cores))) if slot.cores else hw.threads
+    # Pinned whatever hardware.pin says: two workers on one core would time each other.
+    return replace(hw, threads=threads_n, cores=tuple(slot.cores[:threads_n]) or None, pin=bool(slot.cores))
+
+
+def _workers_threads(hw: Any, slots: tuple[Any, ...]) -> dict[str, Any]:
+    each = [_worker_hardware(hw, s) for s in slots]
+    return {
+        "torch_threads": each[0].threads if each else hw.threads,
+        "torch_interop_threads": hw.interop_threads,
+        "affinity": sorted({c for w in each for c in (w.cores or ())}),
+        "workers": len(slots),
+        "cudnn_benchmark": hw.cudnn_benchmark,
+        "cudnn_deterministic": hw.deterministic,
+        "deterministic_algorithms": hw.deterministic,
+    }
+
+
+def _start_worker(config: pytest.Config, options: PerfOptions, plan: Any, worker: tuple[Path, Any], missing: str | None) -> None:
+    """An xdist worker of a perfsuite controller: its slot's cores (or GPU), the controller's run folder."""
     from perfsuite.pinning import apply_hardware
     from perfsuite.results.run import ResultsWriter
     from perfsuite.session import PerfSession
@@ -203,11 +228,7 @@ def _start_worker(config: pytest.Config, options: PerfOptions, plan: Any, worker
 
     run_dir, slot = worker
     check_cuda_untouched(slot)
-    hw = plan.run.hardware
-    threads_n = max(1, min(hw.threads, len(slot.cores))) if slot.cores else hw.threads
-    # Pinned whatever hardware.pin says: two workers on one core would time each other.
-    pinned = replace(hw, threads=threads_n, cores=tuple(slot.cores[:threads_n]) or None, pin=bool(slot.cores))
-    threads = apply_hardware(pinned) if not missing else {}
+    threads = apply_hardware(_worker_hardware(plan.run.hardware, slot)) if not missing else {}
     own = run_dir / WORKERS_DIR / slot.worker_id
     own.mkdir(parents=True, exist_ok=True)
     session = PerfSession(plan=plan, run_dir=run_dir, threads=threads, skip_reason=missing)

@@ -2,6 +2,7 @@
 
     out/runs/<YYYYmmdd-HHMMSS>_<slug>/   one pytest session's artifacts
     out/baselines/<machine-id>/          promoted baselines
+    out/history/history.sqlite           every run's metrics over time (perfsuite.results.history)
     out/cache/                           exported ONNX, compiled artifacts
     out/_archive/                        superseded layouts (perfsuite migrate-out)
 
