@@ -187,7 +187,15 @@ def pytest_configure(config: pytest.Config) -> None:
 def _worker_slots(config: pytest.Config, options: PerfOptions, plan: Any, missing: str | None) -> tuple[Any, ...]:
     """The device slot of each xdist worker, or a usage error when the workers do not fit the devices."""
     from perfsuite.workers import allowed_cores, plan_slots, visible_cuda_devices
-    from perfsuite.xdist_plugin import cuda_device_count, worker_count
+    from perfsuite.xdist_plugin import cuda_device_count, refused_benchmark_options, worker_count
+
+    refused = refused_benchmark_options(config)
+    if refused:
+        raise pytest.UsageError(
+            f"{', '.join(refused)} cannot be used with pytest-xdist (-n): pytest-benchmark would save or compare each worker's "
+            "share of the tests on its own. The run folder's benchmark.json merges every worker's (pass --benchmark-json PATH "
+            "for a copy); compare runs with perfsuite compare or --perf-compare NAME."
+        )
 
     device = "cpu" if missing else plan.device  # every case is skipped: the workers need no GPU
     cuda = visible_cuda_devices(os.environ, cuda_device_count()) if device.startswith("cuda") else []

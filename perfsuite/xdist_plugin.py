@@ -239,3 +239,14 @@ def cuda_device_count() -> int:
     import torch
 
     return int(torch.cuda.device_count()) if torch.cuda.is_available() else 0
+
+
+def refused_benchmark_options(config: pytest.Config) -> list[str]:
+    """pytest-benchmark's storage options that would act per worker under xdist."""
+    given = {
+        "--benchmark-save": config.getoption("benchmark_save", None),
+        "--benchmark-autosave": config.getoption("benchmark_autosave", None),
+        "--benchmark-compare": config.getoption("benchmark_compare", None),
+        "--benchmark-compare-fail": config.getoption("benchmark_compare_fail", None),
+    }
+    return [flag for flag, value in given.items() if value]

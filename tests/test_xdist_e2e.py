@@ -62,6 +62,11 @@ def test_two_cpu_workers_time_every_case_into_one_run_folder(xrun):
     cores = [set(w["threads"]["affinity"]) for w in env["workers"].values()]
     assert len(cores) == 2 and not cores[0] & cores[1]  # disjoint core sets
     assert all(w["threads"]["torch_threads"] == 1 for w in env["workers"].values())
+    from perfsuite.results.env import machine_id_of
+
+    # The machine id is the workers' (1 thread each), as a one-process run's: baselines and history line up.
+    assert env["threads"]["torch_threads"] == 1 and env["machine_id"] == machine_id_of(env)
+    assert json.loads((run_dir / "env.json").read_text())["machine_id"] == bench["machine_info"]["perfsuite_machine_id"]
     assert (run_dir / "report.html").is_file() and (run_dir / "tables" / "cases.csv").is_file()
     assert sorted(p.name for p in (run_dir / "workers").iterdir()) == ["gw0", "gw1"]
     assert "automatically disabled" not in result.stdout.str() + result.stderr.str()
@@ -72,6 +77,12 @@ def test_more_workers_than_cores_is_a_usage_error(xrun):
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*-n 64 asks for 64 workers, but this process may use only * CPU core(s)*not queued*"])
     assert not (xrun.out / "runs").is_dir() or not any((xrun.out / "runs").iterdir())
+
+
+def test_pytest_benchmarks_per_worker_storage_is_refused(xrun):
+    result = xrun(str(REPO / "benches" / "test_latency.py"), "-n", "2", "--device", "cpu", "--benchmark-autosave")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--benchmark-autosave cannot be used with pytest-xdist (-n)*merges every worker's*"])
 
 
 def test_one_gpu_with_several_workers_is_a_usage_error(xrun, pytester):
