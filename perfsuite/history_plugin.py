@@ -79,7 +79,7 @@ class HistoryPlugin:
 
         machine = read_env(self.session.run_dir).get("machine_id")
         keys = {(c.test, c.case.id) for c in run.cases}
-        points = [p for p in self.store.points(machine_id=machine) if p.metric in TREND_METRICS and (p.test, p.case_id) in keys]
+        points = [p for metric in TREND_METRICS for p in self.store.points(metric=metric, machine_id=machine) if (p.test, p.case_id) in keys]
         return [t for t in trends(points) if len(t.points) >= 2]
 
     @pytest.hookimpl(trylast=True)

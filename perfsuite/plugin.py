@@ -117,19 +117,19 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except PerfError as exc:
         raise pytest.UsageError(str(exc)) from None
-    from perfsuite.xdist_plugin import worker_setup, xdist_controller
+    from perfsuite.xdist_plugin import start_worker, worker_setup, worker_slots, workers_threads, xdist_controller
 
     worker = worker_setup(config)
     controller = xdist_controller(config)
     if worker is not None:
-        _start_worker(config, options, plan, worker, missing)
+        start_worker(config, options, plan, worker, missing)
         return
-    slots = _worker_slots(config, options, plan, missing) if controller else ()
+    slots = worker_slots(config, options, plan, missing) if controller else ()
     # An xdist controller measures nothing: it pins no core and claims none, its workers do. It
     # records the threads each worker will run with, so env.json's machine id (and the baseline the
     # gate looks up by it) is the one a one-process run with the same settings has.
     if controller:
-        threads = _workers_threads(plan.run.hardware, slots)
+        threads = workers_threads(plan.run.hardware, slots)
     else:
         threads = apply_hardware(plan.run.hardware) if not missing else {}
     layout = OutLayout(options.out_dir)
@@ -182,70 +182,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(XdistController(session, slots), CONTROLLER_PLUGIN)
     else:  # under xdist, its own progress lines say which case runs where
         config.pluginmanager.register(ProgressReporter(config), "perfsuite-progress")
-
-
-def _worker_slots(config: pytest.Config, options: PerfOptions, plan: Any, missing: str | None) -> tuple[Any, ...]:
-    """The device slot of each xdist worker, or a usage error when the workers do not fit the devices."""
-    from perfsuite.workers import allowed_cores, plan_slots, visible_cuda_devices
-    from perfsuite.xdist_plugin import cuda_device_count, refused_benchmark_options, worker_count
-
-    refused = refused_benchmark_options(config)
-    if refused:
-        raise pytest.UsageError(
-            f"{', '.join(refused)} cannot be used with pytest-xdist (-n): pytest-benchmark would save or compare each worker's "
-            "share of the tests on its own. The run folder's benchmark.json merges every worker's (pass --benchmark-json PATH "
-            "for a copy); compare runs with perfsuite compare or --perf-compare NAME."
-        )
-
-    device = "cpu" if missing else plan.device  # every case is skipped: the workers need no GPU
-    cuda = visible_cuda_devices(os.environ, cuda_device_count()) if device.startswith("cuda") else []
-    try:
-        return plan_slots(device, worker_count(config), cores=allowed_cores(), cuda_devices=cuda, flag=options.device_flag)
-    except PerfError as exc:
-        raise pytest.UsageError(str(exc)) from None
-
-
-def _worker_hardware(hw: Any, slot: Any) -> Any:
-    """The hardware settings of one worker: its slot's cores, at most as many threads as it has cores."""
-    from dataclasses import replace
-
-    threads_n = max(1, min(hw.threads, len(slot.cores))) if slot.cores else hw.threads
-    # Pinned whatever hardware.pin says: two workers on one core would time each other.
-    return replace(hw, threads=threads_n, cores=tuple(slot.cores[:threads_n]) or None, pin=bool(slot.cores))
-
-
-def _workers_threads(hw: Any, slots: tuple[Any, ...]) -> dict[str, Any]:
-    each = [_worker_hardware(hw, s) for s in slots]
-    return {
-        "torch_threads": each[0].threads if each else hw.threads,
-        "torch_interop_threads": hw.interop_threads,
-        "affinity": sorted({c for w in each for c in (w.cores or ())}),
-        "workers": len(slots),
-        "cudnn_benchmark": hw.cudnn_benchmark,
-        "cudnn_deterministic": hw.deterministic,
-        "deterministic_algorithms": hw.deterministic,
-    }
-
-
-def _start_worker(config: pytest.Config, options: PerfOptions, plan: Any, worker: tuple[Path, Any], missing: str | None) -> None:
-    """An xdist worker of a perfsuite controller: its slot's cores (or GPU), the controller's run folder."""
-    from perfsuite.pinning import apply_hardware
-    from perfsuite.results.run import ResultsWriter
-    from perfsuite.session import PerfSession
-    from perfsuite.xdist_plugin import WORKER_PLUGIN, WORKERS_DIR, XdistWorker, check_cuda_untouched
-
-    run_dir, slot = worker
-    check_cuda_untouched(slot)
-    threads = apply_hardware(_worker_hardware(plan.run.hardware, slot)) if not missing else {}
-    own = run_dir / WORKERS_DIR / slot.worker_id
-    own.mkdir(parents=True, exist_ok=True)
-    session = PerfSession(plan=plan, run_dir=run_dir, threads=threads, skip_reason=missing)
-    session.results = ResultsWriter(own / "results.json", suite=plan.suite.name, device=plan.device, started=run_dir.name.split("_")[0])
-    config.option.benchmark_json = str(own / "benchmark.json")  # the controller merges these into the run's benchmark.json
-    config.stash[PERF_SESSION] = session
-    config.stash[WORKER_KEY] = True
-    _sigterm_interrupts(config)
-    config.pluginmanager.register(XdistWorker(session, slot), WORKER_PLUGIN)
 
 
 def is_worker_session(config: pytest.Config) -> bool:

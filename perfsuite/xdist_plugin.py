@@ -250,3 +250,69 @@ def refused_benchmark_options(config: pytest.Config) -> list[str]:
         "--benchmark-compare-fail": config.getoption("benchmark_compare_fail", None),
     }
     return [flag for flag, value in given.items() if value]
+
+
+# -- configure time: the controller's slots, a worker's session (called from perfsuite.plugin) --------
+
+def worker_slots(config: pytest.Config, options: Any, plan: Any, missing: str | None) -> tuple[Any, ...]:
+    """The device slot of each xdist worker, or a usage error when the workers do not fit the devices."""
+    from perfsuite.errors import PerfError
+    from perfsuite.workers import allowed_cores, plan_slots, visible_cuda_devices
+
+    refused = refused_benchmark_options(config)
+    if refused:
+        raise pytest.UsageError(
+            f"{', '.join(refused)} cannot be used with pytest-xdist (-n): pytest-benchmark would save or compare each worker's "
+            "share of the tests on its own. The run folder's benchmark.json merges every worker's (pass --benchmark-json PATH "
+            "for a copy); compare runs with perfsuite compare or --perf-compare NAME."
+        )
+
+    device = "cpu" if missing else plan.device  # every case is skipped: the workers need no GPU
+    cuda = visible_cuda_devices(os.environ, cuda_device_count()) if device.startswith("cuda") else []
+    try:
+        return plan_slots(device, worker_count(config), cores=allowed_cores(), cuda_devices=cuda, flag=options.device_flag)
+    except PerfError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def worker_hardware(hw: Any, slot: Any) -> Any:
+    """The hardware settings of one worker: its slot's cores, at most as many threads as it has cores."""
+    from dataclasses import replace
+
+    threads_n = max(1, min(hw.threads, len(slot.cores))) if slot.cores else hw.threads
+    # Pinned whatever hardware.pin says: two workers on one core would time each other.
+    return replace(hw, threads=threads_n, cores=tuple(slot.cores[:threads_n]) or None, pin=bool(slot.cores))
+
+
+def workers_threads(hw: Any, slots: tuple[Any, ...]) -> dict[str, Any]:
+    each = [worker_hardware(hw, s) for s in slots]
+    return {
+        "torch_threads": each[0].threads if each else hw.threads,
+        "torch_interop_threads": hw.interop_threads,
+        "affinity": sorted({c for w in each for c in (w.cores or ())}),
+        "workers": len(slots),
+        "cudnn_benchmark": hw.cudnn_benchmark,
+        "cudnn_deterministic": hw.deterministic,
+        "deterministic_algorithms": hw.deterministic,
+    }
+
+
+def start_worker(config: pytest.Config, options: Any, plan: Any, worker: tuple[Path, Any], missing: str | None) -> None:
+    """An xdist worker of a perfsuite controller: its slot's cores (or GPU), the controller's run folder."""
+    from perfsuite.pinning import apply_hardware
+    from perfsuite.plugin import PERF_SESSION, WORKER_KEY, _sigterm_interrupts
+    from perfsuite.results.run import ResultsWriter
+    from perfsuite.session import PerfSession
+
+    run_dir, slot = worker
+    check_cuda_untouched(slot)
+    threads = apply_hardware(worker_hardware(plan.run.hardware, slot)) if not missing else {}
+    own = run_dir / WORKERS_DIR / slot.worker_id
+    own.mkdir(parents=True, exist_ok=True)
+    session = PerfSession(plan=plan, run_dir=run_dir, threads=threads, skip_reason=missing)
+    session.results = ResultsWriter(own / "results.json", suite=plan.suite.name, device=plan.device, started=run_dir.name.split("_")[0])
+    config.option.benchmark_json = str(own / "benchmark.json")  # the controller merges these into the run's benchmark.json
+    config.stash[PERF_SESSION] = session
+    config.stash[WORKER_KEY] = True
+    _sigterm_interrupts(config)
+    config.pluginmanager.register(XdistWorker(session, slot), WORKER_PLUGIN)
