@@ -424,7 +424,8 @@ def pytest_report_header(config: pytest.Config) -> list[str] | None:
     controller = config.pluginmanager.get_plugin("perfsuite-xdist-controller")
     if controller is not None:
         lines[-1] = f"perfsuite: {len(controller.slots)} xdist workers, one device each: " + "; ".join(
-            f"gw{s.index} cores {list(s.cores)}" + (f" CUDA_VISIBLE_DEVICES={s.cuda_visible}" if s.cuda_visible else "") for s in controller.slots
+            f"gw{s.index} cores {list(controller.pinned_cores(s, plan.run.hardware))}"
+            + (f" CUDA_VISIBLE_DEVICES={s.cuda_visible}" if s.cuda_visible else "") for s in controller.slots
         )
     if not config.option.collectonly:  # --collect-only measures nothing and keeps no run folder
         lines.append(f"perfsuite: run folder {perf.run_dir}")

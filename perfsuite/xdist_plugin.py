@@ -100,6 +100,11 @@ class XdistController:
     workers: dict[str, dict[str, Any]] = field(default_factory=dict)  # gw -> slot + threads, for env.json
     crashed: list[str] = field(default_factory=list)
 
+    @staticmethod
+    def pinned_cores(slot: WorkerSlot, hw: Any) -> tuple[int, ...]:
+        """The cores a worker pins to: the first `hardware.threads` of its slot."""
+        return worker_hardware(hw, slot).cores or slot.cores
+
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_setupnodes(self, config: pytest.Config, specs: Any) -> None:
         for k, spec in enumerate(specs):
@@ -183,7 +188,8 @@ class XdistController:
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        busy = [f"{gw}: cores {w['slot']['cores']}" + (f", CUDA_VISIBLE_DEVICES={w['slot']['cuda_visible']}" if w["slot"].get("cuda_visible") else "")
+        busy = [f"{gw}: cores {(w.get('threads') or {}).get('affinity') or w['slot']['cores']}"
+                + (f", CUDA_VISIBLE_DEVICES={w['slot']['cuda_visible']}" if w["slot"].get("cuda_visible") else "")
                 for gw, w in sorted(self.workers.items()) if "slot" in w]
         if busy:
             terminalreporter.write_line("perfsuite workers: " + "; ".join(busy))

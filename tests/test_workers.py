@@ -69,3 +69,35 @@ def test_a_crashed_test_id_leads_back_to_its_case():
     assert case_of_nodeid("t.py::test_x[gpt2.tiny-pydoc-eager-bs1-cpu-fp16]", cases) is cases[0]  # with another parameter
     assert case_of_nodeid("t.py::test_plain", cases) is None
     assert test_name_of("benches/t.py::test_latency[a-b]") == "test_latency"
+
+
+def test_a_cuda_worker_refuses_to_run_when_cuda_started_before_its_gpu_was_set(monkeypatch):
+    import sys
+    from types import ModuleType
+
+    from perfsuite.xdist_plugin import check_cuda_untouched
+
+    fake = ModuleType("torch")
+    fake.cuda = SimpleNamespace(is_initialized=lambda: True)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "torch", fake)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    with pytest.raises(pytest.UsageError, match="CUDA was initialised in xdist worker gw1 before perfsuite could give it GPU 3 alone"):
+        check_cuda_untouched(WorkerSlot(1, "cuda", (1,), "3"))
+    fake.cuda = SimpleNamespace(is_initialized=lambda: False)  # type: ignore[attr-defined]
+    check_cuda_untouched(WorkerSlot(1, "cuda", (1,), "3"))
+    import os
+
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "3"  # put in place when the spawn environment lacked it
+    check_cuda_untouched(WorkerSlot(0, "cpu", (0,)))  # a CPU worker: nothing to check
+
+
+def test_each_worker_pins_as_many_cores_as_it_has_threads():
+    from perfsuite.config.schema import HardwareSpec
+    from perfsuite.xdist_plugin import worker_hardware, workers_threads
+
+    hw = HardwareSpec(device="cpu", threads=2, interop_threads=1, pin=False, cores=None)
+    slots = plan_slots("cpu", 2, cores=list(range(8)), cuda_devices=[])
+    assert [(h.cores, h.threads, h.pin) for h in (worker_hardware(hw, s) for s in slots)] == [((0, 1), 2, True), ((4, 5), 2, True)]
+    assert workers_threads(hw, slots)["affinity"] == [0, 1, 4, 5] and workers_threads(hw, slots)["torch_threads"] == 2
+    one = plan_slots("cpu", 1, cores=[0], cuda_devices=[])
+    assert worker_hardware(hw, one[0]).threads == 1  # never more threads than cores
