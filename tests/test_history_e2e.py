@@ -105,3 +105,21 @@ def test_the_report_gets_a_trend_section_from_history(tmp_path):
     assert '<section id="trends">' in html and "<polyline" in html and "first commit after the change: 04cccccccccc" in html
     assert '<section id="trends">' not in write_report(runs[-1].run_dir, tmp_path / "plain.html")[0].read_text()
     assert json.loads((runs[0].run_dir / "env.json").read_text())["machine_id"] == "m-a"
+
+
+def test_the_session_reads_its_cases_trends_from_the_store_it_appended_to(tmp_path):
+    from types import SimpleNamespace
+
+    from perfsuite.history_plugin import HistoryPlugin
+
+    runs = [history_run(tmp_path / "runs", i, 0.010) for i in range(3)]
+    other = history_run(tmp_path / "other", 0, 0.5, machine="m-b")  # another machine: not this report's trend
+    plugin = HistoryPlugin(SimpleNamespace(run_dir=runs[-1].run_dir), str(tmp_path / "h.sqlite"))
+    plugin.store = HistoryStore(plugin.target)
+    for run in [*runs, other]:
+        append(plugin.store, run)
+    found = plugin.trends(runs[-1])
+    assert sorted(t.metric for t in found) == ["latency_p50_s", "samples_per_s"]
+    assert all(t.machine_id == "m-a" and len(t.points) == 3 for t in found)
+    plugin.error = "locked"
+    assert plugin.trends(runs[-1]) == []  # an append that failed: no trend section, no second error
