@@ -192,10 +192,23 @@ def test_new_model_without_config_json_says_what_is_supported(tmp_path: Path, ca
     assert not (tmp_path / "conf").exists()
 
 
+def test_new_model_from_a_hub_cache_entry_uses_its_snapshot_and_needs_weights(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = tmp_path / "models--org--tiny"
+    snap = repo / "snapshots" / "abc123"
+    snap.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("abc123")
+    (snap / "config.json").write_text(json.dumps({"model_type": "bert", "vocab_size": 64}))
+    assert main(["new", "model", "mine", "--from", str(repo), "--project", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{snap} has config.json but no weights" in err and "--family" in err
+
+
 def test_new_model_with_an_unknown_architecture_names_the_families_and_local(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     snap = tmp_path / "snap"
     snap.mkdir()
     (snap / "config.json").write_text(json.dumps({"model_type": "frobnicator", "architectures": ["FrobModel"], "auto_map": {"AutoModel": "x.Frob"}}))
+    (snap / "model.safetensors").write_bytes(b"weights")
     assert main(["new", "model", "mine", "--from", str(snap), "--project", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "unknown architecture: model_type 'frobnicator'" in err and "FrobModel" in err
@@ -296,16 +309,20 @@ def test_new_dataset_writes_the_bootstrap_layout_and_links_the_data(tmp_path: Pa
 
 
 def test_new_dataset_of_images_records_their_sizes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import numpy as np
     from PIL import Image
 
     data = tmp_path / "imgs"
     data.mkdir()
     for i, size in enumerate([(40, 30), (40, 30), (64, 64)]):
         Image.new("RGB", size, (i * 40, 0, 0)).save(data / f"img{i}.png")
+    np.savez(data / "stack.npz", gray=np.zeros((5, 30, 40), dtype=np.uint8), rgb=np.zeros((16, 16, 3), dtype=np.uint8))
     assert main(["new", "dataset", "pics", "--from", str(data), "--project", str(tmp_path / "p")]) == 0
     meta = yaml.safe_load((tmp_path / "p/datasets/pics/metadata.yaml").read_text())
-    assert meta["modality"] == "image" and meta["counts"]["images"] == 3 and meta["counts"]["sizes"] == {"40x30": 2, "64x64": 1}
-    assert yaml.safe_load((tmp_path / "p/conf/dataset/pics.yaml").read_text())["adapter"] == "images"
+    assert meta["modality"] == "image" and meta["counts"]["images"] == 9
+    assert meta["counts"]["sizes"] == {"40x30": 7, "64x64": 1, "16x16": 1}
+    conf = yaml.safe_load((tmp_path / "p/conf/dataset/pics.yaml").read_text())
+    assert conf["adapter"] == "images" and conf["files"] == ["**/*.npz", "**/*.png"]
     assert "model=resnet50.tiny --perf-override dataset=pics" in capsys.readouterr().out
 
 

@@ -83,7 +83,8 @@ def run_dataset(args: argparse.Namespace) -> int:
     plan = build_plan(files, subject=f"dataset {args.name}", force=args.force)
     if not plan.fatal:
         samples = validate_dataset(args.name, facts, files, conf=conf, project_root=layout.root)
-        print(f"validated dataset {args.name}: {samples} samples load as a run would read them")
+        capped = " (a run reads at most max_samples of them; see conf/dataset/NAME.yaml)" if samples < facts.samples else ""
+        print(f"validated dataset {args.name}: {samples} samples load as a run would read them{capped}")
     if not carry_out(plan, title=f"perfsuite new dataset {args.name}", dry_run=args.dry_run, echo=print):
         return 1
     if args.dry_run:

@@ -118,10 +118,9 @@ def _scan_images(root: Path, files: list[Path], patterns: tuple[str, ...], size:
             try:
                 with np.load(path) as arrays:
                     for key in arrays.files:
-                        a = arrays[key]
-                        n = a.shape[0] if a.ndim == 4 or (a.ndim == 3 and a.shape[2] not in (1, 3, 4)) else 1
+                        n, width, height = _npz_images(arrays[key].shape, f"{path}[{key}]")
                         count += n
-                        sizes[f"{a.shape[-2] if a.ndim == 4 else a.shape[1]}x{a.shape[-3] if a.ndim == 4 else a.shape[0]}"] += n
+                        sizes[f"{width}x{height}"] += n
             except (OSError, ValueError) as exc:
                 raise PerfDataError(f"cannot read {path}: {exc}") from None
             continue
@@ -138,6 +137,15 @@ def _scan_images(root: Path, files: list[Path], patterns: tuple[str, ...], size:
     shown = ", ".join(f"{k} x{v}" for k, v in common.items())
     summary = (f"{len(files)} image files ({size} bytes): {count} images; sizes (width x height): {shown}.",)
     return DataFacts(root, "image", "images", tuple(files), patterns, size, count, "text", extra, structure, summary)
+
+
+def _npz_images(shape: tuple[int, ...], where: str) -> tuple[int, int, int]:
+    """(images, width, height) of an .npz array, read the way the images adapter stacks them."""
+    if len(shape) == 4 or (len(shape) == 3 and shape[2] not in (1, 3, 4)):
+        return shape[0], shape[2], shape[1]  # N x H x W [x C]
+    if len(shape) in (2, 3):
+        return 1, shape[1], shape[0]  # H x W [x C]
+    raise PerfDataError(f"{where} has shape {shape}, not an image (H x W [x C]) or a stack of them (N x H x W [x C])")
 
 
 def root_env(name: str) -> str:

@@ -101,8 +101,12 @@ def _floats(value: Any) -> tuple[float, ...] | None:
 
 def read_snapshot(path: Path, *, families: dict[str, list[str]]) -> SnapshotFacts:
     """The facts of the snapshot at `path`; PerfConfigError when it is not one perfsuite can load."""
+    from perfsuite.bootstrap.snapshots import WEIGHT_PATTERNS, is_hub_repo_dir, missing_files, resolve_hub_repo
+
     if not path.is_dir():
         raise PerfConfigError("the snapshot folder does not exist", key="--from", value=str(path), hint="point --from at the folder that holds config.json and the weights")
+    if is_hub_repo_dir(path) and not (path / "config.json").is_file():  # a hub cache entry: models--org--name/
+        path = resolve_hub_repo(path).path
     config_json = path / "config.json"
     if not config_json.is_file():
         raise PerfConfigError(
@@ -117,6 +121,12 @@ def read_snapshot(path: Path, *, families: dict[str, list[str]]) -> SnapshotFact
         raise PerfConfigError(f"{config_json} is not valid JSON ({exc})", key="--from") from None
     if not isinstance(config, dict):
         raise PerfConfigError(f"{config_json} is not a JSON object", key="--from")
+    if missing_files(path, [], weights=True):
+        raise PerfConfigError(
+            f"{path} has config.json but no weights ({' or '.join(WEIGHT_PATTERNS)})",
+            key="--from",
+            hint="download the weights too (a hub download of config.json alone is not a snapshot), or use --family for random weights",
+        )
     pre: dict[str, Any] = {}
     pre_json = path / "preprocessor_config.json"
     if pre_json.is_file():
