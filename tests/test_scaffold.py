@@ -301,6 +301,9 @@ def test_new_dataset_writes_the_bootstrap_layout_and_links_the_data(tmp_path: Pa
     conf = yaml.safe_load((project / "conf/dataset/notes.yaml").read_text())
     assert conf["adapter"] == "text" and conf["root"] == "datasets/notes/source-data" and conf["files"] == ["**/*.jsonl", "**/*.txt"]
     assert "4 samples load as a run would read them" in out and "model=bert.tiny --perf-override dataset=notes" in out
+    before = _snapshot(project)
+    assert main(["new", "dataset", "notes", "--from", str(data), "--project", str(project)]) == 0  # again: nothing changes
+    assert "nothing to change" in capsys.readouterr().out and _snapshot(project) == before
 
     # its bootstrap.sh finds perfsuite and sees the link in place
     env = {**os.environ, "PERFSUITE_PYTHON": sys.executable, "PYTHONPATH": str(REPO)}

@@ -12,7 +12,6 @@ plan with --dry-run, and ends by printing the command that benchmarks the new mo
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import os
 from pathlib import Path
 from typing import Any
@@ -79,7 +78,7 @@ def run_dataset(args: argparse.Namespace) -> int:
     conf = layout.root / layout.conf
     facts = scan(Path(args.source).expanduser().absolute(), kind=args.kind, text_field=args.text_field)
     print(f"data {facts.root}: {' '.join(facts.summary_lines)}")
-    files = dataset_files(args.name, facts, conf=conf, project_root=layout.root, date=dt.date.today().isoformat())
+    files = dataset_files(args.name, facts, conf=conf, project_root=layout.root)
     plan = build_plan(files, subject=f"dataset {args.name}", force=args.force)
     if not plan.fatal:
         samples = validate_dataset(args.name, facts, files, conf=conf, project_root=layout.root)

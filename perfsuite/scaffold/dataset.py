@@ -152,7 +152,7 @@ def root_env(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name).upper() + "_ROOT"
 
 
-def dataset_files(name: str, facts: DataFacts, *, conf: Path, project_root: Path, date: str) -> list[FileWrite]:
+def dataset_files(name: str, facts: DataFacts, *, conf: Path, project_root: Path) -> list[FileWrite]:
     """datasets/NAME/{bootstrap.sh,bootstrap.yaml,README.md,metadata.yaml} and conf/dataset/NAME.yaml."""
     folder = project_root / "datasets" / name
     title = f"{facts.kind} data from {facts.root.name}"
@@ -170,7 +170,6 @@ def dataset_files(name: str, facts: DataFacts, *, conf: Path, project_root: Path
         "summary": " ".join(facts.summary_lines),
         "summary_line": facts.summary_lines[0].rstrip("."),
         "conf_file": str((conf / "dataset" / f"{name}.yaml").relative_to(project_root)) if conf.is_relative_to(project_root) else str(conf / "dataset" / f"{name}.yaml"),
-        "date": date,
     }
     return [
         FileWrite(folder / "bootstrap.sh", render("dataset/bootstrap.sh.j2", **context), executable=True),

@@ -85,7 +85,7 @@ def init_items(options: InitOptions) -> list[FileWrite | Merge]:
     check_name(layout.suite, what="suite", reserved=ConfSources.create().options("suite"))
     context = {
         "suite": layout.suite,
-        "description": f"Benchmarks of {root.resolve().name or 'this project'} (perfsuite init)",
+        "description": "This project's benchmarks (perfsuite init)",
         "benches": layout.benches,
         "conf": layout.conf,
         "out": layout.out,
@@ -97,7 +97,7 @@ def init_items(options: InitOptions) -> list[FileWrite | Merge]:
         "requirement": _requirement_with_extra(options.requirement, "cuda") if options.device == "cuda" else options.requirement,
         "requirement_cuda": _requirement_with_extra(options.requirement, "cuda"),
         "cuda_image": CUDA_IMAGE,
-        "image": f"{check_image_name(root)}-perf",
+        "image": "perfsuite-bench",
     }
     items: list[FileWrite | Merge] = [
         FileWrite(root / layout.conf / "suite" / f"{layout.suite}.yaml", render("project/suite.yaml.j2", **context)),
@@ -108,12 +108,6 @@ def init_items(options: InitOptions) -> list[FileWrite | Merge]:
         lines_merge(root / ".gitignore", render("project/gitignore.j2", **context)),
     ]
     return items
-
-
-def check_image_name(root: Path) -> str:
-    """A docker image name from the project folder's name: lowercase letters, digits, '-' and '_'."""
-    name = re.sub(r"[^a-z0-9_-]+", "-", root.resolve().name.lower()).strip("-_")
-    return name or "project"
 
 
 def lines_merge(path: Path, block: str) -> Merge:
