@@ -70,7 +70,7 @@ def _supported_help(families: dict[str, list[str]]) -> str:
         f"can build, loaded by perfsuite's `local` adapter with its real weights; (2) --family with a built-in preset "
         f"({presets}). To use `local` by hand, write conf/model/NAME/arch/NAME.default.yaml with "
         "`adapter: local`, `modality: text|image|auto` and `path: /folder/with/config.json`, or link the snapshot as "
-        "models/NAME (models/bootstrap.sh) and run with --perf-override model=NAME"
+        "models/NAME (`perfsuite bootstrap models`, docs/bring-your-own.md) and run with --perf-override model=NAME"
     )
 
 
