@@ -297,3 +297,68 @@ def test_nvtx_range_is_popped_when_the_phase_raises():
         with phase_ranges("cuda", nvtx=nvtx)("load"):
             raise KeyError("x")
     assert nvtx.log == ["push perfsuite:load", "pop"]
+
+
+# -- results and the headline -----------------------------------------------------------------------
+
+
+def _result(test: str, outcome: str = "passed", reason: str | None = None, **parts):
+    from perfsuite.results.case import CaseInfo, CaseResult
+
+    info = CaseInfo(id="m-d-eager-bs1-cpu", model="m", model_family="gpt2", modality="text", dataset="d", runtime="eager",
+                    batch_size=1, device="cpu", precision="fp32", seed=0)
+    return CaseResult(test=test, kind="profile", case=info, outcome=outcome, finished="2026-01-01T00:00:00", reason=reason, **parts)
+
+
+def test_deep_sections_round_trip_and_are_absent_when_not_measured():
+    from perfsuite.results.case import CaseResult
+    from perfsuite.results.deep import NsightSummary
+
+    plain = _result("test_profile").to_dict()
+    assert not {"layers", "memory_timeline", "nsight"} & set(plain)  # older readers never meet a new key
+    nsight = NsightSummary(({"tool": "nsys", "command": "nsys profile x", "status": "skipped", "reason": "nsys not found on PATH"},))
+    mt = MemoryTimelineSummary("cpu", "t.csv", ({"phase": "timed", "calls": 3, "peak_bytes": 10},), timeline="r.csv")
+    full = _result("test_nsight", "skipped", "nsys not found", nsight=nsight, memory_timeline=mt)
+    back = CaseResult.from_doc(Doc.root(json.loads(json.dumps(full.to_dict())), "results.json"))
+    assert back.nsight == nsight and back.memory_timeline == mt and back.layers is None
+    with pytest.raises(Exception, match="status"):
+        CaseResult.from_doc(Doc.root({**full.to_dict(), "nsight": {"runs": [{"tool": "nsys", "command": "x"}]}}, "results.json"))
+
+
+def test_headline_shows_deep_tables_and_a_failed_layer_pass_with_its_reason():
+    from perfsuite.report.headline import Table, headline
+
+    layers = LayerSummary("l.csv", 2, 0.02, 0.021, 0.02, top=({"module": "encoder", "type": "Enc", "time_s": 0.015, "share": 0.75,
+                                                               "calls": 1.0, "params": 1000, "flops": 2e6},))
+    results = [
+        _result("test_profile", profile=ProfileSummary(op_table="o.csv", top_ops=({"name": "ProfilerStep*"}, {"name": "aten::mm"}),
+                                                       overhead={"ratio": 1.25})),
+        _result("test_layers", layers=layers),
+        _result("test_layers", "failed", "layer pass failed: RuntimeError: boom"),
+        _result("test_memory_timeline", memory_timeline=MemoryTimelineSummary("cpu", "t", (
+            {"phase": "load", "peak_bytes": 2**20, "peak_increase_bytes": 2**19}, {"phase": "timed", "peak_bytes": 2**21, "peak_increase_bytes": 0}))),
+    ]
+    tables = {b.title.split(":")[0]: b for b in headline(results) if isinstance(b, Table)}
+    assert set(tables) == {"profile", "layers", "memory timeline"}
+    (prow,) = tables["profile"].rows
+    assert [c.text for c in prow][3:5] == ["aten::mm", "+25.0%"]
+    lrows = [[c.text for c in row] for row in tables["layers"].rows]
+    assert lrows[0][:5] == ["m-d-eager-bs1-cpu", "encoder", "Enc", "15.0 ms", "75.0%"] and lrows[0][-1] == "hooks +5.0%"
+    assert lrows[1][-1] == "failed: layer pass failed: RuntimeError: boom"
+    (mrow,) = [[c.text for c in row] for row in tables["memory timeline"].rows]
+    assert mrow[1:6] == ["host RSS", "1.00 MiB (+512 KiB)", "-", "2.00 MiB", "-"]
+
+
+def test_disk_full_during_the_profilers_own_export_removes_the_partial_file(tmp_path, monkeypatch):
+    """torch writes the raw chrome trace itself (export_chrome_trace): a full disk there is caught too."""
+    import torch.profiler
+
+    def full(self, path):
+        Path(path).write_text('{"traceEvents": [')
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(torch.profiler.profile, "export_chrome_trace", full)
+    settings = ProfilerSettings(TorchProfilerSpec(wait=0, warmup=1, active=1, with_flops=False))
+    with pytest.raises(PerfProfileError, match=r"writing the trace .*x\.json failed \(the disk is full"):
+        profile_case(lambda: torch.ones(2) + 1, settings, device="cpu", out_dir=tmp_path, name="x")
+    assert list((tmp_path / "traces").iterdir()) == []

@@ -27,6 +27,15 @@ def remove_quietly(*paths: Path) -> None:
             pass
 
 
+def write_failed(path: Path, what: str, exc: OSError) -> PerfProfileError:
+    """The error for a file that could not be written (and was removed): names it and why."""
+    why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or type(exc).__name__)
+    return PerfProfileError(
+        f"writing the {what} {path} failed ({why}: {exc}); the partial file was removed. "
+        "Free space in the run folder (or point --perf-out-dir elsewhere) and rerun this stage"
+    )
+
+
 def write_artifact(path: Path, write: Callable[[Path], None], what: str, *, also_remove: Sequence[Path] = ()) -> Path:
     """`write(path)`; on an OSError, remove `path` (and `also_remove`) and raise `PerfProfileError`."""
     try:
@@ -34,11 +43,7 @@ def write_artifact(path: Path, write: Callable[[Path], None], what: str, *, also
         write(path)
     except OSError as exc:
         remove_quietly(path, *also_remove)
-        why = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
-        raise PerfProfileError(
-            f"writing the {what} {path} failed ({why}: {exc}); the partial file was removed. "
-            "Free space in the run folder (or point --perf-out-dir elsewhere) and rerun this stage"
-        ) from exc
+        raise write_failed(path, what, exc) from exc
     return path
 
 

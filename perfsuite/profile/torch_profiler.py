@@ -27,7 +27,7 @@ from typing import Any
 
 from perfsuite.config.schema import CaseConfig, TorchOutputSpec, TorchProfilerSpec
 from perfsuite.errors import PerfProfileError
-from perfsuite.profile.files import remove_quietly, write_artifact, write_csv
+from perfsuite.profile.files import remove_quietly, write_artifact, write_csv, write_failed
 from perfsuite.results.layout import path_inside
 
 #: The profiler's own spans around each scheduled step: never the headline op.
@@ -246,7 +246,7 @@ def profile_case(
         averages = prof.key_averages()
     except OSError as exc:  # the trace export ran out of space (or permission) inside the profiler
         remove_quietly(raw_trace, trace_path)
-        raise PerfProfileError(f"writing the trace {raw_trace} failed ({exc}); the partial file was removed") from exc
+        raise write_failed(raw_trace, "trace", exc) from exc
     except Exception as exc:
         remove_quietly(raw_trace, trace_path)
         raise PerfProfileError(f"torch.profiler failed on this case: {type(exc).__name__}: {exc}") from exc
