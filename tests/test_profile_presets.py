@@ -44,8 +44,13 @@ def test_a_preset_key_that_does_not_exist_names_the_valid_keys(section, conf_dir
 
 
 def test_a_preset_that_does_not_exist_lists_the_presets():
-    with pytest.raises(PerfConfigError, match=r"profiling/nsys.*nope.*Allowed: default"):
+    with pytest.raises(PerfConfigError, match=r"profiling/nsys.*nope.*Allowed: default, timed"):
         plan("profiling/nsys=nope")
+
+
+def test_the_timed_presets_keep_only_the_timed_rounds():
+    prof = plan("profiling/nsys=timed", "profiling/ncu=timed").cases[0].config.profiling
+    assert prof.nsys.capture_nvtx == "perfsuite:timed" and prof.ncu.nvtx_include == "perfsuite:timed/" and prof.ncu.set == "full"
 
 
 @pytest.mark.parametrize(
@@ -88,8 +93,9 @@ def test_nsys_and_ncu_commands_are_exact(tmp_path):
     nsys = nsight_command("nsys", case, child, tmp_path)
     argv = list(nsys.argv)
     assert argv[:6] == ["nsys", "profile", "--trace=cuda,nvtx,osrt", "--sample=none", f"--output={tmp_path / case.id}.nsys", "--force-overwrite=true"]
-    assert argv[6:9] == ["--capture-range=nvtx", "--nvtx-capture=perfsuite:timed", "--capture-range-end=stop"]
-    assert argv[9:14] == ["python", "-m", "pytest", child.node, "--perf-suite"]
+    assert argv[6:10] == ["--capture-range=nvtx", "--nvtx-capture=perfsuite:timed", "--capture-range-end=stop",
+                          "--env-var=NSYS_NVTX_PROFILER_REGISTER_ONLY=0"]
+    assert argv[10:15] == ["python", "-m", "pytest", child.node, "--perf-suite"]
     assert "pipeline=deep_profile" not in argv and argv[argv.index("pipeline=default") - 1] == "--perf-override"
     assert shlex.split(nsys.shell()) == argv and nsys.report == tmp_path / f"{case.id}.nsys.nsys-rep"
     ncu = list(nsight_command("ncu", case, child, tmp_path).argv)

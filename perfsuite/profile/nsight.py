@@ -74,7 +74,9 @@ class NsightCommand:
 def nsys_argv(spec: NsysSpec, output: Path) -> list[str]:
     args = ["nsys", "profile", f"--trace={','.join(spec.trace)}", f"--sample={spec.sample}", f"--output={output}", "--force-overwrite=true"]
     if spec.capture_nvtx:
-        args += ["--capture-range=nvtx", f"--nvtx-capture={spec.capture_nvtx}", "--capture-range-end=stop"]
+        # torch.cuda.nvtx pushes unregistered strings, which nsys ignores for capture unless told.
+        args += ["--capture-range=nvtx", f"--nvtx-capture={spec.capture_nvtx}", "--capture-range-end=stop",
+                 "--env-var=NSYS_NVTX_PROFILER_REGISTER_ONLY=0"]
     return args + list(spec.extra_args)
 
 
