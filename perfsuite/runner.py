@@ -231,7 +231,7 @@ def measure_generation_case(case: Case, model: Any, batches: Any) -> tuple[Any, 
     new_tokens = case.config.infer.max_new_tokens
     result = None
     with catch_oom(case.batch_size, device=case.device) as oom:
-        with _tracked(case, outcome):
+        with _tracked(case, outcome), phase_ranges(case.device)("timed"):  # warm-up runs included (NVTX on CUDA)
             result = measure_generation(
                 model.module, inputs, max_new_tokens=new_tokens, runs=spec.generation_runs, warmup_runs=spec.generation_warmup_runs
             )
