@@ -33,7 +33,9 @@ def _default(cls: type, name: str) -> Any:
     return next(fl.default for fl in dataclasses.fields(cls) if fl.name == name)
 
 
-def _profiling_spec(prof: Fields) -> ProfilingSpec:
+def _profiling_spec(prof: Fields, files: Mapping[str, str | None], overridden: Mapping[str, str]) -> ProfilingSpec:
+    from perfsuite.config.profiling import deep_profiling_specs
+
     t = prof.required("torch")
     d = functools.partial(_default, TorchProfilerSpec)
     activities = t.str_list("activities", nonempty=True, default=list(d("activities")))
@@ -54,8 +56,9 @@ def _profiling_spec(prof: Fields) -> ProfilingSpec:
     t.done()
     if spec.steps > MAX_PROFILER_STEPS:
         t.error("active", f"wait + warmup + active = {spec.steps} profiled calls, more than perfsuite's limit of {MAX_PROFILER_STEPS}", value=spec.active)
+    layers, memory, nsys, ncu = deep_profiling_specs(prof, files, overridden)
     prof.done()
-    return ProfilingSpec(torch=spec)
+    return ProfilingSpec(torch=spec, layers=layers, memory=memory, nsys=nsys, ncu=ncu)
 
 
 def _output_spec(out: Fields) -> OutputSpec:
@@ -108,7 +111,7 @@ def check_sections(data: dict[str, Any], files: Mapping[str, str | None], overri
             p.error(f"stages[{i}]", "unknown stage", value=stage, allowed=STAGES)
     p.done()
     prof = Fields(data.get("profiling"), section="profiling", file=files.get("profiling/torch"), overridden=overridden)
-    profiling = _profiling_spec(prof)
+    profiling = _profiling_spec(prof, files, overridden)
     out = Fields(data.get("output"), section="output", file=files.get("output/direct"), overridden=overridden)
     output = _output_spec(out)
     seed = top.integer("seed", minimum=0, default=0)

@@ -88,6 +88,23 @@ def links_of(run: RunResult, run_dir: Path, report_dir: Path) -> dict[str, tuple
     return out
 
 
+def deep_links_of(run: RunResult, run_dir: Path, report_dir: Path) -> tuple[tuple[str, str, str], ...]:
+    """(case id, what, href) for each deep-profile file still in the run folder."""
+    out = []
+    for c in run.cases:
+        found = []
+        if c.layers is not None:
+            found.append(("layer table", c.layers.table, "tables"))
+        if c.memory_timeline is not None:
+            mt = c.memory_timeline
+            found += [("memory by phase", mt.table, "tables"), ("CUDA memory snapshot", mt.snapshot, "traces"), ("RSS timeline", mt.timeline, "tables")]
+        for what, stored, folder in found:
+            href = artifact_href(stored, run_dir, folder, report_dir)
+            if href is not None:
+                out.append((c.case.id, what, href))
+    return tuple(out)
+
+
 def gather(
     run_dir: Path,
     *,
@@ -129,6 +146,7 @@ def gather(
         comparison=comparison,
         baseline=baseline,
         links=links_of(run, run_dir, report_dir) if run is not None else {},
+        deep_links=deep_links_of(run, run_dir, report_dir) if run is not None else (),
         problems=tuple(problems),
         generated=_dt.datetime.now().isoformat(timespec="seconds"),
         version=__version__,

@@ -19,6 +19,7 @@ from markupsafe import Markup
 from perfsuite.report import units
 from perfsuite.compare.speedup import speedups
 from perfsuite.report.charts import flops_rows, forest, model_panels, roofline
+from perfsuite.report.deep_tables import LAYER_HEADER, MEMORY_HEADER, NSIGHT_HEADER, deep_rows, profiler_overhead
 from perfsuite.report.shown import ComparisonView, Panel, worst
 from perfsuite.results.case import CaseResult
 from perfsuite.results.run import RunResult
@@ -36,6 +37,7 @@ class ReportInputs:
     comparison: ComparisonView | None = None
     baseline: RunResult | None = None  # the compared run itself, when loaded: its boxes and curves are drawn too
     links: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)  # case id -> (trace, op table) hrefs
+    deep_links: tuple[tuple[str, str, str], ...] = ()  # (case id, what, href): layer tables, memory snapshots/timelines
     problems: tuple[str, ...] = ()  # what is missing or unreadable, in words
     generated: str = ""
     version: str = ""
@@ -55,6 +57,8 @@ class Page:
     panels: tuple[Panel, ...]
     open_panels: int
     profiles: tuple[Mapping[str, Any], ...]
+    deep: tuple[Mapping[str, Any], ...]  # the deep-profile tables: {title, header, rows}
+    deep_links: tuple[tuple[str, str, str], ...]
     flops: tuple[Mapping[str, str], ...]
     roofline_svg: Markup | None
     generated: str
@@ -93,6 +97,8 @@ def build_page(inp: ReportInputs) -> Page:
         panels=tuple(panels),
         open_panels=OPEN_PANELS,
         profiles=tuple(profile_rows(cases, inp.links)),
+        deep=tuple(deep_sections(cases)),
+        deep_links=inp.deep_links,
         flops=tuple(flops),
         roofline_svg=roofline(cases),
         generated=inp.generated,
@@ -240,5 +246,17 @@ def profile_rows(cases: Sequence[CaseResult], links: Mapping[str, tuple[str | No
         top = [f"{op.get('name')} ({units.duration(float(op.get('self_cpu_us') or 0) * 1e-6)} self CPU)" for op in ops_shown[:3]]
         out.append({"id": c.case.id, "flops": units.si(p.flops_per_call, "FLOP") if p.flops_per_call else "–",
                     "top": top, "trace": trace, "ops": ops, "activities": ", ".join(p.activities),
+                    "overhead": profiler_overhead(c),
                     "missing": [w for w, href, stored in (("trace", trace, p.trace), ("op table", ops, p.op_table)) if stored and not href]})
     return out
+
+
+def deep_sections(cases: Sequence[CaseResult]) -> list[dict[str, Any]]:
+    """Per-layer time, memory by phase and Nsight runs: the same rows as the terminal's tables."""
+    rows = deep_rows([c for c in cases if c.kind == "profile"])
+    titles = (
+        ("layers", "Per-layer time: the slowest modules (inclusive time per forward, forward hooks in a pass of their own)", LAYER_HEADER),
+        ("memory", "Memory timeline: peak per phase (growth within the phase in brackets)", MEMORY_HEADER),
+        ("nsight", "Nsight Systems / Nsight Compute", NSIGHT_HEADER),
+    )
+    return [{"id": key, "title": title, "header": header, "rows": rows[key]} for key, title, header in titles if rows[key]]

@@ -20,6 +20,7 @@ from perfsuite.measure.oom import OomRecord
 from perfsuite.measure.record import Measurement
 from perfsuite.measure.stats import SampleStats, json_float
 from perfsuite.measure.throughput import Throughput
+from perfsuite.results.deep import LayerSummary, MemoryTimelineSummary, NsightSummary
 from perfsuite.results.reading import Doc, convert
 from perfsuite.results.runtime_setup import RuntimeSetup
 from perfsuite.runtimes.parity import ParityResult
@@ -252,6 +253,8 @@ class ProfileSummary:
     top_ops: tuple[Mapping[str, Any], ...] = ()
     activities: tuple[str, ...] = ()
     dropped_activities: Mapping[str, str] = field(default_factory=dict)
+    headline_op: str | None = None  # optional: runs before it was recorded derive it from top_ops
+    overhead: Mapping[str, Any] | None = None  # profiled vs unprofiled median per call (ProfilerOverhead.to_dict)
 
     @classmethod
     def of(cls, result: Any) -> ProfileSummary:
@@ -259,11 +262,19 @@ class ProfileSummary:
 
     @property
     def top_op(self) -> str | None:
+        """The headline op: the top op by the table's sort key, the profiler's step wrappers excluded."""
+        if self.headline_op:
+            return self.headline_op
         for op in self.top_ops:
             name = op.get("name") if isinstance(op, Mapping) else None
-            if isinstance(name, str):
+            if isinstance(name, str) and not name.startswith("ProfilerStep"):
                 return name
         return None
+
+    @property
+    def overhead_ratio(self) -> float | None:
+        ratio = (self.overhead or {}).get("ratio")
+        return float(ratio) if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -275,6 +286,8 @@ class ProfileSummary:
             "top_ops": [dict(op) for op in self.top_ops],
             "activities": list(self.activities),
             "dropped_activities": dict(self.dropped_activities),
+            "headline_op": self.headline_op,
+            "overhead": None if self.overhead is None else dict(self.overhead),
         }
 
     @classmethod
@@ -288,6 +301,8 @@ class ProfileSummary:
             top_ops=tuple(op.data for op in doc.items("top_ops", [])),
             activities=doc.strings("activities", ()),
             dropped_activities=doc.mapping("dropped_activities", {}),
+            headline_op=doc.string("headline_op", None),
+            overhead=doc.mapping("overhead", None),
         )
 
 
@@ -394,6 +409,9 @@ class CaseResult:
     parity: ParityResult | None = None  # the runtime's outputs against eager fp32, checked before timing
     details: Mapping[str, Any] = field(default_factory=dict)  # display-only: model info, runtime, data origin, threads
     runtime_setup: RuntimeSetup | None = None  # compile/export before timing (compiled and exported runtimes)
+    layers: LayerSummary | None = None  # layer_timing stage (optional section)
+    memory_timeline: MemoryTimelineSummary | None = None  # memory_timeline stage (optional section)
+    nsight: NsightSummary | None = None  # nsight stage (optional section)
     # output.direct.save_raw_samples: false stores only the statistics (and how they were made)
     keep_samples: bool = field(default=True, compare=False)
 
@@ -449,7 +467,17 @@ class CaseResult:
             "parity": None if self.parity is None else self.parity.to_dict(),
             "details": details,
             "runtime_setup": None if self.runtime_setup is None else self.runtime_setup.to_dict(),
+            **self._deep_sections(),
         }
+
+    def _deep_sections(self) -> dict[str, Any]:
+        """The deep-profile sections, present only when measured: older readers never see a new key."""
+        out = {}
+        for key in ("layers", "memory_timeline", "nsight"):
+            part = getattr(self, key)
+            if part is not None:
+                out[key] = part.to_dict()
+        return out
 
     def extra_info(self, *, include_samples: bool = False) -> dict[str, Any]:
         """pytest-benchmark's extra_info for this case: the same figures, derived from this result."""
@@ -488,6 +516,9 @@ class CaseResult:
         static = doc.sub("static", None)
         parity = doc.sub("parity", None)
         setup = doc.sub("runtime_setup", None)
+        layers = doc.sub("layers", None)
+        timeline = doc.sub("memory_timeline", None)
+        nsight = doc.sub("nsight", None)
         return cls(
             test=doc.string("test"),
             kind=kind,
@@ -511,6 +542,9 @@ class CaseResult:
             parity=None if parity is None else _parity_from(parity),
             details=doc.mapping("details", {}),
             runtime_setup=None if setup is None else RuntimeSetup.from_doc(setup),
+            layers=None if layers is None else LayerSummary.from_doc(layers),
+            memory_timeline=None if timeline is None else MemoryTimelineSummary.from_doc(timeline),
+            nsight=None if nsight is None else NsightSummary.from_doc(nsight),
         )
 
 
@@ -536,6 +570,9 @@ class CaseDraft:
     details: dict[str, Any] = field(default_factory=dict)
     runtime_setup: RuntimeSetup | None = None
     keep_samples: bool = True  # output.direct.save_raw_samples
+    layers: LayerSummary | None = None
+    memory_timeline: MemoryTimelineSummary | None = None
+    nsight: NsightSummary | None = None
 
     def finish(self, test: str, outcome: str, reason: str | None) -> CaseResult:
         return CaseResult(
@@ -558,6 +595,9 @@ class CaseDraft:
             details=dict(self.details),
             runtime_setup=self.runtime_setup,
             keep_samples=self.keep_samples,
+            layers=self.layers,
+            memory_timeline=self.memory_timeline,
+            nsight=self.nsight,
         )
 
     def extra_info(self) -> dict[str, Any]:
