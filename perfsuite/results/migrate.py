@@ -1,6 +1,6 @@
 """`perfsuite migrate-out`: move an older or hand-made `out/` into the current layout.
 
-Everything at the top of `out/` that is not `runs/`, `baselines/`, `cache/` or `_archive/` is
+Everything at the top of `out/` that is not `runs/`, `baselines/`, `cache/`, `tracking/` or `_archive/` is
 foreign. Each foreign file is mapped, in this order:
 
 1. under a top-level cache folder (`onnx/`, `compiled/`, `engines/`, `exported/`) -> `cache/<folder>/...`;
@@ -50,7 +50,7 @@ from perfsuite.results.migrate_map import (  # noqa: F401  (find_timestamp: re-e
     parse_time_value,
 )
 
-LAYOUT_DIRS: tuple[str, ...] = ("runs", "baselines", "cache", "_archive")
+LAYOUT_DIRS: tuple[str, ...] = ("runs", "baselines", "cache", "tracking", "_archive")
 
 
 @dataclass(frozen=True)
@@ -372,7 +372,7 @@ def _show(plan: MigrationPlan, root: Path, *, apply: bool, echo: Echo) -> int | 
     mode = "applying" if apply else "dry run: nothing is changed; re-run with --apply to do it"
     echo(f"migrate-out {root} ({mode}):")
     if not plan.moves and not plan.remove_dirs:
-        echo("  nothing to do: the folder already follows the layout (runs/, baselines/, cache/, _archive/).")
+        echo("  nothing to do: the folder already follows the layout (runs/, baselines/, cache/, tracking/, _archive/).")
         return 0
     render_plan(plan, echo)
     echo(
