@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import subprocess
+import sys
+
 import pytest
 
 from conftest import FAST_POLICY, REPO, as_overrides
@@ -13,15 +16,41 @@ from test_tracking import silent_server  # noqa: F401 - a fixture: a tracking UR
 SMOKE = ["--perf-suite", "smoke", *as_overrides(["model=gpt2.tiny", "dataset=pydoc", "infer.batch_sizes=[1,2]", *FAST_POLICY])]
 
 
+# The trackers' own readers run in a child process: pytester drops the modules a test imports, and
+# MLflow's SQLAlchemy store does not survive being imported a second time in one process.
+READ_BACK = """
+import json, sys
+from mlflow.tracking import MlflowClient
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+db, tb, key = sys.argv[1:4]
+client = MlflowClient(f"sqlite:///{db}")
+(run,) = client.search_runs([client.get_experiment_by_name("perfsuite").experiment_id])
+rid = run.info.run_id
+acc = EventAccumulator(tb)
+acc.Reload()
+print(json.dumps({
+    "run": {"name": run.info.run_name, "status": run.info.status, "tags": run.data.tags, "params": run.data.params, "metrics": run.data.metrics},
+    "history": {str(m.step): m.value for m in client.get_metric_history(rid, key)},
+    "artifacts": [a.path for a in client.list_artifacts(rid)],
+    "traces": [a.path for a in client.list_artifacts(rid, "traces")],
+    "scalars": {str(e.step): e.value for e in acc.Scalars(key)},
+}))
+"""
+KEY = "test_latency/gpt2.tiny-pydoc-eager-cpu/latency_p50_s"
+
+
+def read_back(db: Path, tb: Path) -> dict:
+    done = subprocess.run([sys.executable, "-c", READ_BACK, str(db), str(tb), KEY], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def run_benches(pytester: pytest.Pytester, out: Path, *args: str) -> pytest.RunResult:
     argv = [str(REPO / "benches"), "-p", "no:cacheprovider", "--perf-out-dir", str(out), *SMOKE]
     return pytester.runpytest_subprocess(*argv, *args)
 
 
 def test_a_run_with_mlflow_and_tensorboard_is_read_back_by_both(pytester: pytest.Pytester, tmp_path: Path):
-    from mlflow.tracking import MlflowClient
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
     out = tmp_path / "out"
     result = run_benches(
         pytester, out, "-k", "test_latency or test_profile",
@@ -31,23 +60,17 @@ def test_a_run_with_mlflow_and_tensorboard_is_read_back_by_both(pytester: pytest
     (run_dir,) = (out / "runs").iterdir()
     result.stdout.fnmatch_lines([f"tracking: mlflow: sqlite:///{out / 'tracking' / 'mlflow.db'} (experiment 'perfsuite', run *)",
                                  f"tracking: tensorboard: {run_dir / 'tensorboard'} (* scalars, 2 profiler traces)"])
-    client = MlflowClient(f"sqlite:///{out / 'tracking' / 'mlflow.db'}")
-    (run,) = client.search_runs([client.get_experiment_by_name("perfsuite").experiment_id])
-    assert run.info.run_name == run_dir.name and run.info.status == "FINISHED"
-    assert run.data.tags["perfsuite.suite"] == "smoke" and run.data.params["perfsuite.device"] == "cpu"
-    assert run.data.params["model.config.n_layer"] == "2" and run.data.params["output.tracking"] == '["mlflow","tensorboard"]'
-    key = "test_latency/gpt2.tiny-pydoc-eager-cpu/latency_p50_s"
-    assert sorted(m.step for m in client.get_metric_history(run.info.run_id, key)) == [1, 2]
-    assert all(m.value > 0 for m in client.get_metric_history(run.info.run_id, key))
-    assert "test_profile/gpt2.tiny-pydoc-eager-cpu/flops_per_call" in run.data.metrics
-    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
-    assert {"report.html", "results.json", "run_config.yaml", "env.json", "tables", "traces"} <= artifacts  # report.html: written before the export
-    assert len(client.list_artifacts(run.info.run_id, "traces")) == 2
-    acc = EventAccumulator(str(run_dir / "tensorboard"))
-    acc.Reload()
-    assert sorted(e.step for e in acc.Scalars(key)) == [1, 2]
-    mlflow_values = {m.step: m.value for m in client.get_metric_history(run.info.run_id, key)}
-    assert {e.step: e.value for e in acc.Scalars(key)} == pytest.approx(mlflow_values)  # the same numbers in both
+    back = read_back(out / "tracking" / "mlflow.db", run_dir / "tensorboard")
+    run = back["run"]
+    assert run["name"] == run_dir.name and run["status"] == "FINISHED"
+    assert run["tags"]["perfsuite.suite"] == "smoke" and run["params"]["perfsuite.device"] == "cpu"
+    assert run["params"]["model.config.n_layer"] == "2" and run["params"]["output.tracking"] == '["mlflow","tensorboard"]'
+    history = back["history"]  # test_latency/gpt2.tiny-pydoc-eager-cpu/latency_p50_s: step -> value
+    assert sorted(history) == ["1", "2"] and all(v > 0 for v in history.values())
+    assert "test_profile/gpt2.tiny-pydoc-eager-cpu/flops_per_call" in run["metrics"]
+    assert {"report.html", "results.json", "run_config.yaml", "env.json", "tables", "traces"} <= set(back["artifacts"])  # report.html: written before the export
+    assert len(back["traces"]) == 2
+    assert back["scalars"] == pytest.approx(history)  # TensorBoard has the same numbers at the same steps
     assert len(list((run_dir / "tensorboard").glob("*.pt.trace.json.gz"))) == 2
     assert json.loads((run_dir / "tracking.json").read_text())["mlflow"]["ok"]
 
