@@ -311,3 +311,15 @@ def test_track_command_exit_status_1_when_a_tracker_fails(run_dir, capsys, monke
     with pytest.raises(SystemExit):
         main(["track", str(run_dir), "--to", "neptune"])
     assert "unknown tracker 'neptune'" in capsys.readouterr().err
+
+
+def test_migrate_out_leaves_the_mlflow_store_alone(tmp_path):
+    from perfsuite.results.migrate import migrate_out
+
+    out = tmp_path / "out"
+    (out / "tracking" / "mlflow-artifacts").mkdir(parents=True)
+    (out / "tracking" / "mlflow.db").write_bytes(b"sqlite")
+    (out / "notes.txt").write_text("loose")
+    assert migrate_out(out, apply=True, echo=lambda line: None) == 0
+    assert (out / "tracking" / "mlflow.db").read_bytes() == b"sqlite" and (out / "tracking" / "mlflow-artifacts").is_dir()
+    assert not (out / "_archive" / "unmapped" / "tracking").exists() and (out / "_archive" / "unmapped" / "notes.txt").is_file()

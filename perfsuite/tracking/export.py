@@ -7,7 +7,9 @@ prints one line per tracker) and recorded in the run folder's `tracking.json`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,6 +22,12 @@ TRACKING_FILE = "tracking.json"
 
 def export_one(tracked: TrackedRun, spec: TrackingSpec, name: str, *, store: Path, base: Path) -> TrackerOutcome:
     """One tracker's export; `store` is <out>/tracking (MLflow's default store), `base` resolves relative paths."""
+    start = time.monotonic()
+    outcome = _export(tracked, spec, name, store=store, base=base)
+    return dataclasses.replace(outcome, seconds=round(time.monotonic() - start, 3))
+
+
+def _export(tracked: TrackedRun, spec: TrackingSpec, name: str, *, store: Path, base: Path) -> TrackerOutcome:
     try:
         if name == "mlflow":
             from perfsuite.tracking import mlflow_tracker

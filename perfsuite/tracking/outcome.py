@@ -27,6 +27,7 @@ class TrackerOutcome:
     where: str  # the tracking URI / log dir / W&B run, or the reason it failed
     note: str | None = None
     ref: str | None = None  # the tracker's own id of the run (MLflow run id, W&B run id)
+    seconds: float | None = None  # how long the export took (tracking.json), imports included
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
