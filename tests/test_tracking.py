@@ -323,3 +323,13 @@ def test_migrate_out_leaves_the_mlflow_store_alone(tmp_path):
     assert migrate_out(out, apply=True, echo=lambda line: None) == 0
     assert (out / "tracking" / "mlflow.db").read_bytes() == b"sqlite" and (out / "tracking" / "mlflow-artifacts").is_dir()
     assert not (out / "_archive" / "unmapped" / "tracking").exists() and (out / "_archive" / "unmapped" / "notes.txt").is_file()
+
+
+def test_a_user_sqlite_store_keeps_its_artifacts_next_to_it(run_dir, tmp_path, monkeypatch, capsys):
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["track", str(run_dir), "--to", "mlflow", "--mlflow-uri", "sqlite:///db/runs.db", "--experiment", "nightly"]) == 0
+    assert "experiment 'nightly'" in capsys.readouterr().out
+    assert (work / "db" / "runs.db").is_file() and list((work / "db" / "mlflow-artifacts").rglob("report.html"))
+    assert not (work / "mlruns").exists()  # MLflow's own default: a folder in whatever directory the command ran in

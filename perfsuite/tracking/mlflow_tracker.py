@@ -43,6 +43,13 @@ def tracking_uri(settings: MlflowSettings, store: Path) -> str:
     return f"sqlite:///{(store / DB_FILE).resolve()}"
 
 
+def _sqlite_path(uri: str) -> Path | None:
+    """The database file of a local `sqlite:///PATH` URI (None for an in-memory or any other store)."""
+    if not uri.startswith("sqlite:///") or uri == "sqlite:///:memory:":
+        return None
+    return Path(urllib.parse.unquote(uri[len("sqlite:///"):].split("?")[0]))
+
+
 def check_reachable(uri: str, timeout_s: float) -> None:
     """Raise TrackerFailed unless an http(s) tracking server answers within `timeout_s` (any HTTP status will do)."""
     parsed = urllib.parse.urlparse(uri)
@@ -87,14 +94,16 @@ def export(tracked: TrackedRun, settings: MlflowSettings, *, store: Path) -> Tra
     except ImportError as exc:
         raise TrackerMissing(NAME, "mlflow", exc) from None
     check_reachable(uri, settings.timeout_s)
-    local_default = uri.startswith("sqlite:///") and not settings.tracking_uri and not os.environ.get("MLFLOW_TRACKING_URI")
-    if local_default:
-        store.mkdir(parents=True, exist_ok=True)
+    sqlite_db = _sqlite_path(uri)
+    if sqlite_db is not None:
+        sqlite_db.parent.mkdir(parents=True, exist_ok=True)
     with _bounded_http(settings.timeout_s):
         client = MlflowClient(tracking_uri=uri)
         experiment = client.get_experiment_by_name(settings.experiment)
         if experiment is None:
-            location = (store / ARTIFACTS_DIR).resolve().as_uri() if local_default else None
+            # A local SQLite store keeps its artifacts next to it; MLflow's default would be ./mlruns
+            # under whatever folder the command ran in. A server decides for itself.
+            location = (sqlite_db.parent / ARTIFACTS_DIR).resolve().as_uri() if sqlite_db is not None else None
             experiment_id = client.create_experiment(settings.experiment, artifact_location=location)
         else:
             experiment_id = experiment.experiment_id
