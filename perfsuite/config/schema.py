@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from perfsuite.config.tracking import TrackingSpec
+
 MODALITIES = ("text", "image")
 DATASET_MODALITIES = ("text", "image", "any")
 PRECISIONS = ("fp32", "bf16", "fp16")
@@ -299,6 +301,7 @@ class TorchOutputSpec:
 class OutputSpec:
     direct: DirectOutputSpec = DirectOutputSpec()
     torch: TorchOutputSpec = TorchOutputSpec()
+    tracking: TrackingSpec = TrackingSpec()  # output.tracking / output.trackers (perfsuite.config.tracking)
 
 
 @dataclass(frozen=True)
@@ -309,6 +312,7 @@ class RunSpec:
     measure: MeasureSpec
     stages: tuple[str, ...]
     seed: int
+    tracking: TrackingSpec = TrackingSpec()  # one tracked run per perfsuite run
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from perfsuite.config.schema import (
     TorchOutputSpec,
     TorchProfilerSpec,
 )
+from perfsuite.config.tracking import tracking_spec
 
 TOP_LEVEL = ("hardware", "dataset", "inference_runtime", "pipeline", "profiling", "output", "suite", "seed", "measure")
 
@@ -61,7 +62,7 @@ def _profiling_spec(prof: Fields, files: Mapping[str, str | None], overridden: M
     return ProfilingSpec(torch=spec, layers=layers, memory=memory, nsys=nsys, ncu=ncu)
 
 
-def _output_spec(out: Fields) -> OutputSpec:
+def _output_spec(out: Fields, tracking_file: str | None) -> OutputSpec:
     from perfsuite.profile.torch_profiler import SORT_KEYS
 
     d = out.required("direct")
@@ -77,8 +78,13 @@ def _output_spec(out: Fields) -> OutputSpec:
         sort_by=t.string("sort_by", choices=SORT_KEYS, default=_default(TorchOutputSpec, "sort_by")),
     )
     t.done()
+    # output.tracking / output.trackers come from conf/output/tracking/: errors name that file.
+    tr = Fields({k: out.data[k] for k in ("tracking", "trackers") if k in out.data}, section="output", file=tracking_file, overridden=out.overridden)
+    out._read.update(("tracking", "trackers"))
+    tracking = tracking_spec(tr)
+    tr.done()
     out.done()
-    return OutputSpec(direct=direct, torch=torch)
+    return OutputSpec(direct=direct, torch=torch, tracking=tracking)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +119,6 @@ def check_sections(data: dict[str, Any], files: Mapping[str, str | None], overri
     prof = Fields(data.get("profiling"), section="profiling", file=files.get("profiling/torch"), overridden=overridden)
     profiling = _profiling_spec(prof, files, overridden)
     out = Fields(data.get("output"), section="output", file=files.get("output/direct"), overridden=overridden)
-    output = _output_spec(out)
+    output = _output_spec(out, files.get("output/tracking"))
     seed = top.integer("seed", minimum=0, default=0)
     return Sections(measure, stages, seed, profiling, output)

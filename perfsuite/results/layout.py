@@ -3,6 +3,7 @@
     out/runs/<YYYYmmdd-HHMMSS>_<slug>/   one pytest session's artifacts
     out/baselines/<machine-id>/          promoted baselines
     out/cache/                           exported ONNX, compiled artifacts
+    out/tracking/                        the default MLflow store (output.tracking, docs/tracking.md)
     out/_archive/                        superseded layouts (perfsuite migrate-out)
 
 Nothing is written loose at the top level of `out/`.
@@ -75,6 +76,10 @@ class OutLayout:
     @property
     def cache(self) -> Path:
         return self.root / "cache"
+
+    @property
+    def tracking(self) -> Path:
+        return self.root / "tracking"
 
     @property
     def archive(self) -> Path:
