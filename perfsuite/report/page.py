@@ -18,7 +18,8 @@ from markupsafe import Markup
 
 from perfsuite.report import units
 from perfsuite.compare.speedup import speedups
-from perfsuite.report.charts import flops_rows, forest, model_panels, roofline
+from perfsuite.report.charts import flops_rows, forest, model_panels
+from perfsuite.report.roofline_chart import roofline
 from perfsuite.report.shown import ComparisonView, Panel, worst
 from perfsuite.results.case import CaseResult
 from perfsuite.results.run import RunResult
@@ -37,6 +38,8 @@ class ReportInputs:
     baseline: RunResult | None = None  # the compared run itself, when loaded: its boxes and curves are drawn too
     links: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)  # case id -> (trace, op table) hrefs
     problems: tuple[str, ...] = ()  # what is missing or unreadable, in words
+    diffs: tuple[Any, ...] = ()  # perfsuite.results.profile_diff.CaseDiff of each regressed case
+    diff_links: Mapping[str, str | None] = field(default_factory=dict)  # case id -> href of its diff.csv
     generated: str = ""
     version: str = ""
 
@@ -57,6 +60,8 @@ class Page:
     profiles: tuple[Mapping[str, Any], ...]
     flops: tuple[Mapping[str, str], ...]
     roofline_svg: Markup | None
+    roofline_note: str
+    diffs: tuple[Mapping[str, Any], ...]
     generated: str
     version: str
 
@@ -80,6 +85,7 @@ def build_page(inp: ReportInputs) -> Page:
             for c in cases if c.kind in TIMED]
     forest_svg, forest_note = forest(inp.comparison) if inp.comparison else (None, "")
     flops = flops_rows(cases)
+    roofline_svg, roofline_note = roofline(cases)
     return Page(
         title=f"perfsuite report: {inp.run_dir.name}",
         facts=header_facts(inp),
@@ -94,7 +100,9 @@ def build_page(inp: ReportInputs) -> Page:
         open_panels=OPEN_PANELS,
         profiles=tuple(profile_rows(cases, inp.links)),
         flops=tuple(flops),
-        roofline_svg=roofline(cases),
+        roofline_svg=roofline_svg,
+        roofline_note=roofline_note,
+        diffs=tuple(diff_rows(inp.diffs, inp.diff_links)),
         generated=inp.generated,
         version=inp.version,
     )
@@ -241,4 +249,15 @@ def profile_rows(cases: Sequence[CaseResult], links: Mapping[str, tuple[str | No
         out.append({"id": c.case.id, "flops": units.si(p.flops_per_call, "FLOP") if p.flops_per_call else "–",
                     "top": top, "trace": trace, "ops": ops, "activities": ", ".join(p.activities),
                     "missing": [w for w, href, stored in (("trace", trace, p.trace), ("op table", ops, p.op_table)) if stored and not href]})
+    return out
+
+
+def diff_rows(diffs: Sequence[Any], links: Mapping[str, str | None]) -> list[dict[str, Any]]:
+    """The profile diff of each regressed case: its top ops by change in self time per step, or why there is none."""
+    out = []
+    for d in diffs:
+        rows = [{"name": r.name, "delta": f"{r.delta_self_us:+.1f} µs", "base": f"{r.base_self_us:.1f} µs",
+                 "head": f"{r.head_self_us:.1f} µs", "ratio": f"{r.ratio:.2f}×" if r.ratio is not None else "new",
+                 "calls": f"{r.delta_count:+g}", "basis": r.time_basis} for r in d.top]
+        out.append({"id": d.case, "href": links.get(d.case), "rows": rows, "reason": d.reason or ""})
     return out
