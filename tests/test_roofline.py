@@ -186,6 +186,7 @@ def test_static_results_of_older_runs_still_read():
 
 
 def test_run_carries_roofline_points_and_the_report_draws_the_roof(tmp_path):
+    from perfsuite.report.headline import roofline_blocks
     from perfsuite.report.html import write_report
 
     peak = DevicePeak("NVIDIA L4", "fp32", 30.3e12, 300e9, "L4: datasheet")
@@ -203,6 +204,9 @@ def test_run_carries_roofline_points_and_the_report_draws_the_roof(tmp_path):
     assert points[unknown.id].pct_of_peak_flops is None and "Mystery GPU" in points[unknown.id].omitted
     stored = json.loads((tmp_path / "run" / "results.json").read_text())["roofline"]
     assert {p["case"] for p in stored} == {TEXT.id, unknown.id}
+    table, note = roofline_blocks(run.cases)  # the terminal's and summary.md's roofline table
+    assert [r[0].text for r in table.rows] == [TEXT.id, unknown.id] and "NVIDIA L4 fp32" in table.title
+    assert table.rows[1][3].text == "-" and "Mystery GPU" in note.text
     path, _ = write_report(tmp_path / "run")
     html = path.read_text(encoding="utf-8")
     assert 'class="roof"' in html and "NVIDIA L4 fp32" in html
