@@ -206,10 +206,12 @@ class GatePlugin:
         from perfsuite.results.profile_diff import describe
 
         for d in self.diffs:
-            if d.path is None:
+            if d.path is None and not d.top:
                 terminalreporter.write_line(f"profile diff of {d.case}: none, {d.reason}", yellow=True)
                 continue
-            terminalreporter.write_line(f"profile diff of {d.case} (head - base, per profiled step; {d.path}):")
+            if d.path is None:
+                terminalreporter.write_line(f"profile diff of {d.case}: {d.reason}", yellow=True)
+            terminalreporter.write_line(f"profile diff of {d.case} (head - base, per profiled step; {d.path or 'not saved'}):")
             for row in d.top:
                 terminalreporter.write_line(f"  {describe(row)}")
 

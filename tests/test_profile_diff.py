@@ -79,7 +79,7 @@ def _profile_result(table: Path | str, steps: int = 2):
     return result(TEXT, kind="profile", profile=ProfileSummary(op_table=str(table), active_steps=steps, top_ops=({"name": "a"},)))
 
 
-def test_diff_case_finds_both_tables_or_says_why(tmp_path):
+def test_diff_case_finds_both_tables_or_says_why(tmp_path, monkeypatch):
     base_dir, head_dir = tmp_path / "base", tmp_path / "head"
     base_ops = write_ops(base_dir / "tables" / f"{TEXT.id}.ops.csv", [op("aten::mm", 200, 2)])
     head_ops = write_ops(head_dir / "tables" / f"{TEXT.id}.ops.csv", [op("aten::mm", 200, 2), op("slow", 400, 2)])
@@ -102,6 +102,16 @@ def test_diff_case_finds_both_tables_or_says_why(tmp_path):
     d = diff_case(TEXT.id, moved, base_dir, head, head_dir)
     kinds = [r["kind"] for r in csv.DictReader(d.path.open(encoding="utf-8"))]
     assert kinds == ["op", "op", "layer"]
+
+    # a diff that cannot be written (full disk, read-only folder) keeps its top rows and says why
+    def full(path, text):
+        raise OSError(28, "No space left on device")
+
+    import perfsuite.results.layout as layout
+
+    monkeypatch.setattr(layout, "atomic_write_text", full)
+    d = diff_case(TEXT.id, moved, base_dir, head, head_dir)
+    assert d.path is None and d.top[0].name == "slow" and "No space left on device" in d.reason
 
 
 SUITE = """

@@ -111,6 +111,12 @@ def test_every_entry_names_its_source_and_sane_figures():
         assert all(v >= e.flops["fp32"] for v in e.flops.values())  # tensor-core rates are never below FP32
 
 
+@pytest.mark.parametrize("name", ["NVIDIA A10G", "NVIDIA GH200 480GB", "NVIDIA RTX A1000", "NVIDIA L40", "NVIDIA H800", ""])
+def test_names_are_matched_by_whole_words_never_borrowing_a_neighbours_peak(name):
+    peak = lookup_gpu(name, "fp32")
+    assert peak.flops_per_s is None and peak.bytes_per_s is None and "not in perfsuite's peak table" in peak.omitted
+
+
 def test_unknown_gpu_or_dtype_gets_no_peak_and_says_why():
     unknown = lookup_gpu("NVIDIA A10G", "fp32")  # AWS's A10G: no public datasheet, so not in the table
     assert unknown.flops_per_s is None and unknown.bytes_per_s is None and "not in perfsuite's peak table" in unknown.omitted
@@ -162,6 +168,24 @@ def test_cpu_peak_is_cached_per_machine_id_and_a_corrupt_cache_is_measured_again
     cpu_peaks.cache_path(tmp_path, "abc123").write_text("{not json")
     cpu_peaks.cpu_peak(tmp_path, "abc123", "AMD EPYC", "fp32")
     assert len(calls) == 7
+
+
+def test_an_unwritable_cache_or_a_failing_probe_loses_nothing(tmp_path, monkeypatch):
+    from perfsuite.measure.roofs import device_peak
+
+    monkeypatch.setattr(cpu_peaks, "probe_matmul", lambda dtype, n: 5e10)
+    monkeypatch.setattr(cpu_peaks, "probe_stream", lambda elements: {"copy": 2e10, "triad": 1.5e10})
+    blocker = tmp_path / "out"
+    blocker.write_text("a file where the out folder should be")
+    peak = cpu_peaks.cpu_peak(blocker, "abc", "cpu", "fp32")  # measured, not cached: no crash
+    assert peak.flops_per_s == 5e10 and not cpu_peaks.cache_path(blocker, "abc").exists()
+
+    def broken(dtype, n):
+        raise RuntimeError("mm not implemented for 'Half'")
+
+    monkeypatch.setattr(cpu_peaks, "probe_matmul", broken)
+    failed = device_peak("cpu", "fp16", out_dir=tmp_path, machine_id="abc", cpu_name="AMD EPYC")
+    assert failed.flops_per_s is None and "probe failed" in failed.omitted and "Half" in failed.omitted
 
 
 def test_device_peak_on_cuda_looks_the_name_up(monkeypatch):

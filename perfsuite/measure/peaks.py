@@ -5,15 +5,18 @@ Each entry names its source. Figures are dense (no 2:4 sparsity), boost clock, p
 `tf32`/`bf16`/`fp16` the tensor cores' rate with FP32 accumulate. A dtype a datasheet gives no
 figure for (T4/V100 have no TF32 or BF16 tensor cores) has no entry: the roofline is then omitted
 with that reason, never drawn against a guessed peak. A device name that no entry matches gets no
-peak at all (`lookup` returns the reason). Matching is on the NVML/torch device name
-(`torch.cuda.get_device_name`, e.g. "NVIDIA H100 80GB HBM3"), case-insensitive, first match wins,
-so specific names come before general ones.
+peak at all (`lookup_gpu` says why). Matching is on the words of the NVML/torch device name
+(`torch.cuda.get_device_name`, e.g. "NVIDIA H100 80GB HBM3" -> nvidia, h100, 80gb, hbm3),
+case-insensitive: an entry matches when all its words are there, and the first match wins, so
+specific entries come before general ones. Whole words, so a GH200, an RTX A1000 or an A10G never
+borrows the H200's, the A100's or the A10's figures.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 T = 1e12  # FLOP/s
@@ -35,15 +38,14 @@ class GpuPeak:
     """One GPU model's roofs: peak FLOP/s per dtype and memory bandwidth (bytes/s), with the source."""
 
     name: str
-    match: tuple[str, ...]  # all of these substrings (lower case) in the device name
+    match: tuple[str, ...]  # all of these words (lower case) in the device name
     flops: Mapping[str, float]
     bandwidth: float
     source: str
-    exclude: tuple[str, ...] = field(default=())  # none of these substrings
 
     def matches(self, device_name: str) -> bool:
-        low = device_name.lower()
-        return all(m in low for m in self.match) and not any(x in low for x in self.exclude)
+        words = set(re.split(r"[^a-z0-9]+", device_name.lower()))
+        return all(m in words for m in self.match)
 
 
 GPU_PEAKS: tuple[GpuPeak, ...] = (
@@ -55,14 +57,14 @@ GPU_PEAKS: tuple[GpuPeak, ...] = (
     GpuPeak("A100 80GB PCIe", ("a100", "80gb", "pcie"), {"fp32": 19.5 * T, "tf32": 156 * T, "bf16": 312 * T, "fp16": 312 * T}, 1935 * GBS, A100_DATASHEET),
     GpuPeak("A100 80GB SXM", ("a100", "80gb"), {"fp32": 19.5 * T, "tf32": 156 * T, "bf16": 312 * T, "fp16": 312 * T}, 2039 * GBS, A100_DATASHEET),
     GpuPeak("A100 40GB", ("a100",), {"fp32": 19.5 * T, "tf32": 156 * T, "bf16": 312 * T, "fp16": 312 * T}, 1555 * GBS, A100_DATASHEET),
-    GpuPeak("L40S", ("l40s",), {"fp32": 91.6 * T, "tf32": 183 * T, "bf16": 366 * T, "fp16": 366 * T}, 864 * GBS, L40S_DATASHEET),
-    GpuPeak("L4", ("l4",), {"fp32": 30.3 * T, "tf32": 60 * T, "bf16": 121 * T, "fp16": 121 * T}, 300 * GBS, L4_DATASHEET, exclude=("l40",)),
-    GpuPeak("A10", ("a10",), {"fp32": 31.2 * T, "tf32": 62.5 * T, "bf16": 125 * T, "fp16": 125 * T}, 600 * GBS, A10_DATASHEET,
-            exclude=("a100", "a10g")),  # the A10G (AWS) has no public datasheet: left out, not guessed
+    GpuPeak("L40S", ("l40s",), {"fp32": 91.6 * T, "tf32": 183 * T, "bf16": 366.5 * T, "fp16": 366.5 * T}, 864 * GBS, L40S_DATASHEET),
+    GpuPeak("L4", ("l4",), {"fp32": 30.3 * T, "tf32": 60 * T, "bf16": 121 * T, "fp16": 121 * T}, 300 * GBS, L4_DATASHEET),
+    # the A10G (AWS) has no public datasheet: left out, not guessed (the word "a10g" is not "a10")
+    GpuPeak("A10", ("a10",), {"fp32": 31.2 * T, "tf32": 62.5 * T, "bf16": 125 * T, "fp16": 125 * T}, 600 * GBS, A10_DATASHEET),
     GpuPeak("T4", ("t4",), {"fp32": 8.1 * T, "fp16": 65 * T}, 320 * GBS, T4_DATASHEET),
     GpuPeak("V100 PCIe", ("v100", "pcie"), {"fp32": 14 * T, "fp16": 112 * T}, 900 * GBS, V100_DATASHEET),
     GpuPeak("V100 SXM2", ("v100",), {"fp32": 15.7 * T, "fp16": 125 * T}, 900 * GBS, V100_DATASHEET),
-    GpuPeak("GeForce RTX 4090", ("rtx 4090",), {"fp32": 82.6 * T, "tf32": 82.6 * T, "bf16": 165.2 * T, "fp16": 165.2 * T}, 1008 * GBS,
+    GpuPeak("GeForce RTX 4090", ("rtx", "4090"), {"fp32": 82.6 * T, "tf32": 82.6 * T, "bf16": 165.2 * T, "fp16": 165.2 * T}, 1008 * GBS,
             ADA_WHITEPAPER),
 )
 

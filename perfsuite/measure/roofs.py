@@ -21,5 +21,8 @@ def device_peak(device: str, precision: str, *, out_dir: Path, machine_id: str |
             return DevicePeak(cpu_name, dtype, omitted="env.json has no machine id to cache the CPU probe under")
         from perfsuite.measure.cpu_peaks import cpu_peak
 
-        return cpu_peak(out_dir, machine_id, cpu_name, dtype)
+        try:
+            return cpu_peak(out_dir, machine_id, cpu_name, dtype)
+        except (RuntimeError, MemoryError) as exc:  # a dtype this CPU build cannot multiply, or no room for the arrays
+            return DevicePeak(cpu_name, dtype, omitted=f"the CPU peak probe failed ({type(exc).__name__}: {exc})")
     return DevicePeak(device, peak_dtype(precision), omitted=f"no peak table or probe for device {device!r} (only cuda and cpu)")

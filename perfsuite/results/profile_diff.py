@@ -72,8 +72,13 @@ def diff_case(case_id: str, base: RunResult, base_dir: Path | None, head: RunRes
                                 base_name=str(base_layers), head_name=str(head_layers))
     except PerfDataError as exc:
         return CaseDiff(case_id, None, reason=str(exc))
-    path = write_diff(path_inside(head_dir / "tables", case_id, ".diff.csv"), rows)
-    return CaseDiff(case_id, path, tuple(r for r in rows if r.kind == "op")[:TOP_ROWS])
+    top = tuple(r for r in rows if r.kind == "op")[:TOP_ROWS]
+    target = path_inside(head_dir / "tables", case_id, ".diff.csv")
+    try:
+        path = write_diff(target, rows)
+    except OSError as exc:  # a full disk or a read-only folder: the top rows are still shown
+        return CaseDiff(case_id, None, top, reason=f"could not write {target}: {exc.strerror or exc}")
+    return CaseDiff(case_id, path, top)
 
 
 def diff_regressed(case_ids: Iterable[str], base: RunResult, base_dir: Path | None, head: RunResult, head_dir: Path) -> list[CaseDiff]:
