@@ -235,4 +235,4 @@ def test_run_carries_roofline_points_and_the_report_draws_the_roof(tmp_path):
     html = path.read_text(encoding="utf-8")
     assert 'class="roof"' in html and "NVIDIA L4 fp32" in html
     assert "No roof for 1 case(s)" in html and "not in perfsuite&#39;s peak table" in html
-    assert "% of 30.3 TFLOP/s (fp32)" in html
+    assert "NVIDIA L4 fp32 30.3 TFLOP/s" in html and "-bound)" in html

@@ -201,10 +201,9 @@ def flops_rows(cases: Sequence[CaseResult]) -> list[dict[str, str]]:
         s, point = c.static, placed.get(c.case.id)
         peak = point.peak if point is not None else (s.peak if s is not None else None)
         if point is not None and point.pct_of_peak_flops is not None:
-            of_peak = f"{point.pct_of_peak_flops:.3g}% of {units.si(point.peak.flops_per_s, 'FLOP/s')} ({point.peak.dtype})"
-            of_peak += f", {point.bound}-bound" if point.bound else ""
+            of_peak = f"{point.pct_of_peak_flops:.3g}%" + (f" ({point.bound}-bound)" if point.bound else "")
         else:
-            of_peak = "–" if peak is None or peak.omitted is None else f"omitted: {peak.omitted}"
+            of_peak = "–" if peak is None or peak.omitted is None else "no peak (see the roofline's caption)"
         rows.append({
             "moved": units.size(s.bytes_per_call, "–") if s is not None else "–",
             "ai": f"{s.flops_per_byte:.3g}" if s is not None and s.flops_per_byte else "–",

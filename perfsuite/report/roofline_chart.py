@@ -44,9 +44,10 @@ def roofline(cases: Sequence[CaseResult]) -> tuple[Markup | None, str]:
     caption = ("Each point: FLOPs per call over the case's median latency, against FLOPs per byte moved (an eager, unfused "
                "estimate of weights and activations read and written; see docs/roofline.md). Dashed: the device's roofs, "
                "min(peak FLOP/s, intensity × memory bandwidth).")
-    sources = sorted({p.peak.source for p in placed if p.peak.source and p.peak.omitted is None})
-    if sources:
-        caption += " Peaks: " + "; ".join(sources) + "."
+    peaks = sorted({f"{p.peak.device} {p.peak.dtype} {units.si(p.peak.flops_per_s, 'FLOP/s')} and {units.size(p.peak.bytes_per_s)}/s "
+                    f"({p.peak.source})" for p in placed if p.peak.flops_per_s and p.peak.bytes_per_s and p.peak.omitted is None})
+    if peaks:
+        caption += " Peaks: " + "; ".join(peaks) + "."
     for why, n in omitted.items():
         caption += f" No roof for {n} case(s): {why}."
     return svg, caption

@@ -353,6 +353,7 @@ def scatter(points: Sequence[Point], *, title: str, x_label: str, y_label: str, 
     left, top, plot_h = 70, 12 + LEGEND_H * rows, 220
     xs = [p.x for p in points]
     ridges = [r.peak / r.bandwidth for r in roofs if r.bandwidth > 0]
+    ridges += [x / 8 for x in ridges]  # a stretch of the memory roof left of each ridge point
     sx = Scale.fit(xs + ridges, left, WIDTH - 20, log=True)
     sy = Scale.fit([p.y for p in points] + [r.peak for r in roofs] + [r.at(sx.lo) for r in roofs], top + plot_h, top, log=True)
     body += _grid(sx, top, top + plot_h)
