@@ -141,7 +141,7 @@ def test_injected_slowdown_is_the_top_row_of_the_regressed_case_diff(pytester: p
     (point,) = doc["roofline"]  # static analysis + latency median -> a roofline point against the measured CPU roofs
     assert point["case"] == "gpt2.tiny-pydoc-eager-bs1-cpu" and point["pct_of_peak_flops"] > 0 and point["peak"]["omitted"] is None
     assert "class=\"roof\"" in (base_run / "report.html").read_text(encoding="utf-8")
-    assert len(list((out / "peaks").glob("*.json"))) == 1
+    assert len(list((out / "cache" / "peaks").glob("*.json"))) == 1
 
     slowed = pytester.runpytest_subprocess(*argv, "--perf-override", "inference_runtime.slowdown=2.0", "--perf-compare", "main",
                                            "--perf-gate", "--perf-gate-config", "noisy")

@@ -3,7 +3,7 @@
 CPUs have no datasheet figure that torch reaches (it depends on the ISA torch's kernels use, the
 threads in force, turbo, the VM), so perfsuite measures them once per machine id (which includes
 the CPU model, cores and torch threads: `perfsuite.results.env.machine_id_of`) and caches them in
-`<out>/peaks/<machine-id>.json`. Delete that file to measure again.
+`<out>/cache/peaks/<machine-id>.json`. Delete that file to measure again.
 
 - compute: `torch.mm` of two NxN matrices (N=1024) in the case's dtype, best of a few calls, counted
   as 2·N³ FLOPs: what a well-tuned GEMM reaches with the threads in force, not the ISA's peak;
@@ -81,7 +81,7 @@ def probe_stream(elements: int = STREAM_ELEMENTS) -> dict[str, float]:
 
 
 def cache_path(out_dir: Path, machine_id: str) -> Path:
-    return Path(out_dir) / "peaks" / f"{machine_id}.json"
+    return Path(out_dir) / "cache" / "peaks" / f"{machine_id}.json"
 
 
 def _read_cache(path: Path) -> dict[str, Any]:
