@@ -201,7 +201,6 @@ class GatePlugin:
         for note in self.notes:
             terminalreporter.write_line(f"perfsuite: {note}", yellow=True)
 
-
     def _write_diffs(self, terminalreporter: Any) -> None:
         from perfsuite.results.profile_diff import describe
 

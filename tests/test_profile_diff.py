@@ -42,11 +42,18 @@ def test_ops_ranked_by_change_in_self_time_per_step():
     assert rows[-1].delta_self_us == pytest.approx(-10.0) and rows[-1].delta_count == -1.0
 
 
-def test_steps_normalise_and_device_time_wins_when_recorded():
+def test_steps_normalise_and_each_op_is_timed_where_it_ran():
     base = [op("k", 100, 2, device=40)]
-    head = [op("k", 100, 4, device=160)]  # 4 steps on the head side: per step 40 -> 40
+    head = [op("k", 100, 4, device=160)]  # 4 steps on the head side: per step 20 -> 40 µs of device time
     rows = diff_ops(base, head, base_steps=2, head_steps=4)
     assert rows[0].time_basis == "device" and rows[0].base_self_us == 20.0 and rows[0].head_self_us == 40.0
+    # CUDA: a host-side slowdown (no device time) still ranks by its CPU time; the host's waits on
+    # the device (which grow with any slower kernel) come last
+    base = [op("aten::mm", 50, 1, device=300), op("cudaDeviceSynchronize", 310, 1)]
+    head = [op("aten::mm", 50, 1, device=320), op("cudaDeviceSynchronize", 900, 1), op("perfsuite::injected_slowdown", 500, 1)]
+    rows = diff_ops(base, head, base_steps=1, head_steps=1)
+    assert [(r.name, r.time_basis) for r in rows] == [("perfsuite::injected_slowdown", "cpu"), ("aten::mm", "device"),
+                                                      ("cudaDeviceSynchronize", "cpu-wait")]
     with pytest.raises(ValueError, match="steps"):
         diff_ops(base, head, base_steps=0, head_steps=1)
 

@@ -6,8 +6,9 @@
 Inputs are the op tables the profiled pass wrote (`tables/<case>.ops.csv`, columns
 `perfsuite.profile.torch_profiler.OP_COLUMNS`) on each side, and the per-layer tables
 (`tables/<case>.layers.csv`: module, calls, time_s, ...) when both sides have one. Times are made
-per profiled step (the op tables sum `active` steps, which may differ between runs). Self time is
-device self time when either side recorded any (CUDA), else CPU self time (`time_basis`). The
+per profiled step (the op tables sum `active` steps, which may differ between runs). An op's self
+time is its device self time when it ran on the device, else its CPU self time (`time_basis`:
+`device`, `cpu`, or `cpu-wait` for the host's waits on the device, ranked last). The
 profiler's step wrappers (`ProfilerStep#N`) are left out: their names change with the step number
 and their self time is the profiler's, not the model's.
 
@@ -28,6 +29,8 @@ from perfsuite.errors import PerfDataError
 DIFF_COLUMNS = ("kind", "name", "base_self_us", "head_self_us", "delta_self_us", "ratio", "base_count", "head_count", "delta_count",
                 "time_basis")
 STEP_WRAPPER = "ProfilerStep"
+WAIT_OPS = ("cudaDeviceSynchronize", "cudaStreamSynchronize", "cudaEventSynchronize")  # host time spent waiting on the device
+WAIT_BASIS = "cpu-wait"
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class DiffRow:
     base_count: float
     head_count: float
     delta_count: float
-    time_basis: str  # "cpu" | "device" | "layer"
+    time_basis: str  # "cpu" | "device" | "cpu-wait" | "layer"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,25 +73,34 @@ def _number(row: Mapping[str, str], key: str, path: str) -> float:
 
 
 def _ranked(rows: list[DiffRow]) -> list[DiffRow]:
-    return sorted(rows, key=lambda r: (-r.delta_self_us, -r.delta_count, r.name))
+    # Host waits last: their time is the device work they wait for, already in that work's own rows.
+    return sorted(rows, key=lambda r: (r.time_basis == WAIT_BASIS, -r.delta_self_us, -r.delta_count, r.name))
 
 
-def _pairs(base: dict[str, tuple[float, float]], head: dict[str, tuple[float, float]], kind: str, basis: str) -> list[DiffRow]:
+def _pairs(base: dict[str, tuple[float, float]], head: dict[str, tuple[float, float]], kind: str,
+           basis: dict[str, str] | str) -> list[DiffRow]:
     out = []
     for name in dict.fromkeys([*head, *base]):
         bt, bc = base.get(name, (0.0, 0.0))
         ht, hc = head.get(name, (0.0, 0.0))
-        out.append(DiffRow(kind, name, bt, ht, ht - bt, (ht / bt) if bt > 0 else None, bc, hc, hc - bc, basis))
+        how = basis if isinstance(basis, str) else basis[name]
+        out.append(DiffRow(kind, name, bt, ht, ht - bt, (ht / bt) if bt > 0 else None, bc, hc, hc - bc, how))
     return _ranked(out)
 
 
 def diff_ops(base: list[dict[str, str]], head: list[dict[str, str]], *, base_steps: int, head_steps: int,
              base_name: str = "base", head_name: str = "head") -> list[DiffRow]:
-    """Op rows (`ops.csv` dicts) of both sides -> ranked per-step differences of self time and calls."""
+    """Op rows (`ops.csv` dicts) of both sides -> ranked per-step differences of self time and calls.
+
+    Each op's self time is its device self time when it ran on the device (on either side), else
+    its CPU self time: a slower kernel shows on the device, a slower host step (Python, a spin, a
+    copy) on the CPU. Host waits for the device (`cuda*Synchronize`) keep their CPU time, marked
+    `cpu-wait` and ranked after the rest.
+    """
     if base_steps < 1 or head_steps < 1:
         raise ValueError(f"profiled steps must be >= 1 (base {base_steps}, head {head_steps})")
-    device = any(_number(r, "self_device_us", base_name) > 0 for r in base) or any(_number(r, "self_device_us", head_name) > 0 for r in head)
-    key = "self_device_us" if device else "self_cpu_us"
+    on_device = {r.get("name") for rows, where in ((base, base_name), (head, head_name)) for r in rows
+                 if _number(r, "self_device_us", where) > 0}
 
     def per_step(rows: list[dict[str, str]], steps: int, where: str) -> dict[str, tuple[float, float]]:
         out: dict[str, tuple[float, float]] = {}
@@ -96,11 +108,14 @@ def diff_ops(base: list[dict[str, str]], head: list[dict[str, str]], *, base_ste
             name = r.get("name") or ""
             if not name or name.startswith(STEP_WRAPPER):
                 continue
+            key = "self_device_us" if name in on_device else "self_cpu_us"
             t, c = out.get(name, (0.0, 0.0))
             out[name] = (t + _number(r, key, where) / steps, c + _number(r, "count", where) / steps)
         return out
 
-    return _pairs(per_step(base, base_steps, base_name), per_step(head, head_steps, head_name), "op", "device" if device else "cpu")
+    b, h = per_step(base, base_steps, base_name), per_step(head, head_steps, head_name)
+    basis = {name: "device" if name in on_device else WAIT_BASIS if name.startswith(WAIT_OPS) else "cpu" for name in [*b, *h]}
+    return _pairs(b, h, "op", basis)
 
 
 def diff_layers(base: list[dict[str, str]], head: list[dict[str, str]], *, base_name: str = "base", head_name: str = "head") -> list[DiffRow]:

@@ -53,6 +53,7 @@ class EagerRuntime:
         self._inference_mode = torch.inference_mode
         self._autocast = autocast_for(spec, model.device, cache=autocast_cache)
         self._slowdown = spec.slowdown
+        self._slowdown_range = torch.profiler.record_function
 
     def __call__(self, inputs: dict[str, Any]) -> Any:
         if self._slowdown:
@@ -73,12 +74,10 @@ class EagerRuntime:
         The spin is a profiler range named `SLOWDOWN_RANGE`, so a profile shows it as an op of its own
         and the profile diff of a case slowed this way names it as the op that got slower.
         """
-        import torch
-
         start = time.perf_counter()
         out = self.forward(inputs)
         until = start + (time.perf_counter() - start) * (1.0 + self._slowdown)
-        with torch.profiler.record_function(SLOWDOWN_RANGE):
+        with self._slowdown_range(SLOWDOWN_RANGE):
             while time.perf_counter() < until:
                 pass
         return out
