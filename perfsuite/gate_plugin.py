@@ -153,6 +153,9 @@ class GatePlugin:
             head={"run": str(perf.run_dir), "machine_id": self.machine_id},
             gate={"config": self.spec.name, "enforced": self.gate, "decision": self.decision.message, "exit_code": self.decision.exit_code or 0},
         )
+        if self.diffs:  # where each regressed case's profile diff is, or why it has none
+            doc["profile_diffs"] = [{"case": d.case, "path": str(d.path) if d.path else None, "reason": d.reason,
+                                     "top": [r.to_dict() for r in d.top]} for d in self.diffs]
         summary = markdown(self.comparison, label, head=head)
         atomic_write_text(perf.run_dir / "verdicts.json", json.dumps(doc, indent=1))
         atomic_write_text(perf.run_dir / "summary.md", summary)

@@ -159,5 +159,7 @@ def test_injected_slowdown_is_the_top_row_of_the_regressed_case_diff(pytester: p
     with (head_run / "tables" / "gpt2.tiny-pydoc-eager-bs1-cpu.diff.csv").open(encoding="utf-8") as fh:
         top = next(csv.DictReader(fh))
     assert top["name"] == "perfsuite::injected_slowdown" and float(top["delta_self_us"]) > 0
+    (listed,) = json.loads((head_run / "verdicts.json").read_text())["profile_diffs"]
+    assert listed["top"][0]["name"] == "perfsuite::injected_slowdown" and listed["path"].endswith(".diff.csv")
     report = (head_run / "report.html").read_text(encoding="utf-8")
     assert 'id="profile-diffs"' in report and "perfsuite::injected_slowdown" in report
