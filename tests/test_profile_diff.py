@@ -163,3 +163,31 @@ def test_injected_slowdown_is_the_top_row_of_the_regressed_case_diff(pytester: p
     assert listed["top"][0]["name"] == "perfsuite::injected_slowdown" and listed["path"].endswith(".diff.csv")
     report = (head_run / "report.html").read_text(encoding="utf-8")
     assert 'id="profile-diffs"' in report and "perfsuite::injected_slowdown" in report
+
+
+def test_report_shows_stored_diffs_and_the_gate_prints_reasons(tmp_path):
+    from perfsuite.gate_plugin import GatePlugin
+    from perfsuite.report.html import write_report
+    from perfsuite.results.profile_diff import CaseDiff
+
+    run_dir = tmp_path / "run"
+    write_run(run_dir, [result(TEXT)])
+    rows = diff_ops([op("aten::mm", 10)], [op("aten::mm", 10), op("my::slow_op", 50)], base_steps=1, head_steps=1)
+    write_diff(run_dir / "tables" / f"{TEXT.id}.diff.csv", rows)
+    path, _ = write_report(run_dir)  # `perfsuite report --html RUN`: no gate in memory, the CSV on disk
+    html = path.read_text(encoding="utf-8")
+    assert 'id="profile-diffs"' in html and "my::slow_op" in html and f'href="tables/{TEXT.id}.diff.csv"' in html
+
+    lines: list[str] = []
+
+    class Reporter:
+        def write_line(self, line: str, **markup: bool) -> None:
+            lines.append(line)
+
+    gate = GatePlugin(session=None, store=None, save_as=None, compare_to="main", gate=True, force=False)
+    gate.diffs = [CaseDiff("a", None, reason="the baseline has no profile of the case: save ..."),
+                  CaseDiff("b", run_dir / "x.diff.csv", tuple(rows[:1]))]
+    gate._write_diffs(Reporter())
+    assert lines[0] == "profile diff of a: none, the baseline has no profile of the case: save ..."
+    assert lines[1].startswith("profile diff of b (head - base, per profiled step;")
+    assert lines[2].startswith("  my::slow_op +50.0 µs/step cpu self time (0.0 -> 50.0, new), calls +1")
