@@ -53,6 +53,7 @@ class GatePlugin:
     saved: Path | None = None
     notes: list[str] = field(default_factory=list)
     models: Any = None  # metric -> perfsuite.compare.replicates.ReplicateModel of the baseline's runs
+    diffs: list[Any] = field(default_factory=list)  # perfsuite.results.profile_diff.CaseDiff per regressed case
 
     @classmethod
     def from_config(cls, config: pytest.Config, session: Any, out_dir: Path, conf_dirs: tuple[str, ...]) -> GatePlugin | None:
@@ -150,6 +151,8 @@ class GatePlugin:
             head_machine=self.machine_id,
             force=self.force,
         )
+        with perf.guard("the profile diffs of regressed cases"):
+            self._diff_regressed(head)
         label = self.label
         doc = verdicts_doc(
             self.comparison,
@@ -157,6 +160,9 @@ class GatePlugin:
             head={"run": str(perf.run_dir), "machine_id": self.machine_id},
             gate={"config": self.spec.name, "enforced": self.gate, "decision": self.decision.message, "exit_code": self.decision.exit_code or 0},
         )
+        if self.diffs:  # where each regressed case's profile diff is, or why it has none
+            doc["profile_diffs"] = [{"case": d.case, "path": str(d.path) if d.path else None, "reason": d.reason,
+                                     "top": [r.to_dict() for r in d.top]} for d in self.diffs]
         summary = markdown(self.comparison, label, head=head)
         atomic_write_text(perf.run_dir / "verdicts.json", json.dumps(doc, indent=1))
         atomic_write_text(perf.run_dir / "summary.md", summary)
@@ -169,6 +175,16 @@ class GatePlugin:
                 self.notes.append(f"could not append to $GITHUB_STEP_SUMMARY ({step_summary}): {exc.strerror or exc}")
         if self.gate and self.decision.exit_code is not None and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = self.decision.exit_code
+
+    def _diff_regressed(self, head: Any) -> None:
+        """tables/<case>.diff.csv for each regressed case: its op table here against the baseline's."""
+        from perfsuite.results.profile_diff import diff_regressed
+
+        assert self.comparison is not None and self.baseline is not None
+        regressed = [v.case for v in self.comparison.of("regressed")]
+        if regressed:
+            source = Path(self.baseline.source_run) if self.baseline.source_run else None
+            self.diffs = diff_regressed(regressed, self.baseline.run, source, head, self.session.run_dir)
 
     @property
     def label(self) -> str:
@@ -192,10 +208,24 @@ class GatePlugin:
                 red=failed, green=not failed and self.decision.gated, yellow=not self.decision.gated, bold=True,
             )
             terminalreporter.write_line(f"verdicts: {self.session.run_dir / 'verdicts.json'}, summary: {self.session.run_dir / 'summary.md'}")
+            self._write_diffs(terminalreporter)
         if self.saved is not None:
             terminalreporter.write_line(f"baseline {self.save_as!r} saved: {self.saved} ({_runs_kept(self.saved)})")
         for note in self.notes:
             terminalreporter.write_line(f"perfsuite: {note}", yellow=True)
+
+    def _write_diffs(self, terminalreporter: Any) -> None:
+        from perfsuite.results.profile_diff import describe
+
+        for d in self.diffs:
+            if d.path is None and not d.top:
+                terminalreporter.write_line(f"profile diff of {d.case}: none, {d.reason}", yellow=True)
+                continue
+            if d.path is None:
+                terminalreporter.write_line(f"profile diff of {d.case}: {d.reason}", yellow=True)
+            terminalreporter.write_line(f"profile diff of {d.case} (head - base, per profiled step; {d.path or 'not saved'}):")
+            for row in d.top:
+                terminalreporter.write_line(f"  {describe(row)}")
 
 
 def _runs_kept(path: Path) -> str:

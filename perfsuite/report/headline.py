@@ -290,6 +290,29 @@ def _deep_blocks(profiles: Sequence[CaseResult]) -> list[Block]:
         if rows[stage]:
             out.append(Table(title, header, tuple(tuple(Cell(text) for text in row) for row in rows[stage])))
     return out
+ROOFLINE_HEADER = ("case", "achieved", "FLOP/B moved", "of peak FLOP/s", "of peak bandwidth", "bound", "of its roof")
+
+
+def roofline_blocks(results: Sequence[CaseResult]) -> list[Block]:
+    """Each case's place on its device's roofline (static analysis + latency median), and why a case has no roofs."""
+    from perfsuite.results.roofline import roofline_points
+
+    points = roofline_points(results)
+    if not points:
+        return []
+
+    def pct(v: float | None) -> Cell:
+        return Cell(f"{v:.3g}%" if v is not None else NOT_APPLICABLE)
+
+    rows = tuple((Cell(p.case), Cell(si(p.achieved_flops_per_s, "FLOP/s")), Cell(f"{p.intensity:.3g}" if p.intensity else NOT_APPLICABLE),
+                  pct(p.pct_of_peak_flops), pct(p.pct_of_peak_bandwidth), Cell(p.bound or NOT_APPLICABLE), pct(p.pct_of_roof))
+                 for p in points)
+    peaks = {f"{p.peak.device} {p.peak.dtype}: {si(p.peak.flops_per_s, 'FLOP/s')}, {size(p.peak.bytes_per_s)}/s" for p in points if p.peak.omitted is None}
+    blocks: list[Block] = [Table(f"roofline: {len(points)} case{'s' if len(points) != 1 else ''} (peaks: {'; '.join(sorted(peaks)) or 'none'})",
+                                 ROOFLINE_HEADER, rows)]
+    for why in sorted({p.peak.omitted for p in points if p.peak.omitted}):
+        blocks.append(Note(f"no roofline peak: {why}", "warn"))
+    return blocks
 
 
 def headline(results: Sequence[CaseResult], sweeps: Sequence[SweepResult] = (), comparison: Comparison | None = None) -> tuple[Block, ...]:
@@ -309,6 +332,8 @@ def headline(results: Sequence[CaseResult], sweeps: Sequence[SweepResult] = (), 
         rows = [row(r, verdicts.get(r.key, Cell(NOT_APPLICABLE))) for r in of_kind]
         blocks.append(_titled(_drop_empty(header, rows, OPTIONAL), kind, of_kind))
         blocks += deep
+        if kind == "static":
+            blocks += roofline_blocks(results)
         if kind == "latency":
             runtimes = runtime_table(of_kind)  # eager vs compiled / exported / mixed-precision runtimes
             blocks += [runtimes] if runtimes is not None else []

@@ -18,6 +18,7 @@ import datetime as _dt
 import json
 import os
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -112,11 +113,14 @@ def gather(
     run: RunResult | None = None,
     comparison: ComparisonView | None = None,
     baseline: RunResult | None = None,
+    diffs: Sequence[Any] | None = None,
 ) -> ReportInputs:
     """Everything the report shows, read from `run_dir`; what is missing goes into `problems`.
 
     `run` (the results held in memory at the end of a session) is used instead of reading
     results.json. Without a `comparison`, a verdicts.json the gate left in the folder is shown.
+    Without `diffs` (the gate's profile diffs, with the reasons for cases that have none), the
+    `tables/<case>.diff.csv` files in the folder are shown.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -138,7 +142,12 @@ def gather(
             problems.append(f"{VERDICTS_FILE} could not be read, so no verdicts are shown: {exc}")
     from perfsuite import __version__
 
+    if diffs is None and run is not None:
+        diffs = stored_diffs(run, run_dir)
+    diffs = tuple(diffs or ())
     return ReportInputs(
+        diffs=diffs,
+        diff_links={d.case: artifact_href(str(d.path), run_dir, "tables", report_dir) for d in diffs if d.path is not None},
         run_dir=run_dir,
         run=run,
         env=env,
@@ -169,6 +178,22 @@ def render(inputs: ReportInputs) -> str:
     return env.get_template("report.html.j2").render(page=build_page(inputs), assets=assets)
 
 
+def stored_diffs(run: RunResult, run_dir: Path) -> list[Any]:
+    """The profile diffs a gate wrote into the run folder's tables/ (one per regressed case)."""
+    from perfsuite.results.layout import path_inside
+    from perfsuite.results.profile_diff import read_diff
+
+    out = []
+    for cid in dict.fromkeys(c.case.id for c in run.cases):
+        try:
+            path = path_inside(run_dir / "tables", cid, ".diff.csv")
+        except ValueError:
+            continue
+        if path.is_file():
+            out.append(read_diff(path, cid))
+    return out
+
+
 def write_report(
     run_dir: Path,
     target: Path | None = None,
@@ -176,13 +201,14 @@ def write_report(
     run: RunResult | None = None,
     comparison: ComparisonView | None = None,
     baseline: RunResult | None = None,
+    diffs: Sequence[Any] | None = None,
 ) -> tuple[Path, tuple[str, ...]]:
     """Write the report (default: run_dir/report.html); return where, and what was missing."""
     run_dir = Path(run_dir)
     target = Path(target) if target is not None else run_dir / REPORT_FILE
     if target.is_dir():
         target = target / REPORT_FILE
-    inputs = gather(run_dir, report_dir=target.parent, run=run, comparison=comparison, baseline=baseline)
+    inputs = gather(run_dir, report_dir=target.parent, run=run, comparison=comparison, baseline=baseline, diffs=diffs)
     atomic_write_text(target, render(inputs))
     return target, inputs.problems
 

@@ -18,8 +18,9 @@ from markupsafe import Markup
 
 from perfsuite.report import units
 from perfsuite.compare.speedup import speedups
-from perfsuite.report.charts import flops_rows, forest, model_panels, roofline
+from perfsuite.report.charts import flops_rows, forest, model_panels
 from perfsuite.report.deep_tables import LAYER_HEADER, MEMORY_HEADER, NSIGHT_HEADER, deep_rows, profiler_overhead
+from perfsuite.report.roofline_chart import roofline
 from perfsuite.report.shown import ComparisonView, Panel, worst
 from perfsuite.results.case import CaseResult
 from perfsuite.results.run import RunResult
@@ -39,6 +40,8 @@ class ReportInputs:
     links: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)  # case id -> (trace, op table) hrefs
     deep_links: tuple[tuple[str, str, str], ...] = ()  # (case id, what, href): layer tables, memory snapshots/timelines
     problems: tuple[str, ...] = ()  # what is missing or unreadable, in words
+    diffs: tuple[Any, ...] = ()  # perfsuite.results.profile_diff.CaseDiff of each regressed case
+    diff_links: Mapping[str, str | None] = field(default_factory=dict)  # case id -> href of its diff.csv
     generated: str = ""
     version: str = ""
 
@@ -61,6 +64,8 @@ class Page:
     deep_links: tuple[tuple[str, str, str], ...]
     flops: tuple[Mapping[str, str], ...]
     roofline_svg: Markup | None
+    roofline_note: str
+    diffs: tuple[Mapping[str, Any], ...]
     generated: str
     version: str
 
@@ -84,6 +89,7 @@ def build_page(inp: ReportInputs) -> Page:
             for c in cases if c.kind in TIMED]
     forest_svg, forest_note = forest(inp.comparison) if inp.comparison else (None, "")
     flops = flops_rows(cases)
+    roofline_svg, roofline_note = roofline(cases)
     return Page(
         title=f"perfsuite report: {inp.run_dir.name}",
         facts=header_facts(inp),
@@ -100,7 +106,9 @@ def build_page(inp: ReportInputs) -> Page:
         deep=tuple(deep_sections(cases)),
         deep_links=inp.deep_links,
         flops=tuple(flops),
-        roofline_svg=roofline(cases),
+        roofline_svg=roofline_svg,
+        roofline_note=roofline_note,
+        diffs=tuple(diff_rows(inp.diffs, inp.diff_links)),
         generated=inp.generated,
         version=inp.version,
     )
@@ -260,3 +268,12 @@ def deep_sections(cases: Sequence[CaseResult]) -> list[dict[str, Any]]:
         ("nsight", "Nsight Systems / Nsight Compute", NSIGHT_HEADER),
     )
     return [{"id": key, "title": title, "header": header, "rows": rows[key]} for key, title, header in titles if rows[key]]
+def diff_rows(diffs: Sequence[Any], links: Mapping[str, str | None]) -> list[dict[str, Any]]:
+    """The profile diff of each regressed case: its top ops by change in self time per step, or why there is none."""
+    out = []
+    for d in diffs:
+        rows = [{"name": r.name, "delta": f"{r.delta_self_us:+.1f} µs", "base": f"{r.base_self_us:.1f} µs",
+                 "head": f"{r.head_self_us:.1f} µs", "ratio": f"{r.ratio:.2f}×" if r.ratio is not None else "new",
+                 "calls": f"{r.delta_count:+g}", "basis": r.time_basis} for r in d.top]
+        out.append({"id": d.case, "href": links.get(d.case), "rows": rows, "reason": d.reason or ""})
+    return out

@@ -17,6 +17,7 @@ from perfsuite.measure.generation import GenerationMeasurement
 from perfsuite.measure.memory import CudaMemory, HostMemory
 from perfsuite.measure.mps import MpsMemory
 from perfsuite.measure.oom import OomRecord
+from perfsuite.measure.peaks import DevicePeak
 from perfsuite.measure.record import Measurement
 from perfsuite.measure.stats import SampleStats, json_float
 from perfsuite.measure.throughput import Throughput
@@ -318,6 +319,14 @@ class StaticSummary:
     flops_by_module: Mapping[str, int] = field(default_factory=dict)
     flops_by_op: Mapping[str, int] = field(default_factory=dict)
     flops_per_weight_byte: float | None = None
+    # Added with the roofline (older results lack them): fused-attention FLOPs, attention left
+    # uncounted (why), bytes moved per call (eager, unfused estimate) and the device's roofs.
+    sdpa_flops: int | None = None
+    attention_not_counted: str | None = None
+    bytes_per_call: int | None = None
+    bytes_moved: Mapping[str, int] = field(default_factory=dict)
+    flops_per_byte: float | None = None
+    peak: DevicePeak | None = None
 
     @classmethod
     def of(cls, analysis: Mapping[str, Any]) -> StaticSummary:
@@ -325,14 +334,16 @@ class StaticSummary:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        for key in ("params_by_dtype", "params_by_child", "flops_by_module", "flops_by_op"):
+        for key in ("params_by_dtype", "params_by_child", "flops_by_module", "flops_by_op", "bytes_moved"):
             out[key] = dict(getattr(self, key))
+        out["peak"] = None if self.peak is None else self.peak.to_dict()
         return out
 
     @classmethod
     def from_doc(cls, doc: Doc) -> StaticSummary:
         counts = {}
-        for key in ("params_by_dtype", "params_by_child", "flops_by_module", "flops_by_op"):
+        peak = doc.sub("peak", None)
+        for key in ("params_by_dtype", "params_by_child", "flops_by_module", "flops_by_op", "bytes_moved"):
             value = doc.mapping(key, {})
             if not all(isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
                 raise doc.fail(key, "an object of whole numbers", value)
@@ -342,8 +353,24 @@ class StaticSummary:
             weights_bytes=doc.integer("weights_bytes"),
             flops_per_call=doc.integer("flops_per_call"),
             flops_per_weight_byte=doc.number("flops_per_weight_byte", None),
+            sdpa_flops=doc.integer("sdpa_flops", None),
+            attention_not_counted=doc.string("attention_not_counted", None),
+            bytes_per_call=doc.integer("bytes_per_call", None),
+            flops_per_byte=doc.number("flops_per_byte", None),
+            peak=None if peak is None else _peak_from(peak),
             **counts,
         )
+
+
+def _peak_from(doc: Doc) -> DevicePeak:
+    return DevicePeak(
+        device=doc.string("device"),
+        dtype=doc.string("dtype"),
+        flops_per_s=doc.number("flops_per_s", None),
+        bytes_per_s=doc.number("bytes_per_s", None),
+        source=doc.string("source", None),
+        omitted=doc.string("omitted", None),
+    )
 
 
 def _throughput_to_dict(tp: Throughput) -> dict[str, Any]:
