@@ -57,3 +57,10 @@ class PerfDataError(PerfError):
 
 class PerfDeviceError(PerfError):
     """The requested device is not available on this machine."""
+
+
+class PerfProfileError(PerfError):
+    """A profiling stage could not run or keep its files (profiler failure, disk full, missing tool).
+
+    Only the stage's own result is marked failed with this message; the case's timings stay.
+    """

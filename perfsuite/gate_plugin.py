@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from perfsuite.errors import PerfError
+from perfsuite.errors import PerfDataError, PerfError
 
 GATE_PLUGIN = "perfsuite-gate"
 
@@ -29,6 +29,7 @@ def add_options(group: Any) -> None:
     group.addoption("--perf-gate", action="store_true", default=False, help="with --perf-compare: exit 1 when a case regressed (6 for inconclusive with `inconclusive: fail`). Default: off.")
     group.addoption("--perf-gate-config", default="default", metavar="NAME", help="thresholds, alpha and noise floor from conf/gate/NAME.yaml. Default: default.")
     group.addoption("--perf-gate-force", action="store_true", default=False, help="gate even against a baseline from another machine id. Default: off.")
+    group.addoption("--perf-baseline-keep", default=5, type=int, metavar="N", help="--perf-baseline-save keeps the last N runs under that name: the gate judges by the spread between them once a baseline has 3 (1 replaces). Default: 5.")
     group.addoption("--perf-baseline-dir", default=None, metavar="DIR", help="where baselines are stored. Default: <out dir>/baselines.")
 
 
@@ -42,6 +43,7 @@ class GatePlugin:
     compare_to: str | None
     gate: bool
     force: bool
+    keep: int = 5
     spec: Any = None  # perfsuite.config.gate.GateSpec
     baseline: Any = None  # perfsuite.results.baselines.Baseline
     machine_id: str | None = None
@@ -50,6 +52,8 @@ class GatePlugin:
     comparison: Any = None
     saved: Path | None = None
     notes: list[str] = field(default_factory=list)
+    models: Any = None  # metric -> perfsuite.compare.replicates.ReplicateModel of the baseline's runs
+    diffs: list[Any] = field(default_factory=list)  # perfsuite.results.profile_diff.CaseDiff per regressed case
 
     @classmethod
     def from_config(cls, config: pytest.Config, session: Any, out_dir: Path, conf_dirs: tuple[str, ...]) -> GatePlugin | None:
@@ -60,19 +64,23 @@ class GatePlugin:
             raise pytest.UsageError("--perf-gate-force only applies with --perf-compare NAME")
         if not (opt.perf_compare or opt.perf_baseline_save):
             return None
+        from perfsuite.compare.verdict import replicate_models
         from perfsuite.config.gate import load_gate
-        from perfsuite.results.baselines import BaselineStore, check_name
+        from perfsuite.results.baselines import MAX_KEEP, BaselineStore, check_name
 
         store = BaselineStore(Path(opt.perf_baseline_dir).resolve() if opt.perf_baseline_dir else out_dir / "baselines")
-        plugin = cls(session, store, opt.perf_baseline_save, opt.perf_compare, opt.perf_gate, opt.perf_gate_force)
+        plugin = cls(session, store, opt.perf_baseline_save, opt.perf_compare, opt.perf_gate, opt.perf_gate_force, opt.perf_baseline_keep)
         try:
             if plugin.save_as:
                 check_name(plugin.save_as)
+                if not 1 <= plugin.keep <= MAX_KEEP:
+                    raise PerfDataError(f"--perf-baseline-keep must be 1 to {MAX_KEEP} (runs kept under one baseline name), got {plugin.keep}")
             if plugin.compare_to:
                 plugin.spec = load_gate(opt.perf_gate_config, conf_dirs)
                 env = json.loads((session.run_dir / "env.json").read_text(encoding="utf-8"))
                 plugin.machine_id = env.get("machine_id")
                 plugin.baseline = store.load(plugin.compare_to, plugin.machine_id)
+                plugin.models = replicate_models((plugin.baseline.run, *plugin.baseline.replicates), plugin.spec.policy.statistic)
         except PerfError as exc:
             raise pytest.UsageError(str(exc)) from None
         return plugin
@@ -108,7 +116,7 @@ class GatePlugin:
         if self.baseline is None:
             return []
         head = RunResult(run_dir=self.session.run_dir, status="running", suite=None, device=None, started=None, cases=(result,))
-        return list(compare_runs(self.baseline.run, head, self.spec.policy, tests=self.tests).verdicts)
+        return list(compare_runs(self.baseline.run, head, self.spec.policy, tests=self.tests, models=self.models).verdicts)
 
     # -- the end ------------------------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)
@@ -116,7 +124,7 @@ class GatePlugin:
         perf = self.session
         if self.save_as and perf.results.status == "finished" and perf.results.cases and not perf.results.write_error:
             with perf.guard(f"saving baseline {self.save_as!r}"):
-                self.saved = self.store.save(perf.run_dir, self.save_as)
+                self.saved = self.store.save(perf.run_dir, self.save_as, keep=self.keep)
         elif self.save_as:
             self.notes.append(f"baseline {self.save_as!r} was not saved: the run is {perf.results.status}"
                               + (" and could not write its results" if perf.results.write_error else "")
@@ -135,7 +143,7 @@ class GatePlugin:
         perf = self.session
         assert self.spec is not None and self.baseline is not None
         head = perf.results.snapshot()
-        self.comparison = compare_runs(self.baseline.run, head, self.spec.policy)
+        self.comparison = compare_runs(self.baseline.run, head, self.spec.policy, models=self.models)
         self.decision = decide(
             self.comparison,
             inconclusive=self.spec.inconclusive,
@@ -143,6 +151,8 @@ class GatePlugin:
             head_machine=self.machine_id,
             force=self.force,
         )
+        with perf.guard("the profile diffs of regressed cases"):
+            self._diff_regressed(head)
         label = self.label
         doc = verdicts_doc(
             self.comparison,
@@ -150,6 +160,9 @@ class GatePlugin:
             head={"run": str(perf.run_dir), "machine_id": self.machine_id},
             gate={"config": self.spec.name, "enforced": self.gate, "decision": self.decision.message, "exit_code": self.decision.exit_code or 0},
         )
+        if self.diffs:  # where each regressed case's profile diff is, or why it has none
+            doc["profile_diffs"] = [{"case": d.case, "path": str(d.path) if d.path else None, "reason": d.reason,
+                                     "top": [r.to_dict() for r in d.top]} for d in self.diffs]
         summary = markdown(self.comparison, label, head=head)
         atomic_write_text(perf.run_dir / "verdicts.json", json.dumps(doc, indent=1))
         atomic_write_text(perf.run_dir / "summary.md", summary)
@@ -163,10 +176,23 @@ class GatePlugin:
         if self.gate and self.decision.exit_code is not None and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = self.decision.exit_code
 
+    def _diff_regressed(self, head: Any) -> None:
+        """tables/<case>.diff.csv for each regressed case: its op table here against the baseline's."""
+        from perfsuite.results.profile_diff import diff_regressed
+
+        assert self.comparison is not None and self.baseline is not None
+        regressed = [v.case for v in self.comparison.of("regressed")]
+        if regressed:
+            source = Path(self.baseline.source_run) if self.baseline.source_run else None
+            self.diffs = diff_regressed(regressed, self.baseline.run, source, head, self.session.run_dir)
+
     @property
     def label(self) -> str:
         b = self.baseline
-        return f"baseline {b.name!r} (saved {b.saved}, machine {b.machine_id})" if b is not None else "no baseline"
+        if b is None:
+            return "no baseline"
+        runs = f", {b.runs} runs" if b.runs > 1 else ""
+        return f"baseline {b.name!r} (saved {b.saved}, machine {b.machine_id}{runs})"
 
     @pytest.hookimpl(trylast=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -182,10 +208,36 @@ class GatePlugin:
                 red=failed, green=not failed and self.decision.gated, yellow=not self.decision.gated, bold=True,
             )
             terminalreporter.write_line(f"verdicts: {self.session.run_dir / 'verdicts.json'}, summary: {self.session.run_dir / 'summary.md'}")
+            self._write_diffs(terminalreporter)
         if self.saved is not None:
-            terminalreporter.write_line(f"baseline {self.save_as!r} saved: {self.saved}")
+            terminalreporter.write_line(f"baseline {self.save_as!r} saved: {self.saved} ({_runs_kept(self.saved)})")
         for note in self.notes:
             terminalreporter.write_line(f"perfsuite: {note}", yellow=True)
+
+    def _write_diffs(self, terminalreporter: Any) -> None:
+        from perfsuite.results.profile_diff import describe
+
+        for d in self.diffs:
+            if d.path is None and not d.top:
+                terminalreporter.write_line(f"profile diff of {d.case}: none, {d.reason}", yellow=True)
+                continue
+            if d.path is None:
+                terminalreporter.write_line(f"profile diff of {d.case}: {d.reason}", yellow=True)
+            terminalreporter.write_line(f"profile diff of {d.case} (head - base, per profiled step; {d.path or 'not saved'}):")
+            for row in d.top:
+                terminalreporter.write_line(f"  {describe(row)}")
+
+
+def _runs_kept(path: Path) -> str:
+    from perfsuite.results.baselines import read_baseline
+
+    try:
+        runs = read_baseline(path).runs
+    except PerfError:
+        return "unreadable after saving"
+    if runs >= 3:
+        return f"{runs} runs kept: the gate judges by the spread between them"
+    return f"{runs} run{'s' if runs > 1 else ''} kept; from 3 runs the gate judges by the spread between runs"
 
 
 def _case_of(item: pytest.Item) -> Any:

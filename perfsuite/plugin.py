@@ -172,6 +172,11 @@ def pytest_configure(config: pytest.Config) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)  # nothing was measured: leave no run folder behind
         raise
     # After the gate: of two trylast hooks the later-registered runs last, so the report's line ends the summary.
+    # Before the HTML report: of two trylast wrappers of pytest_sessionfinish the earlier-registered
+    # is the outer one, so the export runs after report.html is written, and includes it.
+    from perfsuite.tracking.plugin import register as register_tracking
+
+    register_tracking(config, session, options.out_dir)
     register_html(config, session)
     from perfsuite.history_plugin import register as register_history
 

@@ -38,6 +38,7 @@ from perfsuite.measure.contention import ContentionMonitor
 from perfsuite.measure.engine import Progress, ProgressFn
 from perfsuite.measure.mps import MpsPeakMemory
 from perfsuite.measure.throughput import Throughput
+from perfsuite.profile.nvtx import phase_ranges
 from perfsuite.report.progress import current_progress
 from perfsuite.results.case import MemoryResult
 
@@ -201,7 +202,8 @@ def measure_latency(
     with catch_oom(case.batch_size, device=case.device) as oom:
         with _tracked(case, outcome):
             m = measure(
-                fn, clock=clock, warmup=spec.warmup, stop=spec.stop, disable_gc=spec.disable_gc, progress=_with_memory_ahead(progress)
+                fn, clock=clock, warmup=spec.warmup, stop=spec.stop, disable_gc=spec.disable_gc, progress=_with_memory_ahead(progress),
+                phase=phase_ranges(case.device),  # NVTX ranges on CUDA (for Nsight), nothing elsewhere
             )
         _memory_pass(case, outcome, lambda: clock.collect(fn, 1), clock.now_s, progress, clock.calls_per_sample)
     if oom.record is not None:
@@ -229,7 +231,7 @@ def measure_generation_case(case: Case, model: Any, batches: Any) -> tuple[Any, 
     new_tokens = case.config.infer.max_new_tokens
     result = None
     with catch_oom(case.batch_size, device=case.device) as oom:
-        with _tracked(case, outcome):
+        with _tracked(case, outcome), phase_ranges(case.device)("timed"):  # warm-up runs included (NVTX on CUDA)
             result = measure_generation(
                 model.module, inputs, max_new_tokens=new_tokens, runs=spec.generation_runs, warmup_runs=spec.generation_warmup_runs
             )

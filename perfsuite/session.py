@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 class BuiltModel:
     model: Any  # perfsuite.models.base.TransformersModel
     load_s: float  # build + move to device, seconds
+    load_memory: Any = None  # perfsuite.profile.memory_timeline.PhasePeak, when the memory_timeline stage runs
 
 
 @dataclass
@@ -171,16 +172,24 @@ class PerfSession:
         if built is None:
             from perfsuite.models.base import build_model
             from perfsuite.pinning import seed_everything
+            from perfsuite.profile.nvtx import phase_ranges
 
             seed_everything(case.config.seed)
-            model = build_model(
-                case.model,
-                precision=case.weights_precision,
-                device=case.device,
-                seed=case.config.seed,
-                channels_last=case.runtime.channels_last,
-            )
-            built = self._models[case.model_key] = BuiltModel(model, model.load_s)
+            with contextlib.ExitStack() as stack:
+                stack.enter_context(phase_ranges(case.device)("load"))  # an NVTX range on CUDA, for Nsight's timeline
+                load: list[Any] = []
+                if "memory_timeline" in case.config.stages:  # the load phase of the memory timeline
+                    from perfsuite.profile.memory_timeline import track_load
+
+                    load = stack.enter_context(track_load(case.device))
+                model = build_model(
+                    case.model,
+                    precision=case.weights_precision,
+                    device=case.device,
+                    seed=case.config.seed,
+                    channels_last=case.runtime.channels_last,
+                )
+            built = self._models[case.model_key] = BuiltModel(model, model.load_s, load[0] if load else None)
         return built
 
     @staticmethod

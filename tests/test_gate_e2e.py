@@ -51,7 +51,7 @@ def test_save_rerun_unchanged_then_slowed(gate_run, tmp_path, monkeypatch):
     assert SLOWER_BERT.count("num_hidden_layers: 4") == 1
     saved = gate_run("--perf-baseline-save", "main")
     saved.assert_outcomes(passed=2)
-    saved.stdout.fnmatch_lines(["*baseline 'main' saved: *baselines*main.json"])
+    saved.stdout.fnmatch_lines(["*baseline 'main' saved: *baselines*main.json (1 run kept*"])
 
     summary = tmp_path / "step_summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))

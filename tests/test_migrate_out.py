@@ -117,7 +117,7 @@ def test_apply_files_everything_and_loses_nothing(out: Path) -> None:
     after = snapshot(out)
 
     assert loose_entries(out) == []
-    assert sorted(p.name for p in out.iterdir()) == ["_archive", "baselines", "cache", "history", "runs"]
+    assert sorted(p.name for p in out.iterdir()) == ["_archive", "baselines", "cache", "runs"]
     assert count_files(out, exclude=(LOG_DIR,)) == count_before
     assert sorted(map(repr, before.values())) == sorted(map(repr, after.values())), "same contents, only moved"
 

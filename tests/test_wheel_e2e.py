@@ -127,3 +127,13 @@ def test_installed_wheel_runs_a_users_own_benchmarks(wheel_venv: Path, tmp_path:
     assert mine.stats.n >= 5 and mine.throughput.samples_per_s > 0
     bench = json.loads((run_dir / "benchmark.json").read_text())
     assert len(bench["benchmarks"]) == 2 and all(b["stats"]["rounds"] >= 5 for b in bench["benchmarks"])
+
+
+def test_installed_wheel_scaffolds_a_project_from_its_packaged_templates(wheel_venv: Path, tmp_path: Path) -> None:
+    """`perfsuite init` and `perfsuite new model` render templates that must ship inside the wheel."""
+    python = wheel_venv
+    run(python, "-m", "perfsuite.cli", "init", "proj", "--no-check", cwd=tmp_path)
+    for rel in ("conf/suite/project.yaml", "benches/test_latency.py", "pytest.ini", ".github/workflows/perf.yml", "Dockerfile.perf"):
+        assert (tmp_path / "proj" / rel).is_file(), rel
+    made = run(python, "-m", "perfsuite.cli", "new", "model", "tb", "--family", "bert.tiny", "--no-validate", cwd=tmp_path / "proj")
+    assert (tmp_path / "proj/conf/model/tb/output/direct/default.yaml").is_file() and "model=tb" in made.stdout

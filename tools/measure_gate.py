@@ -13,12 +13,19 @@ own runtime factory), everything printed as a table:
    the same samples, by what pytest-benchmark's `--benchmark-compare-fail=median:5%` and
    `mean:5%` would decide. A/A pairs (both at 0) give the false-fail rate per case and for the
    whole suite.
-2. Interleaved A/B (`perfsuite ab`'s statistics, conf/gate/paired.yaml): `--ab-trials` trials per
+2. Replicate baselines (`--perf-baseline-keep`, the gate's between-run model): a simulated suite
+   of `--suite-size` cases, each with a baseline of `--keep` separate runs at slowdown 0 and one
+   new run (at 0, 5% or 10%), judged as the gate judges a case whose baseline has that many runs
+   (perfsuite.compare.replicates: moderated variance pooled over the suite's cases, t prediction
+   interval, Bonferroni). `--trials` random draws of the measured runs; reports the per-case and
+   whole-suite false-fail rate at 0 and the detection rate at 5% and 10%. `--baseline-from DUMP`
+   takes the baseline runs from an earlier `--dump` (hours earlier: the drift a real baseline meets).
+3. Interleaved A/B (`perfsuite ab`'s statistics, conf/gate/paired.yaml): `--ab-trials` trials per
    slowdown level, each `--ab-rounds` rounds of A then B measured back to back, judged by the
    paired Wilcoxon rule at the suite-size Bonferroni confidence. The smallest slowdown caught in
    >= 90% of trials with <= 1% false alarms is the headline.
 
-    .venv/bin/python tools/measure_gate.py [--runs 20] [--ab-trials 20] [--ab-rounds 24]
+    .venv/bin/python tools/measure_gate.py [--runs 20] [--replicate-runs 130] [--ab-trials 20] [--ab-rounds 24]
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import math
 import os
 import random
 import statistics
@@ -38,6 +46,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import torch  # noqa: E402
 
 from perfsuite.compare.paired import paired_ratio  # noqa: E402
+from perfsuite.compare.replicates import ReplicateModel, ratio_to_replicates  # noqa: E402
+from perfsuite.compare.verdict import SPREAD_FLAGS  # noqa: E402
 from perfsuite.compare.stats import ratio_of_minimums, ratio_of_samples  # noqa: E402
 from perfsuite.compare.verdict import judge  # noqa: E402
 from perfsuite.measure.contention import ContentionMonitor  # noqa: E402
@@ -142,10 +152,76 @@ def separate_runs(calls, args, policy, confidence) -> None:
           f"pytest-benchmark median:5% {suite[1]:.1%}, mean:5% {suite[2]:.1%}")
 
 
+def replicate_baselines(calls, args, policy, confidence) -> None:
+    """Section 2: a suite's baselines of `--keep` runs each, one new run per case, the gate's replicate model."""
+    t0 = time.perf_counter()
+    levels = [0.0, 0.05, 0.10]
+    order = [0.0] * args.replicate_runs + [lvl for lvl in levels[1:] for _ in range(args.replicate_heads)]
+    random.Random(1).shuffle(order)
+    runs: dict[float, list[tuple[tuple[float, ...], tuple[str, ...]]]] = {lvl: [] for lvl in levels}
+    for lvl in order:
+        m = one_run(calls[lvl], args.min_time, max(2.0, 4 * args.min_time))
+        runs[lvl].append((tuple(m.samples_s), tuple(f.code for f in m.noise)))
+    DUMP["replicates"] = {str(lvl): [{"samples_s": list(s), "noise": list(n)} for s, n in runs[lvl]] for lvl in levels}
+    pool = runs[0.0]
+    source = "measured now, shuffled with the new runs"
+    if args.baseline_from:
+        earlier = json.loads(Path(args.baseline_from).read_text(encoding="utf-8"))
+        part = earlier.get("replicates") or earlier["separate"]
+        pool = [(tuple(r["samples_s"]), tuple(r["noise"])) for r in part["0.0"]]
+        source = f"from {args.baseline_from} (measured earlier)"
+    k, m = args.keep, args.suite_size
+    need = k * m + (0 if args.baseline_from else m)
+    if len(pool) < need:
+        raise SystemExit(f"--replicate-runs: {need} runs at slowdown 0 needed for {m} cases x ({k} baseline runs + 1), have {len(pool)}")
+    mins0 = [min(s) for s, _ in runs[0.0]]
+    print(f"\n2. replicate baselines: {len(runs[0.0])} + {args.replicate_heads} x 2 runs, {time.perf_counter() - t0:.0f} s; between-run CV "
+          f"of minimums at 0: {statistics.stdev(mins0) / statistics.mean(mins0):.2%}; baseline runs {source}")
+    threshold = policy.thresholds["latency"]
+    print(f"   suite of {m} cases, each judged against {k} baseline runs; threshold {threshold:.0%}, replicate floor "
+          f"{policy.replicate_floor:.1%}, confidence {confidence:.5f}; {args.trials} random draws")
+    print(f"   {'slowdown':>8}  {'case verdicts':>13}  {'regressed':>9}  {'(flags ignored)':>15}  {'suites with any regressed':>25}  "
+          f"{'median CI half-width':>20}  {'pb median:5%':>12}  {'pb mean:5%':>10}")
+    rng = random.Random(2)
+    for lvl in levels:
+        regressed = unflagged = suites = total = pb_median = pb_mean = 0
+        halves = []
+        for _ in range(args.trials):
+            drawn = rng.sample(pool, len(pool))
+            bases = [drawn[i * k:(i + 1) * k] for i in range(m)]
+            if lvl == 0 and not args.baseline_from:
+                heads = drawn[k * m:k * m + m]
+            else:
+                heads = [rng.choice(runs[lvl]) for _ in range(m)]
+            model = ReplicateModel.from_summaries({f"c{i}": [min(s) for s, _ in bases[i]] for i in range(m)})
+            any_regressed = False
+            for i, (samples, noise) in enumerate(heads):
+                est = ratio_to_replicates(model, f"c{i}", samples, statistic="min", confidence=confidence, floor=policy.replicate_floor)
+                assert est is not None
+                verdict, _ = judge(est, threshold, lower_is_better=True)
+                unflagged += verdict == "regressed"
+                if verdict == "regressed" and set(noise) - SPREAD_FLAGS and not policy.gate_noisy:
+                    verdict = "inconclusive"
+                regressed += verdict == "regressed"
+                any_regressed |= verdict == "regressed"
+                halves.append((math.log(est.high) - math.log(est.low)) / 2)
+                newest = bases[i][0][0]  # what pytest-benchmark compares with: one stored run
+                pb_median += statistics.median(samples) > 1.05 * statistics.median(newest)
+                pb_mean += statistics.mean(samples) > 1.05 * statistics.mean(newest)
+                total += 1
+            suites += any_regressed
+        print(f"   {lvl:8.0%}  {total:13d}  {pct(regressed / total):>9}  {pct(unflagged / total):>15}  {pct(suites / args.trials):>25}  "
+              f"{'±' + format(math.expm1(statistics.median(halves)), '.2%'):>20}  {pct(pb_median / total):>12}  {pct(pb_mean / total):>10}")
+        if lvl == 0:
+            p = regressed / total
+            print(f"   {'':8}  A/A per case {p:.3%} -> a {m}-case suite 1-(1-p)^{m} = {1 - (1 - p) ** m:.2%}; "
+                  f"pytest-benchmark median:5% {1 - (1 - pb_median / total) ** m:.1%}, mean:5% {1 - (1 - pb_mean / total) ** m:.1%}")
+
+
 def interleaved(calls_for, args, confidence, paired) -> None:
     levels = [0.0] + [float(x) for x in args.slowdowns.split(",")]
     threshold = paired.thresholds["latency"]
-    print(f"\n2. interleaved A/B: {args.ab_trials} trials x {args.ab_rounds} rounds per level, per-round {paired.statistic}, "
+    print(f"\n3. interleaved A/B: {args.ab_trials} trials x {args.ab_rounds} rounds per level, per-round {paired.statistic}, "
           f"paired Wilcoxon at confidence {confidence:.5f}, threshold {threshold:.1%} (regressed: interval above 1 and change above the threshold)")
     print(f"   {'slowdown':>8}  {'regressed':>9}  {'median ratio':>12}  {'time':>6}")
     best = None
@@ -181,7 +257,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--suite-size", type=int, default=20, help="cases in the simulated suite, for Bonferroni (default: 20)")
     p.add_argument("--ab-trials", type=int, default=20, help="A/B trials per slowdown level (default: 20)")
     p.add_argument("--skip-separate", action="store_true", help="only the interleaved A/B part")
-    p.add_argument("--skip-ab", action="store_true", help="only the separate-run part")
+    p.add_argument("--skip-ab", action="store_true", help="skip the interleaved A/B part")
+    p.add_argument("--skip-replicates", action="store_true", help="skip the replicate-baseline part")
+    p.add_argument("--replicate-runs", type=int, default=130, help="replicate part: runs at slowdown 0 (default: 130)")
+    p.add_argument("--replicate-heads", type=int, default=30, help="replicate part: runs at 5%% and at 10%% each (default: 30)")
+    p.add_argument("--keep", type=int, default=5, help="replicate part: baseline runs per case, like --perf-baseline-keep (default: 5)")
+    p.add_argument("--trials", type=int, default=200, help="replicate part: random draws of suites (default: 200)")
+    p.add_argument("--baseline-from", metavar="DUMP", help="replicate part: baseline runs from an earlier --dump file")
     p.add_argument("--ab-rounds", type=int, default=24, help="rounds per A/B trial, like perfsuite ab --rounds (default: 24)")
     p.add_argument("--ab-min-time", type=float, default=0.1, help="min_time_s of each A/B measurement (default: 0.1)")
     p.add_argument("--gate-config", default="default", help="conf/gate/NAME.yaml of the separate-run gate (default: default)")
@@ -207,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
           f"load average {os.getloadavg()[0]:.2f}")
     if not args.skip_separate:
         separate_runs({lvl: calls_for(lvl) for lvl in (0.0, 0.05, 0.10)}, args, policy, confidence)
+    if not args.skip_replicates:
+        replicate_baselines({lvl: calls_for(lvl) for lvl in (0.0, 0.05, 0.10)}, args, policy, confidence)
     if not args.skip_ab:
         interleaved(calls_for, args, confidence, paired)
     print(f"\nload average at the end {os.getloadavg()[0]:.2f}")

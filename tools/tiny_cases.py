@@ -17,10 +17,8 @@ def tiny_gpt2() -> torch.nn.Module:
     return transformers.GPT2Model(cfg).eval()
 
 
-def tiny_gpt2_forward(seq_len: int) -> Callable[[], object]:
-    """One thread, the tiny GPT-2 and a fixed 1 x seq_len input: a zero-argument forward call."""
-    torch.set_num_threads(1)
-    model = tiny_gpt2()
+def forward_of(model: torch.nn.Module, seq_len: int) -> Callable[[], object]:
+    """`model`'s forward on a fixed 1 x seq_len input, as a zero-argument call."""
     ids = torch.randint(0, 999, (1, seq_len), generator=torch.Generator().manual_seed(1))
 
     def fn() -> object:
@@ -28,3 +26,9 @@ def tiny_gpt2_forward(seq_len: int) -> Callable[[], object]:
             return model(input_ids=ids)
 
     return fn
+
+
+def tiny_gpt2_forward(seq_len: int) -> Callable[[], object]:
+    """One thread, the tiny GPT-2 and a fixed 1 x seq_len input: a zero-argument forward call."""
+    torch.set_num_threads(1)
+    return forward_of(tiny_gpt2(), seq_len)

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from perfsuite.errors import PerfDataError
-from perfsuite.results.baselines import BaselineStore, read_baseline
+from perfsuite.results.baselines import DEFAULT_KEEP, BaselineStore, read_baseline
 from perfsuite.results.run import latest_run
 
 
@@ -20,19 +20,20 @@ def run(args: argparse.Namespace) -> int:
     store = _store(args)
     if args.action == "save":
         run_dir = Path(args.run) if args.run else latest_run(Path(args.out))
-        path = store.save(run_dir, args.name)
-        print(f"saved baseline {args.name!r} from {run_dir} -> {path}")
+        path = store.save(run_dir, args.name, keep=args.keep)
+        runs = read_baseline(path).runs
+        print(f"saved baseline {args.name!r} from {run_dir} -> {path} ({runs} run{'s' if runs > 1 else ''} kept)")
     elif args.action == "list":
         found = store.list()
         if not found:
             print(f"no baselines under {store.root}")
         for machine, name, path in found:
             b = read_baseline(path)
-            print(f"{machine}  {name:<24} saved {b.saved}  {len(b.run.cases)} results  suite {b.run.suite}  device {b.run.device}")
+            print(f"{machine}  {name:<24} saved {b.saved}  {len(b.run.cases)} results  {b.runs} run{'s' if b.runs > 1 else ''}  suite {b.run.suite}  device {b.run.device}")
     elif args.action == "show":
         b = store.load(args.name, args.machine_id)
         print(json.dumps({"name": b.name, "machine_id": b.machine_id, "saved": b.saved, "source_run": b.source_run,
-                          "suite": b.run.suite, "device": b.run.device, "raw_samples": b.has_raw_samples,
+                          "suite": b.run.suite, "device": b.run.device, "raw_samples": b.has_raw_samples, "runs": b.runs,
                           "cases": [c.key for c in b.run.cases]}, indent=2))
     elif args.action == "promote":
         # Copy a baseline to another name (e.g. a nightly run becomes `main`) on the same machine id.
@@ -58,6 +59,7 @@ def register(sub: Any) -> None:
     p.add_argument("name", nargs="?", help="baseline name (letters, digits, '.', '_', '-')")
     p.add_argument("--run", help="save: the run folder to save (default: the newest under OUT/runs)")
     p.add_argument("--to", help="promote: the new name")
+    p.add_argument("--keep", type=int, default=DEFAULT_KEEP, help=f"save: keep the last N runs under NAME; the gate judges by their spread from 3 on; 1 replaces (default: {DEFAULT_KEEP})")
     p.add_argument("--machine-id", help="show/promote/delete: the machine id folder (default: any, this machine's first)")
     p.add_argument("--out", default="out", help="the out/ folder (default: out)")
     p.add_argument("--baseline-dir", help="where baselines live (default: OUT/baselines)")

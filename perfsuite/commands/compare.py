@@ -35,17 +35,20 @@ def run(args: argparse.Namespace) -> int:
         head_machine = _machine_of(head_dir)
         store = BaselineStore(Path(args.baseline_dir) if args.baseline_dir else Path(args.out) / "baselines")
         baseline = store.load(args.baseline, head_machine)
-        base, base_machine, label = baseline.run, baseline.machine_id, f"baseline {baseline.name!r} ({baseline.saved})"
+        base, base_machine = baseline.run, baseline.machine_id
+        replicates = baseline.replicates
+        label = f"baseline {baseline.name!r} ({baseline.saved}" + (f", {baseline.runs} runs)" if baseline.runs > 1 else ")")
     else:
         if len(args.runs) != 2:
             raise PerfDataError("give two run folders (RUN_A RUN_B), or --baseline NAME [RUN]")
         base_dir, head_dir = Path(args.runs[0]), Path(args.runs[1])
         base, base_machine, label = load_run(base_dir), _machine_of(base_dir), f"run {base_dir.name}"
         head_machine = _machine_of(head_dir)
+        replicates = ()
     head = load_run(head_dir)
     if base.imported or head.imported:
         print("perfsuite: note: one side is an imported pytest-benchmark run; without raw samples its verdicts compare medians only (weaker)", file=sys.stderr)
-    comparison = compare_runs(base, head, spec.policy)
+    comparison = compare_runs(base, head, spec.policy, replicates=replicates)
     for line in terminal_lines(comparison, label):
         print(line)
     decision = decide(comparison, inconclusive=spec.inconclusive, base_machine=base_machine, head_machine=head_machine, force=args.force)

@@ -53,7 +53,7 @@ class RatioEstimate:
     confidence: float
     n_base: int
     n_head: int
-    method: str  # "hodges-lehmann", "minimum", "paired-wilcoxon", "summary" (medians only: no interval), "exact"
+    method: str  # "hodges-lehmann", "minimum", "replicates" (n_base = baseline runs), "paired-wilcoxon", "summary" (medians only: no interval), "exact"
     noise_floor: float = 0.0
 
     @property
@@ -193,7 +193,7 @@ def samples_to_decide(estimate: RatioEstimate, threshold: float) -> int | None:
     estimate and the nearest decision boundary (no change, or the threshold). None when the
     estimate sits on a boundary (no sample count decides it) or the noise floor alone is wider.
     """
-    if not estimate.has_interval or estimate.method == "minimum":
+    if not estimate.has_interval or estimate.method in ("minimum", "replicates"):
         return None  # the minimum's interval is the machine's between-run spread: samples do not narrow it
     log_r = math.log(estimate.ratio)
     half = (math.log(estimate.high) - math.log(estimate.low)) / 2.0

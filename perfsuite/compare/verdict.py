@@ -21,6 +21,12 @@ shift of all samples with its Moses interval widened by ``noise_floor`` (for qui
 machines, where a change of the whole distribution should count). Rates (throughput) mirror
 latency: their best is their maximum.
 
+Replicate baselines: a baseline that keeps its last k runs (``--perf-baseline-keep``) judges a
+case present in at least ``min_replicates`` of them by the spread measured between those runs
+(perfsuite.compare.replicates: moderated variance, a t prediction interval), not by one run's
+spread plus an assumed ``noise_floor``. That is the between-run model two single runs cannot
+give; with fewer runs the rules above apply.
+
 Deterministic figures (parameters, FLOPs, weight bytes) are compared exactly against their own
 threshold (default 0: any growth regresses). A side without raw samples (an imported
 pytest-benchmark run, or `save_raw_samples: false`) is compared by its median alone: such a
@@ -35,9 +41,11 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Callable, Iterable, Mapping
+import statistics
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from perfsuite.compare.replicates import ReplicateModel, ratio_to_replicates
 from perfsuite.compare.stats import RatioEstimate, exact_ratio, ratio_of_medians, ratio_of_minimums, ratio_of_samples, samples_to_decide
 from perfsuite.results.case import CaseResult
 from perfsuite.results.run import RunResult
@@ -55,6 +63,8 @@ class GatePolicy:
     noise_floor: float = 0.0  # relative between-run drift added to every interval (0 for interleaved A/B)
     statistic: str = "min"  # timings: "min" (ratio of fastest times) or "median" (Hodges-Lehmann on all samples)
     gate_noisy: bool = False  # True: a measurement flagged noisy may still be called regressed
+    min_replicates: int = 3  # baseline runs a case needs before the replicate model judges it (perfsuite.compare.replicates)
+    replicate_floor: float = 0.002  # least between-run SD the replicate model assumes (relative)
     thresholds: Mapping[str, float] = field(
         default_factory=lambda: {"latency": 0.03, "throughput": 0.03, "memory": 0.10, "exact": 0.0}
     )
@@ -65,6 +75,10 @@ class GatePolicy:
             raise ValueError(f"gate alpha must be in (0, 1), got {self.alpha!r}")
         if not 0 <= self.noise_floor < 1:
             raise ValueError(f"gate noise_floor must be in [0, 1), got {self.noise_floor!r}")
+        if not (isinstance(self.min_replicates, int) and self.min_replicates >= 2):
+            raise ValueError(f"gate min_replicates must be an integer >= 2, got {self.min_replicates!r}")
+        if not 0 <= self.replicate_floor < 1:
+            raise ValueError(f"gate replicate_floor must be in [0, 1), got {self.replicate_floor!r}")
         if self.statistic not in STATISTICS:
             raise ValueError(f"gate statistic must be one of {', '.join(STATISTICS)}, got {self.statistic!r}")
         for group, value in self.thresholds.items():
@@ -234,8 +248,35 @@ def judge(estimate: RatioEstimate, threshold: float, *, lower_is_better: bool) -
     return "inconclusive", False
 
 
+def _latency_oriented(metric: Metric, samples: tuple[float, ...]) -> list[float]:
+    """Samples turned so that lower is better (a rate's 1/x): the replicate model and the minimum work on these."""
+    return list(samples) if metric.lower_is_better else [1.0 / x for x in samples]
+
+
+def _inverted(est: RatioEstimate) -> RatioEstimate:
+    return replace(est, ratio=1.0 / est.ratio, low=1.0 / est.high, high=1.0 / est.low)
+
+
+def replicate_models(runs: Sequence[RunResult], statistic: str) -> dict[str, ReplicateModel]:
+    """Per sample metric, every case's summaries over the baseline's runs (newest and older replicates)."""
+    summaries: dict[str, dict[str, list[float]]] = {}
+    for run in runs:
+        for r in run.cases:
+            if r.outcome != "passed":
+                continue
+            for metric in METRICS.get(r.kind, ()):
+                samples = metric.samples(r) if metric.samples is not None else None
+                if samples is None or len(samples) < 3:
+                    continue
+                oriented = _latency_oriented(metric, samples)
+                value = min(oriented) if statistic == "min" else float(statistics.median(oriented))
+                summaries.setdefault(metric.name, {}).setdefault(r.key, []).append(value)
+    return {name: ReplicateModel.from_summaries(by_case) for name, by_case in summaries.items()}
+
+
 def _estimate(
-    metric: Metric, base: CaseResult, head: CaseResult, confidence: float, noise_floor: float, statistic: str = "min"
+    metric: Metric, base: CaseResult, head: CaseResult, confidence: float, noise_floor: float, statistic: str = "min",
+    replicates: ReplicateModel | None = None, policy: GatePolicy | None = None,
 ) -> tuple[RatioEstimate | None, str]:
     if metric.value is not None:
         a, b = metric.value(base), metric.value(head)
@@ -245,13 +286,20 @@ def _estimate(
     assert metric.samples is not None and metric.median is not None
     sa, sb = metric.samples(base), metric.samples(head)
     if sa is not None and sb is not None and min(len(sa), len(sb)) >= 3:
+        spread = replicates.cases.get(head.key) if replicates is not None else None
+        if policy is not None and spread is not None and spread.runs >= policy.min_replicates:
+            est = ratio_to_replicates(
+                replicates, head.key, _latency_oriented(metric, sb), statistic=statistic, confidence=confidence, floor=policy.replicate_floor
+            )
+            if est is not None:
+                return (est if metric.lower_is_better else _inverted(est)), ""
         if statistic == "median":
             return ratio_of_samples(sa, sb, confidence=confidence, noise_floor=noise_floor), ""
         if metric.lower_is_better:
             return ratio_of_minimums(sa, sb, confidence=confidence, noise_floor=noise_floor), ""
         # A rate's best is its maximum: the fastest call seen as a rate (1/x turns it into a minimum).
-        est = ratio_of_minimums([1.0 / x for x in sa], [1.0 / x for x in sb], confidence=confidence, noise_floor=noise_floor)
-        return replace(est, ratio=1.0 / est.ratio, low=1.0 / est.high, high=1.0 / est.low), ""
+        est = ratio_of_minimums(_latency_oriented(metric, sa), _latency_oriented(metric, sb), confidence=confidence, noise_floor=noise_floor)
+        return _inverted(est), ""
     ma, mb = metric.median(base), metric.median(head)
     if ma is None or mb is None or ma <= 0 or mb <= 0:
         return None, ""
@@ -262,19 +310,46 @@ def _estimate(
     return ratio_of_medians(ma, mb, n_base=n_a, n_head=n_b, confidence=confidence), note
 
 
+# Flags about a run's spread or length, not about what disturbed it: the replicate model has measured
+# the spread between whole runs and widens for the new run's own block spread, so these do not
+# stop its verdict. A shared core, throttling or a warm-up that never settled still do.
+SPREAD_FLAGS = frozenset({"high_iqr", "max_time", "max_rounds", "hard_budget"})
+
+
+def _blocking_noise(base: CaseResult, head: CaseResult, estimate: RatioEstimate) -> list[str]:
+    """The noise codes that keep a `regressed` verdict from being gated."""
+    if estimate.method == "replicates":  # the base side is k runs, whose spread the model measured
+        return sorted(set(head.noise_codes) - SPREAD_FLAGS)
+    return sorted(set(base.noise_codes) | set(head.noise_codes))
+
+
 def sample_tests(result: CaseResult) -> int:
     """Independent sample-based tests of one result (throughput mirrors latency: not counted)."""
     return sum(1 for m in METRICS.get(result.kind, ()) if m.samples is not None and m.name != "throughput")
 
 
-def compare_runs(base: RunResult, head: RunResult, policy: GatePolicy | None = None, *, tests: int | None = None) -> Comparison:
+def compare_runs(
+    base: RunResult,
+    head: RunResult,
+    policy: GatePolicy | None = None,
+    *,
+    tests: int | None = None,
+    replicates: Sequence[RunResult] = (),
+    models: Mapping[str, ReplicateModel] | None = None,
+) -> Comparison:
     """Verdicts for every case and metric present in both runs (passed results only).
 
     ``tests`` is the Bonferroni m; by default the number of sample-based tests compared here. A
     caller judging one case at a time (the pytest gate, as each case finishes) passes the
     suite's total so that every case is judged at the same confidence.
+
+    ``replicates``: the baseline's older runs (``base`` is its newest). A case present in at least
+    ``policy.min_replicates`` of them (``base`` included) is judged by the replicate model
+    (perfsuite.compare.replicates); ``models`` passes that model precomputed (`replicate_models`).
     """
     policy = policy or GatePolicy()
+    if models is None:
+        models = replicate_models((base, *replicates), policy.statistic) if replicates else {}
     a = {r.key: r for r in base.cases if r.outcome == "passed"}
     b = {r.key: r for r in head.cases if r.outcome == "passed"}
     shared = [k for k in b if k in a]
@@ -284,13 +359,13 @@ def compare_runs(base: RunResult, head: RunResult, policy: GatePolicy | None = N
     confidence = 1.0 - policy.alpha / tests
     verdicts = []
     for ra, rb, metric in pairs:
-        estimate, note = _estimate(metric, ra, rb, confidence, policy.noise_floor, policy.statistic)
+        estimate, note = _estimate(metric, ra, rb, confidence, policy.noise_floor, policy.statistic, models.get(metric.name), policy)
         if estimate is None:
             continue
         threshold = policy.threshold(rb.case.id, metric.group)
         verdict, improved = judge(estimate, threshold, lower_is_better=metric.lower_is_better)
         needed = None
-        noisy = sorted(set(ra.noise_codes) | set(rb.noise_codes)) if metric.samples is not None and policy.gate_noisy is False else []
+        noisy = _blocking_noise(ra, rb, estimate) if metric.samples is not None and policy.gate_noisy is False else []
         if verdict == "regressed" and noisy:
             # A measurement that flagged itself (high IQR, a time cap, a contended core...) does not
             # describe the code alone: it can show the change, not prove it.
@@ -303,6 +378,9 @@ def compare_runs(base: RunResult, head: RunResult, policy: GatePolicy | None = N
             needed = samples_to_decide(turned, threshold)
             if needed:
                 hint = f"about {needed} samples per side would decide it"
+            elif estimate.method == "replicates":
+                hint = (f"the new run is within the spread of the baseline's {estimate.n_base} runs: more baseline runs "
+                        "(--perf-baseline-save NAME again, it keeps the last --perf-baseline-keep) or perfsuite ab would decide it")
             elif estimate.method == "minimum":
                 hint = "the runs' fastest times moved between blocks (machine noise): re-measure on a quieter machine, or use perfsuite ab"
             else:

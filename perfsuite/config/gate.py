@@ -51,9 +51,14 @@ def gate_spec(data: Any, *, name: str, file: str | None) -> GateSpec:
         c.done()
     inconclusive = f.string("inconclusive", choices=INCONCLUSIVE, default="warn")
     gate_noisy = f.boolean("gate_noisy", default=False)
+    min_replicates = f._get("min_replicates", 3)
+    if isinstance(min_replicates, bool) or not isinstance(min_replicates, int) or not 2 <= min_replicates <= 50:
+        f.error("min_replicates", "must be a whole number of baseline runs from 2 to 50", value=min_replicates)
+    replicate_floor = _ratio(f, "replicate_floor", 0.002, lower_ok=True, upper=0.5)
     f.done()
     policy = GatePolicy(
-        alpha=alpha, noise_floor=floor, statistic=statistic, thresholds=thresholds, case_thresholds=tuple(rules), gate_noisy=gate_noisy
+        alpha=alpha, noise_floor=floor, statistic=statistic, thresholds=thresholds, case_thresholds=tuple(rules), gate_noisy=gate_noisy,
+        min_replicates=min_replicates, replicate_floor=replicate_floor,
     )
     return GateSpec(name, policy, inconclusive)
 

@@ -111,16 +111,17 @@ def _positive(f: Fields, key: str, default: float) -> float:
 def run_spec(configs: Sequence[CaseConfig], *, file: str | None = None) -> RunSpec:
     """The run-wide settings, which every case must share: one process runs them all, in turn."""
     first = configs[0]
-    spec = RunSpec(hardware=first.hardware, measure=first.measure, stages=first.stages, seed=first.seed)
+    spec = RunSpec(hardware=first.hardware, measure=first.measure, stages=first.stages, seed=first.seed, tracking=first.output.tracking)
     for cfg in configs[1:]:
-        for field, key in (("hardware", "hardware"), ("measure", "measure"), ("stages", "pipeline.stages"), ("seed", "seed")):
-            if getattr(cfg, field) != getattr(spec, field):
+        for field, key in (("hardware", "hardware"), ("measure", "measure"), ("stages", "pipeline.stages"), ("seed", "seed"), ("tracking", "output.tracking")):
+            mine = cfg.output.tracking if field == "tracking" else getattr(cfg, field)
+            if mine != getattr(spec, field):
                 raise PerfConfigError(
                     f"'{key}' differs between cases {first.model.id}/{first.dataset.name} and {cfg.model.id}/{cfg.dataset.name}, "
                     "but it is a run-wide setting (one process pins threads, seeds and measures every case the same way)",
                     file=file,
                     key=key,
-                    value=_describe(getattr(cfg, field)),
+                    value=_describe(mine),
                     allowed=[_describe(getattr(spec, field))],
                     hint=f"set {key} once for the run (conf/config.yaml, the suite's overrides or --perf-override), not in a model or dataset preset",
                 )

@@ -6,13 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from perfsuite.config.tracking import TrackingSpec
+
 MODALITIES = ("text", "image")
 DATASET_MODALITIES = ("text", "image", "any")
 PRECISIONS = ("fp32", "bf16", "fp16")
 PRECISION_MODES = ("cast", "autocast")  # inference_runtime.precision_mode (perfsuite.runtimes.eager)
 SAMPLING_STRATEGIES = ("sequential", "random")
 GENERATIVE_ADAPTERS = frozenset({"gpt2"})
-STAGES = ("direct_inference", "static_analysis", "torch_profiler")
+STAGES = ("direct_inference", "static_analysis", "torch_profiler", "layer_timing", "memory_timeline", "nsight")
 
 # Upper bounds, checked when a config is validated (docs/configuration.md, "Limits"). Beyond them
 # a case cannot fit in memory or time: building it would hang the session, not fail fast.
@@ -219,8 +221,63 @@ class TorchProfilerSpec:
 
 
 @dataclass(frozen=True)
+class LayerTimingSpec:
+    """`profiling.layers`: the per-layer pass (forward hooks, its own forwards, never the timed rounds)."""
+
+    enabled: bool = True
+    passes: int = 5  # hooked forwards (and as many unhooked ones, for the hooks' overhead)
+    warmup: int = 1  # untimed forwards first
+    top_n: int = 5  # modules shown in the terminal and the HTML report
+    count_flops: bool = True  # one more forward under torch's FlopCounterMode for the flops column
+
+
+@dataclass(frozen=True)
+class MemoryTimelineSpec:
+    """`profiling.memory`: the memory timeline pass (phases replayed after the timed rounds)."""
+
+    enabled: bool = True
+    warmup_calls: int = 3  # the warm-up phase's calls
+    timed_calls: int = 10  # the timed phase's calls (steady state, as the timed rounds run)
+    max_entries: int = 100_000  # CUDA: allocator events kept by _record_memory_history
+    period_s: float = 0.005  # CPU: RSS sampling period
+
+
+NSYS_TRACES = ("cuda", "nvtx", "osrt", "cudnn", "cublas", "mpi", "none")
+NSYS_SAMPLES = ("none", "cpu", "process-tree", "system-wide")
+NCU_SETS = ("basic", "detailed", "full", "roofline", "source", "nvlink", "pmsampling")
+
+
+@dataclass(frozen=True)
+class NsysSpec:
+    """`profiling.nsys`: Nsight Systems over one case's timed test (a child pytest run)."""
+
+    enabled: bool = True
+    trace: tuple[str, ...] = ("cuda", "nvtx", "osrt")
+    sample: str = "none"
+    capture_nvtx: str | None = None  # e.g. "perfsuite:timed": capture only that NVTX range
+    extra_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NcuSpec:
+    """`profiling.ncu`: Nsight Compute kernel analysis over one case's timed test (CUDA only)."""
+
+    enabled: bool = True
+    set: str = "basic"
+    kernel_regex: str | None = None
+    launch_skip: int = 0
+    launch_count: int = 20  # ncu replays each kernel: cap the kernels it analyses
+    nvtx_include: str | None = None  # e.g. "perfsuite:timed/": only kernels inside that NVTX range
+    extra_args: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ProfilingSpec:
     torch: TorchProfilerSpec = TorchProfilerSpec()
+    layers: LayerTimingSpec = LayerTimingSpec()
+    memory: MemoryTimelineSpec = MemoryTimelineSpec()
+    nsys: NsysSpec = NsysSpec()
+    ncu: NcuSpec = NcuSpec()
 
 
 @dataclass(frozen=True)
@@ -244,6 +301,7 @@ class TorchOutputSpec:
 class OutputSpec:
     direct: DirectOutputSpec = DirectOutputSpec()
     torch: TorchOutputSpec = TorchOutputSpec()
+    tracking: TrackingSpec = TrackingSpec()  # output.tracking / output.trackers (perfsuite.config.tracking)
 
 
 @dataclass(frozen=True)
@@ -254,6 +312,7 @@ class RunSpec:
     measure: MeasureSpec
     stages: tuple[str, ...]
     seed: int
+    tracking: TrackingSpec = TrackingSpec()  # one tracked run per perfsuite run
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from perfsuite.config.schema import (
     TorchOutputSpec,
     TorchProfilerSpec,
 )
+from perfsuite.config.tracking import tracking_spec
 
 TOP_LEVEL = ("hardware", "dataset", "inference_runtime", "pipeline", "profiling", "output", "suite", "seed", "measure")
 
@@ -33,7 +34,9 @@ def _default(cls: type, name: str) -> Any:
     return next(fl.default for fl in dataclasses.fields(cls) if fl.name == name)
 
 
-def _profiling_spec(prof: Fields) -> ProfilingSpec:
+def _profiling_spec(prof: Fields, files: Mapping[str, str | None], overridden: Mapping[str, str]) -> ProfilingSpec:
+    from perfsuite.config.profiling import deep_profiling_specs
+
     t = prof.required("torch")
     d = functools.partial(_default, TorchProfilerSpec)
     activities = t.str_list("activities", nonempty=True, default=list(d("activities")))
@@ -54,11 +57,12 @@ def _profiling_spec(prof: Fields) -> ProfilingSpec:
     t.done()
     if spec.steps > MAX_PROFILER_STEPS:
         t.error("active", f"wait + warmup + active = {spec.steps} profiled calls, more than perfsuite's limit of {MAX_PROFILER_STEPS}", value=spec.active)
+    layers, memory, nsys, ncu = deep_profiling_specs(prof, files, overridden)
     prof.done()
-    return ProfilingSpec(torch=spec)
+    return ProfilingSpec(torch=spec, layers=layers, memory=memory, nsys=nsys, ncu=ncu)
 
 
-def _output_spec(out: Fields) -> OutputSpec:
+def _output_spec(out: Fields, tracking_file: str | None) -> OutputSpec:
     from perfsuite.profile.torch_profiler import SORT_KEYS
 
     d = out.required("direct")
@@ -74,8 +78,13 @@ def _output_spec(out: Fields) -> OutputSpec:
         sort_by=t.string("sort_by", choices=SORT_KEYS, default=_default(TorchOutputSpec, "sort_by")),
     )
     t.done()
+    # output.tracking / output.trackers come from conf/output/tracking/: errors name that file.
+    tr = Fields({k: out.data[k] for k in ("tracking", "trackers") if k in out.data}, section="output", file=tracking_file, overridden=out.overridden)
+    out._read.update(("tracking", "trackers"))
+    tracking = tracking_spec(tr)
+    tr.done()
     out.done()
-    return OutputSpec(direct=direct, torch=torch)
+    return OutputSpec(direct=direct, torch=torch, tracking=tracking)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,8 +117,8 @@ def check_sections(data: dict[str, Any], files: Mapping[str, str | None], overri
             p.error(f"stages[{i}]", "unknown stage", value=stage, allowed=STAGES)
     p.done()
     prof = Fields(data.get("profiling"), section="profiling", file=files.get("profiling/torch"), overridden=overridden)
-    profiling = _profiling_spec(prof)
+    profiling = _profiling_spec(prof, files, overridden)
     out = Fields(data.get("output"), section="output", file=files.get("output/direct"), overridden=overridden)
-    output = _output_spec(out)
+    output = _output_spec(out, files.get("output/tracking"))
     seed = top.integer("seed", minimum=0, default=0)
     return Sections(measure, stages, seed, profiling, output)

@@ -40,23 +40,29 @@ def load_text(spec: DatasetSpec, model: ModelSpec, infer: InferSpec) -> SampleSe
     samples: list[str] = []
     files = list_files(spec, ("**/*.txt", "**/*.jsonl"))
     for path in files:
-        text = read_utf8(path, spec.name)
-        if path.suffix == ".jsonl":
-            for lineno, line in enumerate(text.splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except ValueError as exc:
-                    raise PerfDataError(f"dataset {spec.name}: {path}:{lineno} is not valid JSON ({exc})") from None
-                value = record.get(spec.text_field) if isinstance(record, dict) else None
-                if isinstance(value, str) and value.strip():
-                    samples.append(value.strip())
-        else:
-            samples.extend(_paragraphs(text))
+        samples.extend(file_samples(path, spec.name, spec.text_field))
         if len(samples) >= spec.max_samples:
             break
     return SampleSet(spec.name, tuple(samples), f"{spec.root} ({len(files)} files)")
+
+
+def file_samples(path: Path, dataset: str, text_field: str) -> list[str]:
+    """The samples of one file: the paragraphs of a .txt, the `text_field` of each .jsonl record."""
+    text = read_utf8(path, dataset)
+    if path.suffix != ".jsonl":
+        return _paragraphs(text)
+    samples = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise PerfDataError(f"dataset {dataset}: {path}:{lineno} is not valid JSON ({exc})") from None
+        value = record.get(text_field) if isinstance(record, dict) else None
+        if isinstance(value, str) and value.strip():
+            samples.append(value.strip())
+    return samples
 
 
 @SOURCES.register("pydoc_topics")

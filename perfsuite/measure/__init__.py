@@ -15,7 +15,9 @@ Modules: `stats` (pure statistics), `policy` (WarmupPolicy, StopPolicy), `clocks
 (CUDA peak, host RSS, weights), `mps` (Apple GPU clock and memory), `sync` (waiting for a
 device), `nvml` (GPU memory, energy, clocks), `contention` (was the
 pinned core ours while sampling), `oom`
-(OOM records), `fakes` (fake timer / torch.cuda / pynvml for tests).
+(OOM records), `fakes` (fake timer / torch.cuda / pynvml for tests), `peaks` (GPU datasheet
+peaks), `cpu_peaks` (a CPU's measured peaks, cached), `roofs` (the peaks of a case's device),
+`roofline` (a case's place on its roofline; pure).
 
 Importing this package does not import torch, transformers, psutil or pynvml.
 """

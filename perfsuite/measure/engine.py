@@ -20,8 +20,10 @@ import gc
 import math
 import statistics
 import sys
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ContextManager
 
 from perfsuite.measure.clocks import Clock, CpuClock
 from perfsuite.measure.policy import MIN_WARM_SAMPLES, StopPolicy, WarmupPlan, WarmupPolicy, plan_warmup
@@ -186,6 +188,10 @@ def _default_threads() -> int | None:
     return int(torch.get_num_threads()) if torch is not None else None
 
 
+def _no_phase(name: str) -> ContextManager[None]:
+    return contextlib.nullcontext()
+
+
 def measure(
     fn: Callable[[], object],
     *,
@@ -195,6 +201,7 @@ def measure(
     threads: int | None = None,
     disable_gc: bool = True,
     progress: ProgressFn | None = None,
+    phase: Callable[[str], ContextManager[None]] | None = None,
 ) -> Measurement:
     """Warm up, then time ``fn`` until `StopPolicy` is met; return the `Measurement`.
 
@@ -205,11 +212,15 @@ def measure(
     `Measurement.noise` flags (and still carries every sample). ``disable_gc``: collect
     garbage before the timed rounds and keep the collector off during them (restored
     after, also on an exception). ``progress`` is called between chunks; ``None`` costs nothing.
+    ``phase(name)`` is entered around the warm-up ("warm-up") and the timed rounds ("timed"): NVTX
+    ranges on CUDA (`perfsuite.profile.nvtx`), entered once per phase, never per call.
     """
     clock = clock if clock is not None else CpuClock()
     warmup = warmup if warmup is not None else WarmupPolicy()
     stop = stop if stop is not None else StopPolicy()
-    wu = warm_up(fn, clock, warmup, budget_s=stop.max_time_s, progress=_with_sampling_ahead(progress, stop, clock))
+    phase = phase if phase is not None else _no_phase
+    with phase("warm-up"):
+        wu = warm_up(fn, clock, warmup, budget_s=stop.max_time_s, progress=_with_sampling_ahead(progress, stop, clock))
 
     samples: list[float] = []
     host: list[float] | None = None
@@ -222,36 +233,37 @@ def measure(
         gc.collect()
         gc.disable()
     try:
-        start = clock.now_s()
-        chunk = _next_chunk(0, 0.0, stop, per_estimate, max_chunk_s=max_chunk_s)
-        while True:
-            reading = clock.collect(fn, chunk)
-            samples.extend(reading.samples_s)
-            if reading.host_s is not None:
-                if host is None:
-                    host = []
-                host.extend(reading.host_s)
-            elapsed = clock.now_s() - start
-            n = len(samples)
-            established = n >= floor_n
-            if n >= stop.min_rounds and elapsed >= stop.min_time_s and established:
-                rel_ci = _rel_ci_half_width(samples, stop.ci_confidence)
-                if rel_ci is not None and rel_ci <= stop.target_rel_ci:
-                    reason = "converged"
+        with phase("timed"):
+            start = clock.now_s()
+            chunk = _next_chunk(0, 0.0, stop, per_estimate, max_chunk_s=max_chunk_s)
+            while True:
+                reading = clock.collect(fn, chunk)
+                samples.extend(reading.samples_s)
+                if reading.host_s is not None:
+                    if host is None:
+                        host = []
+                    host.extend(reading.host_s)
+                elapsed = clock.now_s() - start
+                n = len(samples)
+                established = n >= floor_n
+                if n >= stop.min_rounds and elapsed >= stop.min_time_s and established:
+                    rel_ci = _rel_ci_half_width(samples, stop.ci_confidence)
+                    if rel_ci is not None and rel_ci <= stop.target_rel_ci:
+                        reason = "converged"
+                        break
+                if elapsed >= stop.max_time_s and established:
+                    reason = "max_time"
                     break
-            if elapsed >= stop.max_time_s and established:
-                reason = "max_time"
-                break
-            if elapsed >= stop.hard_max_time_s:
-                reason = "hard_budget"
-                break
-            if n >= stop.max_rounds:
-                reason = "max_rounds"
-                break
-            if progress is not None:
-                target, budget = _target_samples(n, elapsed, stop, per_estimate)
-                progress(Progress("sampling", n, target, elapsed, budget))
-            chunk = _next_chunk(n, elapsed, stop, per_estimate, max_chunk_s=max_chunk_s)
+                if elapsed >= stop.hard_max_time_s:
+                    reason = "hard_budget"
+                    break
+                if n >= stop.max_rounds:
+                    reason = "max_rounds"
+                    break
+                if progress is not None:
+                    target, budget = _target_samples(n, elapsed, stop, per_estimate)
+                    progress(Progress("sampling", n, target, elapsed, budget))
+                chunk = _next_chunk(n, elapsed, stop, per_estimate, max_chunk_s=max_chunk_s)
     finally:
         if disable_gc and gc_was_enabled:
             gc.enable()

@@ -135,6 +135,36 @@ class _FakeDeviceContext:
         self._cuda.current = self._saved.pop()
 
 
+class FakeCudaMemoryHistory:
+    """``torch.cuda.memory``'s private history API: records allocations only while enabled.
+
+    ``_snapshot()`` refuses to run when history was never enabled (torch returns an empty
+    snapshot then; a tracker that forgets to enable it must fail its test, not pass silently).
+    """
+
+    def __init__(self, cuda: FakeCuda) -> None:
+        self.cuda = cuda
+        self.enabled: str | None = None
+        self.max_entries: int | None = None
+        self.events: list[dict[str, Any]] = []
+        self.ever_enabled = False
+
+    def _record_memory_history(self, enabled: str | None = "all", *, max_entries: int = 2**62, **_: Any) -> None:
+        self.enabled = enabled
+        if enabled:
+            self.ever_enabled = True
+            self.max_entries = max_entries
+
+    def _snapshot(self, device: Any = None) -> dict[str, Any]:
+        if not self.ever_enabled:
+            raise RuntimeError("FakeCudaMemoryHistory: _snapshot() before _record_memory_history()")
+        return {"segments": [], "device_traces": [list(self.events)]}
+
+    def record(self, action: str, nbytes: int) -> None:
+        if self.enabled:
+            self.events.append({"action": action, "size": nbytes})
+
+
 class FakeCuda:
     """The slice of ``torch.cuda`` perfsuite uses, over ``devices`` fake GPUs (device 0 current).
 
@@ -163,6 +193,7 @@ class FakeCuda:
         self.reserved_bytes = [0] * devices
         self.peak_alloc_bytes = [0] * devices
         self.peak_reserved_bytes = [0] * devices
+        self.memory = FakeCudaMemoryHistory(self)
 
     # -- bookkeeping ----------------------------------------------------------------------------
     def _index(self, device: Any) -> int:
@@ -274,12 +305,14 @@ class FakeCuda:
 
     def alloc(self, nbytes: int, device: Any = None) -> None:
         i = self._index(device)
+        self.memory.record("alloc", nbytes)
         self.alloc_bytes[i] += nbytes
         self.reserved_bytes[i] = max(self.reserved_bytes[i], self.alloc_bytes[i])
         self.peak_alloc_bytes[i] = max(self.peak_alloc_bytes[i], self.alloc_bytes[i])
         self.peak_reserved_bytes[i] = max(self.peak_reserved_bytes[i], self.reserved_bytes[i])
 
     def free(self, nbytes: int, device: Any = None) -> None:
+        self.memory.record("free_completed", nbytes)
         self.alloc_bytes[self._index(device)] -= nbytes
 
     def reset_peak_memory_stats(self, device: Any = None) -> None:
@@ -287,6 +320,11 @@ class FakeCuda:
         self._hit("reset_peak_memory_stats", i)
         self.peak_alloc_bytes[i] = self.alloc_bytes[i]
         self.peak_reserved_bytes[i] = self.reserved_bytes[i]
+
+    def memory_allocated(self, device: Any = None) -> int:
+        i = self._index(device)
+        self._hit("memory_allocated", i)
+        return self.alloc_bytes[i]
 
     def max_memory_allocated(self, device: Any = None) -> int:
         i = self._index(device)

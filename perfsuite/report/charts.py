@@ -1,6 +1,6 @@
 """The report's charts, from typed results: per-model panels (latency distributions, throughput and
-latency vs batch size, memory by kind), the comparison's forest plot, and FLOPs with a roofline-style
-scatter. Pure: results in, `Markup` out (drawn by `perfsuite.report.svg`)."""
+latency vs batch size, memory by kind), the comparison's forest plot, and the FLOPs table (the roofline
+chart is `perfsuite.report.roofline_chart`). Pure: results in, `Markup` out (drawn by `perfsuite.report.svg`)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from markupsafe import Markup
 
 from perfsuite.report import units
 from perfsuite.report.shown import SEVERITY, ComparisonView, Panel, ShownVerdict
-from perfsuite.report.svg import BASE_COLOR, PALETTE, VERDICT_COLORS, BarRow, Box, BoxRow, Marker, Point, Series, bar_chart, box_chart, line_chart, scatter
+from perfsuite.report.svg import BASE_COLOR, PALETTE, VERDICT_COLORS, BarRow, Box, BoxRow, Marker, Series, bar_chart, box_chart, line_chart
 from perfsuite.report.svg_forest import ForestRow, forest_plot
 from perfsuite.results.case import CaseResult
 from perfsuite.results.run import RunResult, SweepResult
@@ -174,7 +174,7 @@ def _achieved(cases: Sequence[CaseResult]) -> dict[str, tuple[float, float | Non
     return out
 
 
-def _flops_points(cases: Sequence[CaseResult]) -> list[tuple[CaseResult, float, float | None, float | None, float | None]]:
+def flops_points(cases: Sequence[CaseResult]) -> list[tuple[CaseResult, float, float | None, float | None, float | None]]:
     """(case, FLOPs per call, weights bytes, p50 latency, achieved FLOP/s) from static results, else profiles."""
     timed = _achieved(cases)
     found: dict[str, tuple[CaseResult, float, float | None]] = {}
@@ -193,25 +193,25 @@ def _flops_points(cases: Sequence[CaseResult]) -> list[tuple[CaseResult, float, 
 
 
 def flops_rows(cases: Sequence[CaseResult]) -> list[dict[str, str]]:
+    from perfsuite.results.roofline import roofline_points
+
     rows = []
-    for c, flops, weights, p50, achieved in _flops_points(cases):
+    placed = {p.case: p for p in roofline_points(cases)}
+    for c, flops, weights, p50, achieved in flops_points(cases):
+        s, point = c.static, placed.get(c.case.id)
+        peak = point.peak if point is not None else (s.peak if s is not None else None)
+        if point is not None and point.pct_of_peak_flops is not None:
+            of_peak = f"{point.pct_of_peak_flops:.3g}%" + (f" ({point.bound}-bound)" if point.bound else "")
+        else:
+            of_peak = "–" if peak is None or peak.omitted is None else "no peak (see the roofline's caption)"
         rows.append({
+            "moved": units.size(s.bytes_per_call, "–") if s is not None else "–",
+            "ai": f"{s.flops_per_byte:.3g}" if s is not None and s.flops_per_byte else "–",
+            "of_peak": of_peak,
+            "attention": ("not counted: " + s.attention_not_counted) if s is not None and s.attention_not_counted else "",
             "id": c.case.id, "source": "static analysis" if c.kind == "static" else "profiler",
             "params": units.si(c.static.params) if c.static else "–", "weights": units.size(weights, "–"),
             "flops": units.si(flops, "FLOP"), "intensity": f"{flops / weights:.3g}" if weights else "–",
             "p50": units.duration(p50, "–"), "achieved": units.si(achieved, "FLOP/s") if achieved else "–",
         })
     return rows
-
-
-def roofline(cases: Sequence[CaseResult]) -> Markup | None:
-    """Achieved FLOP/s against FLOPs per weight byte (a lower bound on arithmetic intensity), one point per case."""
-    found = [(c, flops / weights, achieved) for c, flops, weights, _, achieved in _flops_points(cases) if weights and achieved]
-    if not found:
-        return None
-    models = list(dict.fromkeys(c.case.model for c, _, _ in found))
-    color = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(models)}
-    pts = [Point(x, y, c.case.id, color[c.case.model]) for c, x, y in found]
-    return scatter(pts, title="Achieved FLOP/s vs arithmetic intensity", x_label="FLOPs per weight byte",
-                   y_label="achieved FLOP/s", x_fmt=lambda v: f"{v:.3g}", y_fmt=lambda v: units.si(v),
-                   groups=[(m, color[m]) for m in models] if len(models) <= 12 else ())

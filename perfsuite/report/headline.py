@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from perfsuite.compare.speedup import REFERENCE_RUNTIME, speedups
+from perfsuite.report.deep_tables import LAYER_HEADER, MEMORY_HEADER, NSIGHT_HEADER, deep_rows, profiler_overhead, stage_of
 from perfsuite.report.tables import value_of
 from perfsuite.report.units import change, duration, si, size
 from perfsuite.results.case import KINDS, CaseResult
@@ -134,7 +135,7 @@ def _titled(table: Table, kind: str, results: Sequence[CaseResult]) -> Table:
 
 LATENCY_HEADER = ("case", "outcome", "p50", "p90", "p99", "n", "samples/s", "tokens/s", "RSS peak", "CUDA peak", "first call", "load", "verdict", "notes")
 GENERATION_HEADER = ("case", "outcome", "TTFT p50", "TPOT p50", "decode tokens/s", "e2e p50", "runs", "RSS peak", "load", "verdict", "notes")
-PROFILE_HEADER = ("case", "outcome", "FLOPs/call", "top op", "trace", "notes")
+PROFILE_HEADER = ("case", "outcome", "FLOPs/call", "top op", "profiler overhead", "trace", "notes")
 STATIC_HEADER = ("case", "outcome", "params", "weights", "FLOPs/call", "verdict", "notes")
 OPTIONAL = ("tokens/s", "CUDA peak", "verdict")
 
@@ -176,6 +177,7 @@ def _profile_row(r: CaseResult, verdict: Cell) -> tuple[Cell, ...]:
     return (
         Cell(r.case.id), _outcome(r), _figure(r, "flops_per_call", lambda v: si(v, "FLOP"), measured=False),
         Cell(_short(p.top_op, 40) if p is not None and p.top_op else NOT_APPLICABLE),
+        Cell(profiler_overhead(r)),
         Cell(NOT_APPLICABLE if p is None else ("yes" if p.trace else "no")),
         Cell(_short(r.reason), _OUTCOME_TONE.get(r.outcome)),
     )
@@ -275,17 +277,63 @@ def runtime_table(results: Sequence[CaseResult], reference: str = REFERENCE_RUNT
     return Table(title, RUNTIME_HEADER, tuple(rows))
 
 
+def _deep_blocks(profiles: Sequence[CaseResult]) -> list[Block]:
+    """Per-layer time (top modules), memory peak by phase, Nsight runs: one table each, when present."""
+    rows = deep_rows(profiles)
+    titles = {
+        "layers": ("layers: the slowest modules per case (inclusive time per forward, share of the model's; forward hooks, own pass)", LAYER_HEADER),
+        "memory": ("memory timeline: peak per phase (+ growth within it)", MEMORY_HEADER),
+        "nsight": ("nsight: Nsight Systems / Compute over each case's timed test", NSIGHT_HEADER),
+    }
+    out: list[Block] = []
+    for stage, (title, header) in titles.items():
+        if rows[stage]:
+            out.append(Table(title, header, tuple(tuple(Cell(text) for text in row) for row in rows[stage])))
+    return out
+ROOFLINE_HEADER = ("case", "achieved", "FLOP/B moved", "of peak FLOP/s", "of peak bandwidth", "bound", "of its roof")
+
+
+def roofline_blocks(results: Sequence[CaseResult]) -> list[Block]:
+    """Each case's place on its device's roofline (static analysis + latency median), and why a case has no roofs."""
+    from perfsuite.results.roofline import roofline_points
+
+    points = roofline_points(results)
+    if not points:
+        return []
+
+    def pct(v: float | None) -> Cell:
+        return Cell(f"{v:.3g}%" if v is not None else NOT_APPLICABLE)
+
+    rows = tuple((Cell(p.case), Cell(si(p.achieved_flops_per_s, "FLOP/s")), Cell(f"{p.intensity:.3g}" if p.intensity else NOT_APPLICABLE),
+                  pct(p.pct_of_peak_flops), pct(p.pct_of_peak_bandwidth), Cell(p.bound or NOT_APPLICABLE), pct(p.pct_of_roof))
+                 for p in points)
+    peaks = {f"{p.peak.device} {p.peak.dtype}: {si(p.peak.flops_per_s, 'FLOP/s')}, {size(p.peak.bytes_per_s)}/s" for p in points if p.peak.omitted is None}
+    blocks: list[Block] = [Table(f"roofline: {len(points)} case{'s' if len(points) != 1 else ''} (peaks: {'; '.join(sorted(peaks)) or 'none'})",
+                                 ROOFLINE_HEADER, rows)]
+    for why in sorted({p.peak.omitted for p in points if p.peak.omitted}):
+        blocks.append(Note(f"no roofline peak: {why}", "warn"))
+    return blocks
+
+
 def headline(results: Sequence[CaseResult], sweeps: Sequence[SweepResult] = (), comparison: Comparison | None = None) -> tuple[Block, ...]:
     """The run's tables, one per kind present (latency first), each sweep's, then the warnings."""
     verdicts = verdict_cells(comparison)
     blocks: list[Block] = []
     for kind in KINDS:
         of_kind = [r for r in results if r.kind == kind]
+        deep: list[Block] = []
+        if kind == "profile":  # the torch.profiler pass; the deep-profile stages get their own tables after it
+            deep = _deep_blocks(of_kind)
+            of_kind = [r for r in of_kind if stage_of(r) == "torch"]
         if not of_kind:
+            blocks += deep
             continue
         header, row = _KIND_TABLES[kind]
         rows = [row(r, verdicts.get(r.key, Cell(NOT_APPLICABLE))) for r in of_kind]
         blocks.append(_titled(_drop_empty(header, rows, OPTIONAL), kind, of_kind))
+        blocks += deep
+        if kind == "static":
+            blocks += roofline_blocks(results)
         if kind == "latency":
             runtimes = runtime_table(of_kind)  # eager vs compiled / exported / mixed-precision runtimes
             blocks += [runtimes] if runtimes is not None else []

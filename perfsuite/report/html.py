@@ -19,6 +19,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -100,6 +101,23 @@ def links_of(run: RunResult, run_dir: Path, report_dir: Path) -> dict[str, tuple
     return out
 
 
+def deep_links_of(run: RunResult, run_dir: Path, report_dir: Path) -> tuple[tuple[str, str, str], ...]:
+    """(case id, what, href) for each deep-profile file still in the run folder."""
+    out = []
+    for c in run.cases:
+        found = []
+        if c.layers is not None:
+            found.append(("layer table", c.layers.table, "tables"))
+        if c.memory_timeline is not None:
+            mt = c.memory_timeline
+            found += [("memory by phase", mt.table, "tables"), ("CUDA memory snapshot", mt.snapshot, "traces"), ("RSS timeline", mt.timeline, "tables")]
+        for what, stored, folder in found:
+            href = artifact_href(stored, run_dir, folder, report_dir)
+            if href is not None:
+                out.append((c.case.id, what, href))
+    return tuple(out)
+
+
 def gather(
     run_dir: Path,
     *,
@@ -108,11 +126,14 @@ def gather(
     comparison: ComparisonView | None = None,
     baseline: RunResult | None = None,
     trends: Sequence[Any] = (),
+    diffs: Sequence[Any] | None = None,
 ) -> ReportInputs:
     """Everything the report shows, read from `run_dir`; what is missing goes into `problems`.
 
     `run` (the results held in memory at the end of a session) is used instead of reading
     results.json. Without a `comparison`, a verdicts.json the gate left in the folder is shown.
+    Without `diffs` (the gate's profile diffs, with the reasons for cases that have none), the
+    `tables/<case>.diff.csv` files in the folder are shown.
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
@@ -134,7 +155,12 @@ def gather(
             problems.append(f"{VERDICTS_FILE} could not be read, so no verdicts are shown: {exc}")
     from perfsuite import __version__
 
+    if diffs is None and run is not None:
+        diffs = stored_diffs(run, run_dir)
+    diffs = tuple(diffs or ())
     return ReportInputs(
+        diffs=diffs,
+        diff_links={d.case: artifact_href(str(d.path), run_dir, "tables", report_dir) for d in diffs if d.path is not None},
         run_dir=run_dir,
         run=run,
         env=env,
@@ -144,6 +170,7 @@ def gather(
         links=links_of(run, run_dir, report_dir) if run is not None else {},
         trends=tuple(trends),
         machines=_read_machines(run_dir, problems),
+        deep_links=deep_links_of(run, run_dir, report_dir) if run is not None else (),
         problems=tuple(problems),
         generated=_dt.datetime.now().isoformat(timespec="seconds"),
         version=__version__,
@@ -166,6 +193,22 @@ def render(inputs: ReportInputs) -> str:
     return env.get_template("report.html.j2").render(page=build_page(inputs), assets=assets)
 
 
+def stored_diffs(run: RunResult, run_dir: Path) -> list[Any]:
+    """The profile diffs a gate wrote into the run folder's tables/ (one per regressed case)."""
+    from perfsuite.results.layout import path_inside
+    from perfsuite.results.profile_diff import read_diff
+
+    out = []
+    for cid in dict.fromkeys(c.case.id for c in run.cases):
+        try:
+            path = path_inside(run_dir / "tables", cid, ".diff.csv")
+        except ValueError:
+            continue
+        if path.is_file():
+            out.append(read_diff(path, cid))
+    return out
+
+
 def write_report(
     run_dir: Path,
     target: Path | None = None,
@@ -174,13 +217,14 @@ def write_report(
     comparison: ComparisonView | None = None,
     baseline: RunResult | None = None,
     trends: Sequence[Any] = (),
+    diffs: Sequence[Any] | None = None,
 ) -> tuple[Path, tuple[str, ...]]:
     """Write the report (default: run_dir/report.html); return where, and what was missing."""
     run_dir = Path(run_dir)
     target = Path(target) if target is not None else run_dir / REPORT_FILE
     if target.is_dir():
         target = target / REPORT_FILE
-    inputs = gather(run_dir, report_dir=target.parent, run=run, comparison=comparison, baseline=baseline, trends=trends)
+    inputs = gather(run_dir, report_dir=target.parent, run=run, comparison=comparison, baseline=baseline, trends=trends, diffs=diffs)
     atomic_write_text(target, render(inputs))
     return target, inputs.problems
 

@@ -47,9 +47,10 @@ class HtmlReportPlugin:
 
         perf = self.session
         with perf.guard("writing report.html"):
-            comparison = baseline = None
+            comparison = baseline = diffs = None
             gate = config.pluginmanager.get_plugin("perfsuite-gate")
             if gate is not None and getattr(gate, "comparison", None) is not None:
+                diffs = gate.diffs
                 decision = gate.decision.message if gate.decision is not None else ""
                 comparison = ComparisonView.of(gate.comparison, gate.label, "the gate of this session", decision)
                 baseline = gate.baseline.run
@@ -65,7 +66,7 @@ class HtmlReportPlugin:
                     self.notes.append(f"the report has no trend section: {exc}")
             for target in (None, self.extra) if self.extra is not None else (None,):
                 try:
-                    path, _ = write_report(perf.run_dir, target, run=run, comparison=comparison, baseline=baseline, trends=trends)
+                    path, _ = write_report(perf.run_dir, target, run=run, comparison=comparison, baseline=baseline, trends=trends, diffs=diffs)
                 except OSError as exc:
                     self.notes.append(f"could not write the HTML report to {target or perf.run_dir}: {exc.strerror or exc}")
                 else:

@@ -18,7 +18,9 @@ from markupsafe import Markup
 
 from perfsuite.report import units
 from perfsuite.compare.speedup import speedups
-from perfsuite.report.charts import flops_rows, forest, model_panels, roofline
+from perfsuite.report.charts import flops_rows, forest, model_panels
+from perfsuite.report.deep_tables import LAYER_HEADER, MEMORY_HEADER, NSIGHT_HEADER, deep_rows, profiler_overhead
+from perfsuite.report.roofline_chart import roofline
 from perfsuite.report.shown import ComparisonView, Panel, worst
 from perfsuite.report.trend import trend_rows
 from perfsuite.results.case import CaseResult
@@ -37,9 +39,12 @@ class ReportInputs:
     comparison: ComparisonView | None = None
     baseline: RunResult | None = None  # the compared run itself, when loaded: its boxes and curves are drawn too
     links: Mapping[str, tuple[str | None, str | None]] = field(default_factory=dict)  # case id -> (trace, op table) hrefs
+    deep_links: tuple[tuple[str, str, str], ...] = ()  # (case id, what, href): layer tables, memory snapshots/timelines
     problems: tuple[str, ...] = ()  # what is missing or unreadable, in words
     trends: tuple[Any, ...] = ()  # perfsuite.report.trend.Trend: this run's cases in the history store
     machines: tuple[Mapping[str, Any], ...] = ()  # a merged run's source machines (machines.json)
+    diffs: tuple[Any, ...] = ()  # perfsuite.results.profile_diff.CaseDiff of each regressed case
+    diff_links: Mapping[str, str | None] = field(default_factory=dict)  # case id -> href of its diff.csv
     generated: str = ""
     version: str = ""
 
@@ -58,11 +63,15 @@ class Page:
     panels: tuple[Panel, ...]
     open_panels: int
     profiles: tuple[Mapping[str, Any], ...]
+    deep: tuple[Mapping[str, Any], ...]  # the deep-profile tables: {title, header, rows}
+    deep_links: tuple[tuple[str, str, str], ...]
     flops: tuple[Mapping[str, str], ...]
     roofline_svg: Markup | None
     trends: tuple[Mapping[str, Any], ...]
     machines: tuple[Mapping[str, Any], ...]
     side_by_side: tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]  # (machine ids, rows of case + p50 per machine)
+    roofline_note: str
+    diffs: tuple[Mapping[str, Any], ...]
     generated: str
     version: str
 
@@ -86,6 +95,7 @@ def build_page(inp: ReportInputs) -> Page:
             for c in cases if c.kind in TIMED]
     forest_svg, forest_note = forest(inp.comparison) if inp.comparison else (None, "")
     flops = flops_rows(cases)
+    roofline_svg, roofline_note = roofline(cases)
     return Page(
         title=f"perfsuite report: {inp.run_dir.name}",
         facts=header_facts(inp),
@@ -99,11 +109,15 @@ def build_page(inp: ReportInputs) -> Page:
         panels=tuple(panels),
         open_panels=OPEN_PANELS,
         profiles=tuple(profile_rows(cases, inp.links)),
+        deep=tuple(deep_sections(cases)),
+        deep_links=inp.deep_links,
         flops=tuple(flops),
-        roofline_svg=roofline(cases),
         trends=tuple(trend_rows(inp.trends)),
         machines=inp.machines,
         side_by_side=machine_table(cases) if inp.machines else ((), ()),
+        roofline_svg=roofline_svg,
+        roofline_note=roofline_note,
+        diffs=tuple(diff_rows(inp.diffs, inp.diff_links)),
         generated=inp.generated,
         version=inp.version,
     )
@@ -258,5 +272,26 @@ def profile_rows(cases: Sequence[CaseResult], links: Mapping[str, tuple[str | No
         top = [f"{op.get('name')} ({units.duration(float(op.get('self_cpu_us') or 0) * 1e-6)} self CPU)" for op in ops_shown[:3]]
         out.append({"id": c.case.id, "flops": units.si(p.flops_per_call, "FLOP") if p.flops_per_call else "–",
                     "top": top, "trace": trace, "ops": ops, "activities": ", ".join(p.activities),
+                    "overhead": profiler_overhead(c),
                     "missing": [w for w, href, stored in (("trace", trace, p.trace), ("op table", ops, p.op_table)) if stored and not href]})
+    return out
+
+
+def deep_sections(cases: Sequence[CaseResult]) -> list[dict[str, Any]]:
+    """Per-layer time, memory by phase and Nsight runs: the same rows as the terminal's tables."""
+    rows = deep_rows([c for c in cases if c.kind == "profile"])
+    titles = (
+        ("layers", "Per-layer time: the slowest modules (inclusive time per forward, forward hooks in a pass of their own)", LAYER_HEADER),
+        ("memory", "Memory timeline: peak per phase (growth within the phase in brackets)", MEMORY_HEADER),
+        ("nsight", "Nsight Systems / Nsight Compute", NSIGHT_HEADER),
+    )
+    return [{"id": key, "title": title, "header": header, "rows": rows[key]} for key, title, header in titles if rows[key]]
+def diff_rows(diffs: Sequence[Any], links: Mapping[str, str | None]) -> list[dict[str, Any]]:
+    """The profile diff of each regressed case: its top ops by change in self time per step, or why there is none."""
+    out = []
+    for d in diffs:
+        rows = [{"name": r.name, "delta": f"{r.delta_self_us:+.1f} µs", "base": f"{r.base_self_us:.1f} µs",
+                 "head": f"{r.head_self_us:.1f} µs", "ratio": f"{r.ratio:.2f}×" if r.ratio is not None else "new",
+                 "calls": f"{r.delta_count:+g}", "basis": r.time_basis} for r in d.top]
+        out.append({"id": d.case, "href": links.get(d.case), "rows": rows, "reason": d.reason or ""})
     return out

@@ -333,13 +333,29 @@ class Point:
     color: str = PALETTE[0]
 
 
+@dataclass(frozen=True)
+class Roof:
+    """A roofline's roofs: y = min(peak, bandwidth · x), drawn as a bent line with its label."""
+
+    label: str
+    peak: float
+    bandwidth: float
+    color: str = "#555555"
+
+    def at(self, x: float) -> float:
+        return min(self.peak, self.bandwidth * x)
+
+
 def scatter(points: Sequence[Point], *, title: str, x_label: str, y_label: str, x_fmt: Fmt, y_fmt: Fmt,
-            groups: Sequence[tuple[str, str]] = ()) -> Markup:
-    """Log-log points; `groups` ((name, colour), at most a row or two) make the legend."""
+            groups: Sequence[tuple[str, str]] = (), roofs: Sequence[Roof] = ()) -> Markup:
+    """Log-log points; `groups` ((name, colour), at most a row or two) make the legend; `roofs` are drawn as lines."""
     body, rows = legend([(name, color, False) for name, color in groups[:12]], 70, 10)
     left, top, plot_h = 70, 12 + LEGEND_H * rows, 220
-    sx = Scale.fit([p.x for p in points], left, WIDTH - 20, log=True)
-    sy = Scale.fit([p.y for p in points], top + plot_h, top, log=True)
+    xs = [p.x for p in points]
+    ridges = [r.peak / r.bandwidth for r in roofs if r.bandwidth > 0]
+    ridges += [x / 8 for x in ridges]  # a stretch of the memory roof left of each ridge point
+    sx = Scale.fit(xs + ridges, left, WIDTH - 20, log=True)
+    sy = Scale.fit([p.y for p in points] + [r.peak for r in roofs] + [r.at(sx.lo) for r in roofs], top + plot_h, top, log=True)
     body += _grid(sx, top, top + plot_h)
     for t in sy.ticks():
         body.append(el("line", {"x1": left, "x2": WIDTH - 20, "y1": sy(t), "y2": sy(t), "class": "grid"}))
@@ -347,6 +363,12 @@ def scatter(points: Sequence[Point], *, title: str, x_label: str, y_label: str, 
     body.append(el("text", {"x": 12, "y": top + plot_h / 2, "class": "axis-label", "text-anchor": "middle",
                             "transform": f"rotate(-90 12 {top + plot_h / 2:.1f})"}, y_label))
     body += _x_axis(sx, top + plot_h, x_fmt, x_label + " (log scale)")
+    for r in roofs:
+        xs_r = [sx.lo] + ([r.peak / r.bandwidth] if sx.lo < r.peak / r.bandwidth < sx.hi else []) + [sx.hi]
+        line = " ".join(f"{sx(x):.1f},{sy(r.at(x)):.1f}" for x in xs_r)
+        body.append(el("g", {"class": "roof"}, el("title", None, f"{r.label}: peak {y_fmt(r.peak)}, bandwidth {r.bandwidth:.3g} B/s"),
+                       el("polyline", {"points": line, "fill": "none", "stroke": r.color, "stroke-width": 1.5, "stroke-dasharray": "5 3"}),
+                       el("text", {"x": WIDTH - 24, "y": sy(r.peak) - 4, "text-anchor": "end", "class": "tick"}, short(r.label, 60))))
     for p in points:
         body.append(el("g", None, el("title", None, f"{p.label}: {x_fmt(p.x)}, {y_fmt(p.y)}"),
                        el("circle", {"cx": sx(p.x), "cy": sy(p.y), "r": 4, "fill": p.color, "fill-opacity": 0.8})))

@@ -3,7 +3,9 @@
     out/baselines/<machine-id>/<NAME>.json     (or a directory the user chooses)
 
 One file per baseline, written atomically, holding the run's results document, its env.json
-fingerprint and where it came from. Names are plain identifiers, never paths. A baseline is
+fingerprint and where it came from. Saving again under the same name keeps the older runs as
+**replicates** (the last ``keep`` runs, 5 by default; ``keep=1`` replaces): the spread between
+them is the between-run model the gate judges a new run by (perfsuite.compare.replicates). Names are plain identifiers, never paths. A baseline is
 always read back through `parse_run`, so it is validated like a run folder.
 """
 
@@ -23,6 +25,8 @@ from perfsuite.results.run import RESULTS_FILE, RunResult, json_safe, parse_run
 from perfsuite.results.reading import Doc
 
 BASELINE_SCHEMA_VERSION = 1
+DEFAULT_KEEP = 5
+MAX_KEEP = 50
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
@@ -44,6 +48,11 @@ class Baseline:
     env: dict[str, Any]
     run: RunResult
     path: Path
+    replicates: tuple[RunResult, ...] = ()  # the older runs kept under this name, newest first
+
+    @property
+    def runs(self) -> int:
+        return 1 + len(self.replicates)
 
     @property
     def has_raw_samples(self) -> bool:
@@ -59,8 +68,16 @@ class BaselineStore:
     def path(self, name: str, machine_id: str) -> Path:
         return self.root / machine_id / f"{check_name(name)}.json"
 
-    def save(self, run_dir: Path, name: str, *, env: dict[str, Any] | None = None) -> Path:
-        """Store `run_dir`'s results under `name` for the run's own machine id; replaces an older one."""
+    def save(self, run_dir: Path, name: str, *, env: dict[str, Any] | None = None, keep: int = DEFAULT_KEEP) -> Path:
+        """Store `run_dir`'s results under `name` for the run's own machine id.
+
+        An existing baseline of that name on that machine becomes a replicate: the file keeps the
+        newest ``keep`` runs (1 replaces it). A replicate from another suite or device is dropped
+        (it would not describe the same cases), and so is an unreadable old file, with no error:
+        the new run is what was asked to be saved.
+        """
+        if not (isinstance(keep, int) and 1 <= keep <= MAX_KEEP):
+            raise PerfDataError(f"a baseline keeps 1 to {MAX_KEEP} runs (--perf-baseline-keep / --keep), got {keep!r}")
         run_dir = Path(run_dir)
         try:
             results = json.loads((run_dir / RESULTS_FILE).read_text(encoding="utf-8"))
@@ -90,6 +107,7 @@ class BaselineStore:
             "results": results,
         }
         target = self.path(name, machine)
+        doc["replicates"] = _older_runs(target, run, keep - 1)
         atomic_write_text(target, json.dumps(json_safe(doc), indent=1, allow_nan=False))
         return target
 
@@ -127,6 +145,25 @@ class BaselineStore:
         return path
 
 
+def _older_runs(target: Path, run: RunResult, count: int) -> list[dict[str, Any]]:
+    """The results documents to keep as replicates: the old file's run, then its replicates, newest first."""
+    if count <= 0 or not target.is_file():
+        return []
+    try:
+        old = json.loads(target.read_text(encoding="utf-8"))
+        runs = [old["results"], *old.get("replicates", [])]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    kept = []
+    for results in runs:
+        if not isinstance(results, dict) or results.get("suite") != run.suite or results.get("device") != run.device:
+            continue
+        kept.append(results)
+        if len(kept) == count:
+            break
+    return kept
+
+
 def read_baseline(path: Path) -> Baseline:
     """Read and validate one baseline file: every problem names the file."""
     try:
@@ -145,6 +182,10 @@ def read_baseline(path: Path) -> Baseline:
             f"(got kind {data.get('kind')!r}, schema_version {version}); save the baseline again with this perfsuite"
         )
     results = doc.sub("results")
+    replicates = tuple(
+        parse_run(dict(older.data), run_dir=Path(doc.string("source_run", str(path))), file=f"{path} (replicates[{i}])")
+        for i, older in enumerate(doc.items("replicates", []))
+    )
     return Baseline(
         name=doc.string("name"),
         machine_id=doc.string("machine_id"),
@@ -153,4 +194,5 @@ def read_baseline(path: Path) -> Baseline:
         env=doc.mapping("env", {}),
         run=parse_run(dict(results.data), run_dir=Path(doc.string("source_run", str(path))), file=f"{path} (results)"),
         path=Path(path),
+        replicates=replicates,
     )

@@ -17,9 +17,11 @@ from perfsuite.measure.generation import GenerationMeasurement
 from perfsuite.measure.memory import CudaMemory, HostMemory
 from perfsuite.measure.mps import MpsMemory
 from perfsuite.measure.oom import OomRecord
+from perfsuite.measure.peaks import DevicePeak
 from perfsuite.measure.record import Measurement
 from perfsuite.measure.stats import SampleStats, json_float
 from perfsuite.measure.throughput import Throughput
+from perfsuite.results.deep import LayerSummary, MemoryTimelineSummary, NsightSummary
 from perfsuite.results.reading import Doc, convert
 from perfsuite.results.runtime_setup import RuntimeSetup
 from perfsuite.runtimes.parity import ParityResult
@@ -252,6 +254,8 @@ class ProfileSummary:
     top_ops: tuple[Mapping[str, Any], ...] = ()
     activities: tuple[str, ...] = ()
     dropped_activities: Mapping[str, str] = field(default_factory=dict)
+    headline_op: str | None = None  # optional: runs before it was recorded derive it from top_ops
+    overhead: Mapping[str, Any] | None = None  # profiled vs unprofiled median per call (ProfilerOverhead.to_dict)
 
     @classmethod
     def of(cls, result: Any) -> ProfileSummary:
@@ -259,11 +263,19 @@ class ProfileSummary:
 
     @property
     def top_op(self) -> str | None:
+        """The headline op: the top op by the table's sort key, the profiler's step wrappers excluded."""
+        if self.headline_op:
+            return self.headline_op
         for op in self.top_ops:
             name = op.get("name") if isinstance(op, Mapping) else None
-            if isinstance(name, str):
+            if isinstance(name, str) and not name.startswith("ProfilerStep"):
                 return name
         return None
+
+    @property
+    def overhead_ratio(self) -> float | None:
+        ratio = (self.overhead or {}).get("ratio")
+        return float(ratio) if isinstance(ratio, (int, float)) and not isinstance(ratio, bool) else None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -275,6 +287,8 @@ class ProfileSummary:
             "top_ops": [dict(op) for op in self.top_ops],
             "activities": list(self.activities),
             "dropped_activities": dict(self.dropped_activities),
+            "headline_op": self.headline_op,
+            "overhead": None if self.overhead is None else dict(self.overhead),
         }
 
     @classmethod
@@ -288,6 +302,8 @@ class ProfileSummary:
             top_ops=tuple(op.data for op in doc.items("top_ops", [])),
             activities=doc.strings("activities", ()),
             dropped_activities=doc.mapping("dropped_activities", {}),
+            headline_op=doc.string("headline_op", None),
+            overhead=doc.mapping("overhead", None),
         )
 
 
@@ -303,6 +319,14 @@ class StaticSummary:
     flops_by_module: Mapping[str, int] = field(default_factory=dict)
     flops_by_op: Mapping[str, int] = field(default_factory=dict)
     flops_per_weight_byte: float | None = None
+    # Added with the roofline (older results lack them): fused-attention FLOPs, attention left
+    # uncounted (why), bytes moved per call (eager, unfused estimate) and the device's roofs.
+    sdpa_flops: int | None = None
+    attention_not_counted: str | None = None
+    bytes_per_call: int | None = None
+    bytes_moved: Mapping[str, int] = field(default_factory=dict)
+    flops_per_byte: float | None = None
+    peak: DevicePeak | None = None
 
     @classmethod
     def of(cls, analysis: Mapping[str, Any]) -> StaticSummary:
@@ -310,14 +334,16 @@ class StaticSummary:
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        for key in ("params_by_dtype", "params_by_child", "flops_by_module", "flops_by_op"):
+        for key in ("params_by_dtype", "params_by_child", "flops_by_module", "flops_by_op", "bytes_moved"):
             out[key] = dict(getattr(self, key))
+        out["peak"] = None if self.peak is None else self.peak.to_dict()
         return out
 
     @classmethod
     def from_doc(cls, doc: Doc) -> StaticSummary:
         counts = {}
-        for key in ("params_by_dtype", "params_by_child", "flops_by_module", "flops_by_op"):
+        peak = doc.sub("peak", None)
+        for key in ("params_by_dtype", "params_by_child", "flops_by_module", "flops_by_op", "bytes_moved"):
             value = doc.mapping(key, {})
             if not all(isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
                 raise doc.fail(key, "an object of whole numbers", value)
@@ -327,8 +353,24 @@ class StaticSummary:
             weights_bytes=doc.integer("weights_bytes"),
             flops_per_call=doc.integer("flops_per_call"),
             flops_per_weight_byte=doc.number("flops_per_weight_byte", None),
+            sdpa_flops=doc.integer("sdpa_flops", None),
+            attention_not_counted=doc.string("attention_not_counted", None),
+            bytes_per_call=doc.integer("bytes_per_call", None),
+            flops_per_byte=doc.number("flops_per_byte", None),
+            peak=None if peak is None else _peak_from(peak),
             **counts,
         )
+
+
+def _peak_from(doc: Doc) -> DevicePeak:
+    return DevicePeak(
+        device=doc.string("device"),
+        dtype=doc.string("dtype"),
+        flops_per_s=doc.number("flops_per_s", None),
+        bytes_per_s=doc.number("bytes_per_s", None),
+        source=doc.string("source", None),
+        omitted=doc.string("omitted", None),
+    )
 
 
 def _throughput_to_dict(tp: Throughput) -> dict[str, Any]:
@@ -394,6 +436,9 @@ class CaseResult:
     parity: ParityResult | None = None  # the runtime's outputs against eager fp32, checked before timing
     details: Mapping[str, Any] = field(default_factory=dict)  # display-only: model info, runtime, data origin, threads
     runtime_setup: RuntimeSetup | None = None  # compile/export before timing (compiled and exported runtimes)
+    layers: LayerSummary | None = None  # layer_timing stage (optional section)
+    memory_timeline: MemoryTimelineSummary | None = None  # memory_timeline stage (optional section)
+    nsight: NsightSummary | None = None  # nsight stage (optional section)
     # output.direct.save_raw_samples: false stores only the statistics (and how they were made)
     keep_samples: bool = field(default=True, compare=False)
 
@@ -449,7 +494,17 @@ class CaseResult:
             "parity": None if self.parity is None else self.parity.to_dict(),
             "details": details,
             "runtime_setup": None if self.runtime_setup is None else self.runtime_setup.to_dict(),
+            **self._deep_sections(),
         }
+
+    def _deep_sections(self) -> dict[str, Any]:
+        """The deep-profile sections, present only when measured: older readers never see a new key."""
+        out = {}
+        for key in ("layers", "memory_timeline", "nsight"):
+            part = getattr(self, key)
+            if part is not None:
+                out[key] = part.to_dict()
+        return out
 
     def extra_info(self, *, include_samples: bool = False) -> dict[str, Any]:
         """pytest-benchmark's extra_info for this case: the same figures, derived from this result."""
@@ -488,6 +543,9 @@ class CaseResult:
         static = doc.sub("static", None)
         parity = doc.sub("parity", None)
         setup = doc.sub("runtime_setup", None)
+        layers = doc.sub("layers", None)
+        timeline = doc.sub("memory_timeline", None)
+        nsight = doc.sub("nsight", None)
         return cls(
             test=doc.string("test"),
             kind=kind,
@@ -511,6 +569,9 @@ class CaseResult:
             parity=None if parity is None else _parity_from(parity),
             details=doc.mapping("details", {}),
             runtime_setup=None if setup is None else RuntimeSetup.from_doc(setup),
+            layers=None if layers is None else LayerSummary.from_doc(layers),
+            memory_timeline=None if timeline is None else MemoryTimelineSummary.from_doc(timeline),
+            nsight=None if nsight is None else NsightSummary.from_doc(nsight),
         )
 
 
@@ -536,6 +597,9 @@ class CaseDraft:
     details: dict[str, Any] = field(default_factory=dict)
     runtime_setup: RuntimeSetup | None = None
     keep_samples: bool = True  # output.direct.save_raw_samples
+    layers: LayerSummary | None = None
+    memory_timeline: MemoryTimelineSummary | None = None
+    nsight: NsightSummary | None = None
 
     def finish(self, test: str, outcome: str, reason: str | None) -> CaseResult:
         return CaseResult(
@@ -558,6 +622,9 @@ class CaseDraft:
             details=dict(self.details),
             runtime_setup=self.runtime_setup,
             keep_samples=self.keep_samples,
+            layers=self.layers,
+            memory_timeline=self.memory_timeline,
+            nsight=self.nsight,
         )
 
     def extra_info(self) -> dict[str, Any]:

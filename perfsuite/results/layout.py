@@ -4,6 +4,7 @@
     out/baselines/<machine-id>/          promoted baselines
     out/history/history.sqlite           every run's metrics over time (perfsuite.results.history)
     out/cache/                           exported ONNX, compiled artifacts
+    out/tracking/                        the default MLflow store (output.tracking, docs/tracking.md)
     out/_archive/                        superseded layouts (perfsuite migrate-out)
 
 Nothing is written loose at the top level of `out/`.
@@ -76,6 +77,10 @@ class OutLayout:
     @property
     def cache(self) -> Path:
         return self.root / "cache"
+
+    @property
+    def tracking(self) -> Path:
+        return self.root / "tracking"
 
     @property
     def archive(self) -> Path:

@@ -1,6 +1,6 @@
 """`perfsuite migrate-out`: move an older or hand-made `out/` into the current layout.
 
-Everything at the top of `out/` that is not `runs/`, `baselines/`, `history/`, `cache/` or `_archive/` is
+Everything at the top of `out/` that is not `runs/`, `baselines/`, `cache/`, `history/`, `tracking/` or `_archive/` is
 foreign. Each foreign file is mapped, in this order:
 
 1. under a top-level cache folder (`onnx/`, `compiled/`, `engines/`, `exported/`) -> `cache/<folder>/...`;
@@ -50,7 +50,10 @@ from perfsuite.results.migrate_map import (  # noqa: F401  (find_timestamp: re-e
     parse_time_value,
 )
 
-LAYOUT_DIRS: tuple[str, ...] = ("runs", "baselines", "history", "cache", "_archive")
+LAYOUT_DIRS: tuple[str, ...] = ("runs", "baselines", "cache", "_archive")
+# Part of the layout too, but made only when used (out/tracking: the default MLflow store;
+# out/history: the history store, perfsuite.results.history).
+KEPT_DIRS: tuple[str, ...] = (*LAYOUT_DIRS, "tracking", "history")
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def _foreign_entries(root: Path) -> tuple[list[PurePosixPath], list[PurePosixPat
     files: list[PurePosixPath] = []
     dirs: list[PurePosixPath] = []
     for entry in sorted(root.iterdir(), key=lambda p: p.name):
-        if entry.name in LAYOUT_DIRS:
+        if entry.name in KEPT_DIRS:
             continue
         if entry.is_symlink() or not entry.is_dir():
             files.append(PurePosixPath(entry.name))
@@ -130,7 +133,7 @@ def _check_layout(root: Path) -> None:
         raise PerfDataError(f"{root} does not exist; nothing to migrate. Pass the folder to migrate with --out DIR.")
     if not root.is_dir():
         raise PerfDataError(f"{root} is not a folder; pass the out/ folder to migrate with --out DIR.")
-    for name in LAYOUT_DIRS:
+    for name in KEPT_DIRS:
         path = root / name
         if path.is_symlink() or (path.exists() and not path.is_dir()):
             raise PerfDataError(
@@ -251,7 +254,7 @@ def _move(src: Path, dst: Path) -> None:
 
 def loose_entries(root: Path) -> list[str]:
     """Top-level entries of `root` that are not layout folders."""
-    return sorted(p.name for p in root.iterdir() if p.name not in LAYOUT_DIRS or not p.is_dir() or p.is_symlink())
+    return sorted(p.name for p in root.iterdir() if p.name not in KEPT_DIRS or not p.is_dir() or p.is_symlink())
 
 
 def _apply_move(root: Path, move: Move) -> Move | None:
@@ -372,7 +375,7 @@ def _show(plan: MigrationPlan, root: Path, *, apply: bool, echo: Echo) -> int | 
     mode = "applying" if apply else "dry run: nothing is changed; re-run with --apply to do it"
     echo(f"migrate-out {root} ({mode}):")
     if not plan.moves and not plan.remove_dirs:
-        echo("  nothing to do: the folder already follows the layout (runs/, baselines/, cache/, _archive/).")
+        echo("  nothing to do: the folder already follows the layout (runs/, baselines/, cache/, tracking/, _archive/).")
         return 0
     render_plan(plan, echo)
     echo(

@@ -26,6 +26,7 @@ from perfsuite.measure.throughput import SweepAnalysis, SweepRow
 from perfsuite.results.case import CaseResult
 from perfsuite.results.layout import atomic_write_text
 from perfsuite.results.reading import Doc
+from perfsuite.results.roofline import RooflinePoint, roofline_points
 
 RESULTS_SCHEMA_VERSION = 2
 RUN_STATUSES = ("running", "finished", "interrupted", "error")
@@ -97,6 +98,11 @@ class RunResult:
     def of_kind(self, kind: str) -> tuple[CaseResult, ...]:
         return tuple(c for c in self.cases if c.kind == kind)
 
+    @property
+    def roofline(self) -> tuple[RooflinePoint, ...]:
+        """Each case's place on its device's roofline (static analysis + median latency); derived."""
+        return roofline_points(self.cases)
+
 
 @dataclass
 class ResultsWriter:
@@ -140,6 +146,8 @@ class ResultsWriter:
             "imported": self.imported,
             "results": [c.to_dict() for c in self.cases.values()],
             "sweeps": [s.to_dict() for s in self.sweeps],
+            # Derived from the cases (readers derive it again): achieved FLOP/s and % of the device's peaks.
+            "roofline": [p.to_dict() for p in roofline_points(self.cases.values())],
         }
 
     def flush(self) -> bool:

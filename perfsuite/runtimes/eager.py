@@ -23,6 +23,9 @@ from perfsuite.measure.sync import device_kind
 from perfsuite.models.base import DTYPES, TransformersModel
 from perfsuite.registry import RUNTIMES
 
+#: The profiler range of `inference_runtime.slowdown`'s spin (what a profile diff shows as slowed).
+SLOWDOWN_RANGE = "perfsuite::injected_slowdown"
+
 
 def autocast_for(spec: RuntimeSpec, device: str, *, cache: bool = True) -> Callable[[], contextlib.AbstractContextManager[Any]] | None:
     """The autocast context each call runs under for ``precision_mode: autocast``; None for a cast.
@@ -50,6 +53,7 @@ class EagerRuntime:
         self._inference_mode = torch.inference_mode
         self._autocast = autocast_for(spec, model.device, cache=autocast_cache)
         self._slowdown = spec.slowdown
+        self._slowdown_range = torch.profiler.record_function
 
     def __call__(self, inputs: dict[str, Any]) -> Any:
         if self._slowdown:
@@ -65,12 +69,17 @@ class EagerRuntime:
             return self.model.forward(inputs)
 
     def _slowed(self, inputs: dict[str, Any]) -> Any:
-        """The call, then a host spin for `slowdown` times its duration (gate experiments only)."""
+        """The call, then a host spin for `slowdown` times its duration (gate experiments only).
+
+        The spin is a profiler range named `SLOWDOWN_RANGE`, so a profile shows it as an op of its own
+        and the profile diff of a case slowed this way names it as the op that got slower.
+        """
         start = time.perf_counter()
         out = self.forward(inputs)
         until = start + (time.perf_counter() - start) * (1.0 + self._slowdown)
-        while time.perf_counter() < until:
-            pass
+        with self._slowdown_range(SLOWDOWN_RANGE):
+            while time.perf_counter() < until:
+                pass
         return out
 
     def describe(self) -> dict[str, Any]:
