@@ -175,8 +175,11 @@ def replicate_baselines(calls, args, policy, confidence) -> None:
     if len(pool) < need:
         raise SystemExit(f"--replicate-runs: {need} runs at slowdown 0 needed for {m} cases x ({k} baseline runs + 1), have {len(pool)}")
     mins0 = [min(s) for s, _ in runs[0.0]]
+    shifts = ", ".join(f"{lvl:.0%} -> {math.exp(statistics.mean(math.log(min(s)) for s, _ in runs[lvl]) - statistics.mean(math.log(x) for x in mins0)) - 1:+.1%}"
+                       for lvl in levels[1:])
     print(f"\n2. replicate baselines: {len(runs[0.0])} + {args.replicate_heads} x 2 runs, {time.perf_counter() - t0:.0f} s; between-run CV "
           f"of minimums at 0: {statistics.stdev(mins0) / statistics.mean(mins0):.2%}; baseline runs {source}")
+    print(f"   the injected slowdown as the minimums saw it (geometric means against slowdown 0): {shifts}")
     threshold = policy.thresholds["latency"]
     print(f"   suite of {m} cases, each judged against {k} baseline runs; threshold {threshold:.0%}, replicate floor "
           f"{policy.replicate_floor:.1%}, confidence {confidence:.5f}; {args.trials} random draws")
