@@ -180,6 +180,15 @@ class TestSecrets:
         assert stored == {"a": "${oc.env:TOKEN}", "b": {"c": "${a}", "d": "x-${a}-y"}, "e": 3, "f": 3, "g": ["${a}", 1]}
 
 
+def bert_output() -> OutputSpec:
+    """The schema's output defaults with conf/model/bert/output/{direct,torch}/default.yaml over them."""
+    return dataclasses.replace(
+        OutputSpec(),
+        direct=dataclasses.replace(DirectOutputSpec(), record_output_shapes=True),
+        torch=dataclasses.replace(TorchOutputSpec(), op_table_rows=30),
+    )
+
+
 class TestTypedSections:
     def test_one_set_of_defaults(self, conf_dir):
         conf = conf_dir({
@@ -189,13 +198,14 @@ class TestTypedSections:
         })
         p = build_plan(overrides=["model=bert.tiny", "profiling/torch=bare", "output/direct=bare", "output/torch=bare"], conf_dirs=[conf])
         cfg = p.cases[0].config
-        assert cfg.profiling.torch == TorchProfilerSpec() and cfg.output == OutputSpec()
-        assert ProfilerSettings.from_config(cfg) == ProfilerSettings()
+        # bert's own output overlay (conf/model/bert/output/*) still applies over the bare shared sections
+        assert cfg.profiling.torch == TorchProfilerSpec() and cfg.output == bert_output()
+        assert ProfilerSettings.from_config(cfg) == ProfilerSettings(output=bert_output().torch)
 
     def test_the_default_presets_agree_with_the_schema(self):
         cfg = build_plan(overrides=["model=bert.tiny"]).cases[0].config
         assert cfg.profiling.torch == TorchProfilerSpec()
-        assert cfg.output == OutputSpec(DirectOutputSpec(), TorchOutputSpec())
+        assert cfg.output == bert_output()
 
     def test_presets_and_model_overlays_reach_the_typed_fields(self):
         p = build_plan(overrides=["model=gpt2.tiny", "profiling/torch=torch-profiler.min", "output.direct.save_raw_samples=false"])
