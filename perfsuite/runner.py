@@ -6,7 +6,9 @@ pass the result on to pytest-benchmark and the run's results.json.
 Nothing but the model call runs beside the timed rounds: the 10 ms samplers of host RSS and
 NVML memory (and the CUDA allocator peaks) track a short pass of a few calls *after* them
 (`_memory_pass`), and around the timed block NVML is only read at entry and exit (energy
-counter, clocks, throttling) with no polling thread (`_tracked`).
+counter, clocks, throttling) with no polling thread (`_tracked`). On CPU a fixed reference kernel
+is timed right before and right after the timed block (`perfsuite.measure.speed_probe`): a case
+around which the whole machine ran slow is flagged ``host_slow``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from perfsuite.measure import (
     weights_bytes,
 )
 from perfsuite.measure.contention import ContentionMonitor
+from perfsuite.measure.speed_probe import session_probe
 from perfsuite.measure.engine import Progress, ProgressFn
 from perfsuite.measure.mps import MpsPeakMemory
 from perfsuite.measure.throughput import Throughput
@@ -63,6 +66,7 @@ class CaseOutcome:
     nvml: Any = None  # perfsuite.measure.NvmlReport on CUDA
     throughput: Throughput | None = None
     contention: Any = None  # perfsuite.measure.contention.ContentionReport: was the CPU ours?
+    speed: Any = None  # perfsuite.measure.speed_probe.SpeedReport: was the machine itself slow? (CPU cases)
 
     def device_state(self, samples: int | None = None) -> dict[str, Any] | None:
         """NVML memory, energy (per sample when `samples` is given), clocks, throttling; None off CUDA.
@@ -86,6 +90,8 @@ def _tracked(case: Case, outcome: CaseOutcome) -> Iterator[None]:
     """
     nvml = None
     cuda = case.device.startswith("cuda")
+    probe = session_probe() if case.device == "cpu" else None  # a reference kernel on the case's core, before and after
+    before = probe.measure() if probe is not None else None
     with contextlib.ExitStack() as stack:
         if cuda:
             with warnings.catch_warnings():
@@ -100,6 +106,8 @@ def _tracked(case: Case, outcome: CaseOutcome) -> Iterator[None]:
             if nvml is not None:
                 outcome.nvml = nvml.report
             outcome.contention = contention.report
+            if probe is not None and before is not None:
+                outcome.speed = probe.report(before, probe.measure())
 
 
 def _memory_pass(
@@ -215,6 +223,10 @@ def measure_latency(
     if outcome.contention is not None and (busy := outcome.contention.noise_flag()) is not None:
         m = m.with_noise(busy.code, busy.reason)  # "contended": the pinned core was not ours
     m = m.with_extra(contention=outcome.contention.to_dict()) if outcome.contention is not None else m
+    if outcome.speed is not None:
+        if (slow := outcome.speed.noise_flag()) is not None:
+            m = m.with_noise(slow.code, slow.reason)  # "host_slow": the whole machine ran slow around the case
+        m = m.with_extra(speed_probe=outcome.speed.to_dict())
     outcome.measurement = m
     # Rates of None (with the reason) when the median could not be established: never a crash.
     outcome.throughput = throughput(m, batch_size=case.batch_size, tokens_per_call=round(batches.tokens_per_batch) or None)
