@@ -1,13 +1,16 @@
 """Interleaved A/B runs: the same cases for A and B alternately, each round in fresh processes.
 
-    perfsuite ab --a CONF_A --b CONF_B [--rounds N] [-- PYTEST ARGS]
-    perfsuite ab --base REF [--head REF] [--rounds N] [-- PYTEST ARGS]     (git worktrees)
+    perfsuite ab --a CONF_A --b CONF_B [--rounds N [--max-rounds M]] [-- PYTEST ARGS]
+    perfsuite ab --base REF [--head REF] [--rounds N [--max-rounds M]] [-- PYTEST ARGS]     (git worktrees)
 
 Round i runs A then B (or a random order per round with --order random), each as its own
 `pytest BENCHES` process writing a run folder under `out/ab/<ts>/{a,b}/`. After every round the
 per-case value of both sides (the gate config's statistic: the fastest sample by default, or the
 median) goes to `ab.json`, so an interrupted A/B run keeps every finished pair. The pairs are
-judged by `perfsuite.compare.paired` (drift cancels within a pair).
+judged by `perfsuite.compare.paired` (drift cancels within a pair). With `--max-rounds M`
+the run is sequential: it looks at its verdicts after N rounds and every `--look-every` rounds
+after that, and stops at the first look where no case is inconclusive (each look judged at
+alpha / looks, so stopping early costs no false alarms).
 """
 
 from __future__ import annotations
@@ -118,8 +121,13 @@ def run_ab(
     statistic: str = "min",
     runner: Runner = subprocess.run,
     log: Callable[[str], None] = print,
+    stop: Callable[[ABRun], bool] | None = None,
 ) -> ABRun:
-    """Run `rounds` rounds; stop at the first side that measures nothing, keeping what finished."""
+    """Run up to `rounds` rounds; stop at the first side that measures nothing, keeping what finished.
+
+    ``stop``: asked after every finished round (a sequential run's look at its verdicts); True ends
+    the run there.
+    """
     if rounds < 1:
         raise PerfDataError(f"--rounds must be >= 1, got {rounds}")
     stamp = _dt.datetime.now().strftime(RUN_TS_FORMAT)
@@ -148,6 +156,8 @@ def run_ab(
             rnd.values[key] = values_of(load_run(run_dir), statistic)
             log(f"ab: round {i + 1}/{rounds} side {key} ({side.description}): {len(rnd.values[key])} cases, exit {code}")
         ab.save()
+        if stop is not None and stop(ab):
+            break
     return ab
 
 

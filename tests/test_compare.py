@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perfsuite.compare import GatePolicy, compare_runs, judge, ratio_of_samples
+from perfsuite.compare.verdict import suite_confidence
 from perfsuite.compare.stats import exact_ratio, moses_indices, ratio_of_medians, ratio_of_minimums, samples_to_decide
 from perfsuite.measure import summarize
 from perfsuite.results import CaseInfo, CaseResult, RunResult
@@ -157,7 +158,7 @@ def test_an_unchanged_rerun_has_no_regression_and_a_slowed_case_is_the_only_one(
     assert {(v.case, v.metric) for v in cmp.of("regressed")} == {("case7", "latency"), ("case7", "throughput")}
     (lat,) = [v for v in cmp.of("regressed") if v.metric == "latency"]
     # the default statistic compares fastest samples: the minimum of 300 lognormal draws moves ~1% per run
-    assert lat.estimate.ratio == pytest.approx(1.2, rel=0.03) and lat.estimate.confidence == pytest.approx(1 - 0.01 / 20)
+    assert lat.estimate.ratio == pytest.approx(1.2, rel=0.03) and lat.estimate.confidence == pytest.approx(1 - 2 * 0.01 / 20)  # each one-sided tail: alpha / 20
     assert lat.estimate.method == "minimum"
     median = compare_runs(base, slowed, GatePolicy(statistic="median", noise_floor=0.05))
     (lat,) = [v for v in median.of("regressed") if v.metric == "latency"]
@@ -273,3 +274,17 @@ def test_minimum_inconclusive_note_points_at_the_machine_not_at_more_samples():
 def test_gate_statistic_must_be_known():
     with pytest.raises(ValueError, match="statistic must be one of min, median"):
         GatePolicy(statistic="mean")
+
+
+def test_suite_confidence_spends_alpha_on_the_one_tail_that_can_fail():
+    """A false `regressed` needs the lower bound above 1: each tail of the interval holds alpha / m."""
+    assert suite_confidence(0.01, 20) == pytest.approx(0.999)
+    assert suite_confidence(0.01, 1) == pytest.approx(0.98)
+    assert suite_confidence(0.01, 0) == pytest.approx(0.98)  # no tests yet: judged as one
+    lower_tail = (1 - suite_confidence(0.05, 10)) / 2
+    assert lower_tail == pytest.approx(0.05 / 10)
+    for bad in (0, 0.5, 1.2, -0.1):
+        with pytest.raises(ValueError, match="alpha"):
+            suite_confidence(bad, 20)
+    with pytest.raises(ValueError, match="alpha must be in"):
+        GatePolicy(alpha=0.6)

@@ -15,7 +15,7 @@ from perfsuite.ab import Side, run_ab
 from perfsuite.cli import main
 from perfsuite.compare import GatePolicy, compare_runs
 from perfsuite.compare.gate import EXIT_INCONCLUSIVE, EXIT_REGRESSED, decide
-from perfsuite.compare.paired import PairedCase, compare_pairs, min_pairs, paired_ratio, wilcoxon_k
+from perfsuite.compare.paired import PairedCase, compare_pairs, look_schedule, min_pairs, paired_ratio, wilcoxon_k
 from perfsuite.config.gate import load_gate
 from perfsuite.errors import PerfConfigError, PerfDataError
 from perfsuite.measure import summarize
@@ -156,7 +156,7 @@ def test_paired_identical_rounds_never_regress():
 def test_too_few_pairs_say_how_many_rounds_are_needed():
     cmp = compare_pairs([PairedCase("c", "t", (1.0, 1.0, 1.0), (2.0, 2.0, 2.0))])
     (v,) = cmp.verdicts
-    assert v.verdict == "inconclusive" and "run at least 8 rounds" in v.note
+    assert v.verdict == "inconclusive" and "run at least 7 rounds" in v.note
 
 
 # -- the A/B loop, with fake pytest processes -------------------------------------------------------
@@ -207,3 +207,77 @@ def test_ab_refuses_a_git_ref_that_does_not_exist(tmp_path, capsys):
     subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
     assert main(["ab", "--base", "no-such-ref", "--repo", str(tmp_path / "repo"), "--out", str(tmp_path / "out")]) == 2
     assert "git ref 'no-such-ref' does not exist" in capsys.readouterr().err
+
+
+# -- sequential A/B: looks at the verdicts, alpha split over them -----------------------------------
+
+def test_look_schedule_and_its_bad_input():
+    assert look_schedule(24) == (24,)  # a fixed design: one look
+    assert look_schedule(24, 48) == (24, 36, 48)
+    assert look_schedule(24, 50, 10) == (24, 34, 44, 50)  # the last look is always --max-rounds
+    assert look_schedule(10, 10, 3) == (10,)
+    with pytest.raises(ValueError, match="--max-rounds .* must be >= --rounds"):
+        look_schedule(24, 12)
+    with pytest.raises(ValueError, match="--look-every must be >= 1"):
+        look_schedule(24, 48, 0)
+    with pytest.raises(ValueError, match="--rounds must be >= 1"):
+        look_schedule(0, 48)
+
+
+def test_each_look_is_judged_at_alpha_over_the_looks():
+    rng = np.random.default_rng(5)
+    a = tuple(rng.lognormal(-5, 0.01, 30))
+    case = PairedCase("c", "t", a, tuple(x * 1.05 for x in a))
+    one, three = compare_pairs([case]), compare_pairs([case], looks=3)
+    assert one.verdicts[0].estimate.confidence == pytest.approx(1 - 2 * 0.01)
+    assert three.verdicts[0].estimate.confidence == pytest.approx(1 - 2 * 0.01 / 3)
+    assert three.verdicts[0].estimate.low <= one.verdicts[0].estimate.low  # a wider interval per look
+    with pytest.raises(ValueError, match="looks must be >= 1"):
+        compare_pairs([case], looks=0)
+
+
+def _fake_sides(monkeypatch, tmp_path, factor_b):
+    """`perfsuite ab --a/--b` with fake pytest processes: B's samples are A's times factor_b."""
+    import perfsuite.ab as ab_module
+
+    calls = []
+
+    def run_side(side, benches, out, pytest_args, *, runner=None):
+        calls.append(side.label)
+        folder = out / "runs" / f"r{len(calls):03d}_s-cpu"
+        write_run(folder, {"x": 0.01 * (factor_b if side.label == "b" else 1.0)}, seed=len(calls) // 2)
+        return 0, folder, ""
+
+    monkeypatch.setattr(ab_module, "run_side", run_side)
+    for side in ("a", "b"):
+        (tmp_path / side).mkdir()
+    return calls
+
+
+def test_sequential_ab_stops_at_the_first_look_that_decides(tmp_path, monkeypatch, capsys):
+    calls = _fake_sides(monkeypatch, tmp_path, 1.5)
+    code = main(["ab", "--a", str(tmp_path / "a"), "--b", str(tmp_path / "b"), "--rounds", "10", "--max-rounds", "20",
+                 "--look-every", "5", "--out", str(tmp_path / "out")])
+    assert code == EXIT_REGRESSED and len(calls) == 20  # 10 rounds of 2 sides: decided at the first look
+    assert "every case decided after 10 rounds" in capsys.readouterr().out
+    (folder,) = (tmp_path / "out" / "ab").iterdir()
+    doc = json.loads((folder / "verdicts.json").read_text())
+    assert doc["gate"]["mode"] == "interleaved-sequential" and doc["gate"]["looks"] == [10, 15, 20] and doc["gate"]["rounds"] == 10
+    lat = [v for v in doc["verdicts"] if v["metric"] == "latency"]
+    assert [v["verdict"] for v in lat] == ["regressed"] and lat[0]["confidence"] == pytest.approx(1 - 2 * 0.01 / 3)
+
+
+def test_sequential_ab_goes_on_while_a_case_is_inconclusive(tmp_path, monkeypatch, capsys):
+    calls = _fake_sides(monkeypatch, tmp_path, 1.01)  # at the paired gate's 1% threshold: never decided
+    code = main(["ab", "--a", str(tmp_path / "a"), "--b", str(tmp_path / "b"), "--rounds", "10", "--max-rounds", "20",
+                 "--look-every", "5", "--out", str(tmp_path / "out")])
+    assert len(calls) == 40 and "decided after" not in capsys.readouterr().out
+    (folder,) = (tmp_path / "out" / "ab").iterdir()
+    doc = json.loads((folder / "verdicts.json").read_text())
+    assert doc["gate"]["rounds"] == 20 and code == doc["gate"]["exit_code"]
+    assert {v["verdict"] for v in doc["verdicts"]} == {"inconclusive"}
+
+
+def test_sequential_ab_refuses_a_max_below_rounds(tmp_path, capsys):
+    assert main(["ab", "--a", str(tmp_path), "--b", str(tmp_path), "--rounds", "24", "--max-rounds", "12"]) == 2
+    assert "--max-rounds (12) must be >= --rounds (24)" in capsys.readouterr().err

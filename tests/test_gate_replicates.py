@@ -159,6 +159,10 @@ def test_spread_flags_do_not_stop_a_replicate_verdict_but_a_shared_core_does(tmp
     verdicts = compare_runs(base[0], shared, policy, replicates=base[1:]).verdicts
     assert {v.verdict for v in verdicts if v.metric == "latency"} == {"inconclusive"}
     assert all("contended" in v.note for v in verdicts if v.metric == "latency")
+    slow = load_run(write_run(tmp_path / "h3", mins, noise=("host_slow",)))  # the whole machine ran slow around it
+    verdicts = compare_runs(base[0], slow, policy, replicates=base[1:]).verdicts
+    assert {v.verdict for v in verdicts if v.metric == "latency"} == {"inconclusive"}
+    assert all("host_slow" in v.note for v in verdicts if v.metric == "latency")
 
 
 def test_an_undecided_replicate_verdict_says_what_would_decide_it(tmp_path):
@@ -196,3 +200,15 @@ def test_cli_save_three_times_then_compare_against_the_replicates(tmp_path, caps
     assert by[("b", "latency")]["verdict"] != "regressed"
     assert main(["baseline", "save", "main", "--keep", "0", "--out", str(out)]) == 2
     assert "keeps 1 to 50" in capsys.readouterr().err
+
+
+def test_a_disturbed_baseline_run_does_not_widen_the_replicate_model(tmp_path):
+    """A baseline run flagged host_slow or contended measured the disturbance, not the spread between runs."""
+    base = _runs(tmp_path, 1.0, 5)
+    mins = {c: 0.0125 * 1.3 for c in "abc"}  # 30% slower, as a whole-machine slow phase makes a run
+    disturbed = load_run(write_run(tmp_path / "slow", mins, noise=("host_slow",), seed=11))
+    clean = replicate_models(base, "min")["latency"]
+    with_slow = replicate_models([*base, disturbed], "min")["latency"]
+    assert with_slow.cases["test_latency::a"].runs == clean.cases["test_latency::a"].runs == 5
+    spread = load_run(write_run(tmp_path / "spread", mins, noise=("high_iqr",), seed=12))  # a spread flag: kept
+    assert replicate_models([*base, spread], "min")["latency"].cases["test_latency::a"].runs == 6

@@ -13,10 +13,15 @@ from perfsuite.errors import PerfDataError
 def run(args: argparse.Namespace) -> int:
     from perfsuite.ab import conf_side, git_side, remove_worktrees, run_ab
     from perfsuite.compare.gate import decide
-    from perfsuite.compare.paired import PairedCase, compare_pairs, min_pairs
+    from perfsuite.compare.paired import compare_pairs, look_schedule, min_pairs
+    from perfsuite.compare.verdict import suite_confidence
     from perfsuite.config.gate import load_gate
     from perfsuite.report.verdicts import markdown, terminal_lines, verdicts_doc
 
+    try:
+        looks = look_schedule(args.rounds, args.max_rounds, args.look_every)
+    except ValueError as exc:
+        raise PerfDataError(str(exc)) from None
     by_conf = bool(args.a or args.b)
     by_git = bool(args.base or args.head)
     if by_conf == by_git or (by_conf and not (args.a and args.b)) or (by_git and not args.base):
@@ -38,28 +43,47 @@ def run(args: argparse.Namespace) -> int:
             sides.append(git_side("b", repo, args.head, worktrees) if args.head else
                          type(sides[0])("b", "working tree", cwd))
         pytest_args = [a for a in args.pytest_args if a != "--"]
-        ab = run_ab(sides[0], sides[1], rounds=args.rounds, out_root=out, benches=args.benches,
-                    pytest_args=pytest_args, order=args.order, seed=args.seed, statistic=policy.statistic)
+
+        def decided(run: Any) -> bool:
+            """A sequential run's look: stop once no case is inconclusive (judged at alpha / looks)."""
+            if len(run.rounds) not in looks[:-1] or any(len(r.values) < 2 for r in run.rounds):
+                return False
+            look = compare_pairs(_cases(run), policy, looks=len(looks))
+            if look.verdicts and not look.of("inconclusive"):
+                print(f"perfsuite ab: every case decided after {len(run.rounds)} rounds (a look of {len(looks)}); stopping")
+                return True
+            return False
+
+        ab = run_ab(sides[0], sides[1], rounds=looks[-1], out_root=out, benches=args.benches, pytest_args=pytest_args,
+                    order=args.order, seed=args.seed, statistic=policy.statistic, stop=decided if len(looks) > 1 else None)
     finally:
         if by_git:
             remove_worktrees(Path(args.repo).resolve(), sides)
-    pairs = ab.pairs()
-    cases = [PairedCase(key.split("::", 1)[1], key.split("::", 1)[0], tuple(a), tuple(b)) for key, (a, b) in sorted(pairs.items())]
-    comparison = compare_pairs(cases, policy)
-    needed = min_pairs(1.0 - policy.alpha / max(1, len(cases)))
-    if args.rounds < needed:
-        print(f"perfsuite ab: note: {args.rounds} rounds cannot decide at suite-wide alpha {policy.alpha:g} over {len(cases)} case(s); use --rounds {needed} or more")
+    cases = _cases(ab)
+    comparison = compare_pairs(cases, policy, looks=len(looks))
+    needed = min_pairs(suite_confidence(policy.alpha / len(looks), len(cases)))
+    if len(ab.rounds) < needed:
+        print(f"perfsuite ab: note: {len(ab.rounds)} rounds cannot decide at suite-wide alpha {policy.alpha:g} over {len(cases)} case(s)"
+              f"{f' and {len(looks)} looks' if len(looks) > 1 else ''}; use --rounds {needed} or more")
     label = f"A = {sides[0].description}, B = {sides[1].description}"
     for line in terminal_lines(comparison, label):
         print(line)
     decision = decide(comparison, inconclusive=spec.inconclusive, base_machine="same", head_machine="same", force=False)
     print(decision.message)
     doc = verdicts_doc(comparison, base={"side": "a", "description": sides[0].description}, head={"side": "b", "description": sides[1].description},
-                       gate={"config": spec.name, "mode": "interleaved", "rounds": args.rounds, "decision": decision.message, "exit_code": decision.exit_code or 0})
+                       gate={"config": spec.name, "mode": "interleaved" if len(looks) == 1 else "interleaved-sequential",
+                             "rounds": len(ab.rounds), "looks": list(looks), "decision": decision.message, "exit_code": decision.exit_code or 0})
     (ab.folder / "verdicts.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
     (ab.folder / "summary.md").write_text(markdown(comparison, label, title="perfsuite A/B"), encoding="utf-8")
     print(f"ab folder: {ab.folder}")
     return decision.exit_code or 0
+
+
+def _cases(ab: Any) -> list[Any]:
+    """The paired rounds of every case measured on both sides."""
+    from perfsuite.compare.paired import PairedCase
+
+    return [PairedCase(key.split("::", 1)[1], key.split("::", 1)[0], tuple(a), tuple(b)) for key, (a, b) in sorted(ab.pairs().items())]
 
 
 def register(sub: Any) -> None:
@@ -69,8 +93,13 @@ def register(sub: Any) -> None:
     p.add_argument("--base", help="git ref for side A (a detached worktree)")
     p.add_argument("--head", help="git ref for side B (default: the working tree as it is)")
     p.add_argument("--repo", default=".", help="the git repository of --base/--head (default: .)")
-    p.add_argument("--rounds", type=int, default=24, help="pairs of runs; a suite of 20 cases at alpha 0.01 needs at least 12 to decide anything, "
-                   "24 caught 5%% in 15/15 and 2%% in 12/15 trials on a shared 2-core VM (docs/performance.md) (default: 24)")
+    p.add_argument("--rounds", type=int, default=24, help="pairs of runs (the first look with --max-rounds); a suite of 20 cases at alpha 0.01 "
+                   "needs at least 11 to decide anything; 24 caught 2%% in 9/10 trials on a shared 2-core VM, 24-48 sequential in 10/10 "
+                   "(docs/performance.md) (default: 24)")
+    p.add_argument("--max-rounds", type=int, default=None,
+                   help="sequential: after --rounds, look at the verdicts every --look-every rounds and stop once no case is inconclusive, "
+                        "at most this many rounds; each look is judged at alpha / looks (default: --rounds, a fixed design)")
+    p.add_argument("--look-every", type=int, default=None, help="rounds between two looks of a sequential run (default: half of --rounds)")
     p.add_argument("--order", choices=("alternate", "random"), default="alternate", help="ABAB... or a random order per round (default: alternate)")
     p.add_argument("--seed", type=int, default=0, help="seed of --order random (default: 0)")
     p.add_argument("--benches", default="benches", help="the benchmark folder each side runs (default: benches)")

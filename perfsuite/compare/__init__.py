@@ -5,6 +5,6 @@ statistics, `verdict` the rules and the suite-wide false-alarm control.
 """
 
 from perfsuite.compare.stats import RatioEstimate, ratio_of_samples
-from perfsuite.compare.verdict import Comparison, GatePolicy, Verdict, compare_runs, judge
+from perfsuite.compare.verdict import Comparison, GatePolicy, Verdict, compare_runs, judge, suite_confidence
 
-__all__ = ["Comparison", "GatePolicy", "RatioEstimate", "Verdict", "compare_runs", "judge", "ratio_of_samples"]
+__all__ = ["Comparison", "GatePolicy", "RatioEstimate", "Verdict", "compare_runs", "judge", "ratio_of_samples", "suite_confidence"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from perfsuite.compare.stats import RatioEstimate
-from perfsuite.compare.verdict import Comparison, GatePolicy, Verdict, judge
+from perfsuite.compare.verdict import Comparison, GatePolicy, Verdict, judge, suite_confidence
 
 MIN_PAIRS = 3
 
@@ -98,12 +98,37 @@ class PairedCase:
     head_medians: tuple[float, ...]
 
 
-def compare_pairs(cases: Sequence[PairedCase], policy: GatePolicy | None = None) -> Comparison:
-    """Latency (and its throughput mirror) verdicts of every case from its paired rounds."""
+def look_schedule(rounds: int, max_rounds: int | None = None, every: int | None = None) -> tuple[int, ...]:
+    """The round counts at which a sequential A/B run looks at its verdicts: rounds, rounds + every, ..., max_rounds.
+
+    ``max_rounds`` None (or equal to ``rounds``): one look, a fixed design. ``every`` defaults to
+    half of ``rounds``. The last look is always ``max_rounds``.
+    """
+    if rounds < 1:
+        raise ValueError(f"--rounds must be >= 1, got {rounds}")
+    top = rounds if max_rounds is None else max_rounds
+    if top < rounds:
+        raise ValueError(f"--max-rounds ({top}) must be >= --rounds ({rounds})")
+    step = max(1, rounds // 2) if every is None else every
+    if step < 1:
+        raise ValueError(f"--look-every must be >= 1, got {step}")
+    looks = list(range(rounds, top, step)) + [top]
+    return tuple(looks)
+
+
+def compare_pairs(cases: Sequence[PairedCase], policy: GatePolicy | None = None, *, looks: int = 1) -> Comparison:
+    """Latency (and its throughput mirror) verdicts of every case from its paired rounds.
+
+    ``looks``: how many times a sequential A/B run looks at its verdicts (`look_schedule`). Each
+    look may stop the run on a verdict, so each is judged at ``alpha / looks`` (Bonferroni over
+    the looks): the suite-wide false-alarm rate over the whole run stays at ``alpha``.
+    """
+    if looks < 1:
+        raise ValueError(f"looks must be >= 1, got {looks}")
     policy = policy or GatePolicy(noise_floor=0.0)
     usable = [c for c in cases if min(len(c.base_medians), len(c.head_medians)) >= MIN_PAIRS]
     tests = len(usable) or 1
-    confidence = 1.0 - policy.alpha / tests
+    confidence = suite_confidence(policy.alpha / looks, tests)
     verdicts = []
     for c in usable:
         n = min(len(c.base_medians), len(c.head_medians))

@@ -32,9 +32,12 @@ threshold (default 0: any growth regresses). A side without raw samples (an impo
 pytest-benchmark run, or `save_raw_samples: false`) is compared by its median alone: such a
 verdict has no interval, and says that it is weaker.
 
-Suite-wide false alarms: with m sample-based tests in one comparison, each interval is built at
-confidence ``1 - alpha / m`` (Bonferroni), so the chance that any unchanged case is called
-regressed stays below ``alpha`` for the whole suite, however many cases it has.
+Suite-wide false alarms: with m sample-based tests in one comparison, a case is called
+regressed only when its interval's lower bound clears 1, a one-sided test; each interval is built
+at two-sided confidence ``1 - 2 alpha / m`` (`suite_confidence`), so each of its tails holds
+``alpha / m`` (Bonferroni over one-sided tests) and the chance that any unchanged case is called
+regressed stays below ``alpha`` for the whole suite, however many cases it has. (An interval at
+``1 - alpha / m`` would spend only half of ``alpha`` on false alarms and lose power for nothing.)
 """
 
 from __future__ import annotations
@@ -71,8 +74,8 @@ class GatePolicy:
     case_thresholds: tuple[tuple[str, str, float], ...] = ()  # (case-id glob, metric group, threshold)
 
     def __post_init__(self) -> None:
-        if not 0 < self.alpha < 1:
-            raise ValueError(f"gate alpha must be in (0, 1), got {self.alpha!r}")
+        if not 0 < self.alpha < 0.5:
+            raise ValueError(f"gate alpha must be in (0, 0.5), got {self.alpha!r}")
         if not 0 <= self.noise_floor < 1:
             raise ValueError(f"gate noise_floor must be in [0, 1), got {self.noise_floor!r}")
         if not (isinstance(self.min_replicates, int) and self.min_replicates >= 2):
@@ -232,6 +235,17 @@ class Comparison:
         return bool(self.of("regressed"))
 
 
+def suite_confidence(alpha: float, tests: int) -> float:
+    """The two-sided confidence of each interval in a suite of ``tests``: each tail holds ``alpha / tests``.
+
+    Only the lower tail can make a false `regressed` (lower bound above 1), so Bonferroni over
+    one-sided tests keeps the suite-wide false-alarm rate at ``alpha``.
+    """
+    if not 0 < alpha < 0.5:
+        raise ValueError(f"alpha must be in (0, 0.5), got {alpha!r}")
+    return 1.0 - 2.0 * alpha / max(1, tests)
+
+
 def judge(estimate: RatioEstimate, threshold: float, *, lower_is_better: bool) -> tuple[str, bool]:
     """(verdict, improved) of one estimate; see the module docstring for the rules."""
     ratio, lo, hi = estimate.ratio, estimate.low, estimate.high
@@ -258,11 +272,18 @@ def _inverted(est: RatioEstimate) -> RatioEstimate:
 
 
 def replicate_models(runs: Sequence[RunResult], statistic: str) -> dict[str, ReplicateModel]:
-    """Per sample metric, every case's summaries over the baseline's runs (newest and older replicates)."""
+    """Per sample metric, every case's summaries over the baseline's runs (newest and older replicates).
+
+    A baseline measurement flagged as disturbed (`contended`, `host_slow`, `throttled`, an unsettled
+    warm-up: any flag outside `SPREAD_FLAGS`) is left out: it measured the disturbance, not the
+    machine's normal spread between runs, and one such run widens every case's pooled interval
+    (on the development VM, leaving them out raised 10% detection from 27% to 83% in a noisy hour
+    with no false alarm; docs/performance.md).
+    """
     summaries: dict[str, dict[str, list[float]]] = {}
     for run in runs:
         for r in run.cases:
-            if r.outcome != "passed":
+            if r.outcome != "passed" or set(r.noise_codes) - SPREAD_FLAGS:
                 continue
             for metric in METRICS.get(r.kind, ()):
                 samples = metric.samples(r) if metric.samples is not None else None
@@ -356,7 +377,7 @@ def compare_runs(
     pairs = [(a[k], b[k], m) for k in shared for m in METRICS.get(b[k].kind, ())]
     if tests is None:
         tests = sum(sample_tests(b[k]) for k in shared) or 1
-    confidence = 1.0 - policy.alpha / tests
+    confidence = suite_confidence(policy.alpha, tests)
     verdicts = []
     for ra, rb, metric in pairs:
         estimate, note = _estimate(metric, ra, rb, confidence, policy.noise_floor, policy.statistic, models.get(metric.name), policy)
