@@ -14,7 +14,9 @@ covers the whole run: on 2026-11-26 one 0.5 s run of an unchanged case had its f
 slower than the median of 129 other runs, with a normal block spread and no contention flag
 (docs/performance.md). A fixed kernel timed on the same core next to the case sees the same
 slowdown: over 60 runs in a noisy hour the fastest probe around each run moved with the run's
-fastest call (correlation 0.98 of the logs).
+fastest call (correlation 0.98 of the logs). Not every whole-run slowdown is the machine's: a
+run slowed for itself (the same day, +29% with both probes within 0.6%, cause unknown) is not
+flagged.
 
 The kernel is a 96x96 float32 matmul (about 20 us, in L1/L2; single-threaded at this size),
 repeated `REPS` times; a probe is the fastest repetition. The reference is the fastest probe this
