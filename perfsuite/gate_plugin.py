@@ -30,6 +30,10 @@ def add_options(group: Any) -> None:
     group.addoption("--perf-gate-config", default="default", metavar="NAME", help="thresholds, alpha and noise floor from conf/gate/NAME.yaml. Default: default.")
     group.addoption("--perf-gate-force", action="store_true", default=False, help="gate even against a baseline from another machine id. Default: off.")
     group.addoption("--perf-baseline-keep", default=5, type=int, metavar="N", help="--perf-baseline-save keeps the last N runs under that name: the gate judges by the spread between them once a baseline has 3 (1 replaces). Default: 5.")
+    group.addoption("--perf-confirm", default=3, type=int, metavar="K",
+                    help="with --perf-compare: after the run, measure each case that looks regressed (its change beyond the threshold) "
+                         "again in K fresh pytest processes, and judge it on those K runs alone, so one disturbed run cannot fail the "
+                         "gate; 0 judges the run as it is. Default: 3.")
     group.addoption("--perf-baseline-dir", default=None, metavar="DIR", help="where baselines are stored. Default: <out dir>/baselines.")
 
 
@@ -54,6 +58,8 @@ class GatePlugin:
     notes: list[str] = field(default_factory=list)
     models: Any = None  # metric -> perfsuite.compare.replicates.ReplicateModel of the baseline's runs
     diffs: list[Any] = field(default_factory=list)  # perfsuite.results.profile_diff.CaseDiff per regressed case
+    confirm: int = 3  # --perf-confirm: confirmation runs for a case that looks regressed
+    confirmation: Any = None  # perfsuite.confirm.ConfirmOutcome, when suspects were re-measured
 
     @classmethod
     def from_config(cls, config: pytest.Config, session: Any, out_dir: Path, conf_dirs: tuple[str, ...]) -> GatePlugin | None:
@@ -69,8 +75,13 @@ class GatePlugin:
         from perfsuite.results.baselines import MAX_KEEP, BaselineStore, check_name
 
         store = BaselineStore(Path(opt.perf_baseline_dir).resolve() if opt.perf_baseline_dir else out_dir / "baselines")
-        plugin = cls(session, store, opt.perf_baseline_save, opt.perf_compare, opt.perf_gate, opt.perf_gate_force, opt.perf_baseline_keep)
+        plugin = cls(session, store, opt.perf_baseline_save, opt.perf_compare, opt.perf_gate, opt.perf_gate_force, opt.perf_baseline_keep,
+                     confirm=opt.perf_confirm)
         try:
+            from perfsuite.confirm import MAX_CONFIRM
+
+            if not 0 <= plugin.confirm <= MAX_CONFIRM:
+                raise PerfDataError(f"--perf-confirm must be 0 to {MAX_CONFIRM} (fresh pytest processes per suspect case; 0: none), got {plugin.confirm}")
             if plugin.save_as:
                 check_name(plugin.save_as)
                 if not 1 <= plugin.keep <= MAX_KEEP:
@@ -96,7 +107,13 @@ class GatePlugin:
         self.tests = sum(sample_tests(known[k]) for k in keys if k in known) or 1
 
     def properties(self, result: Any) -> list[tuple[str, str]]:
-        """JUnit properties of one finished case: its verdict, and each metric's change and interval."""
+        """JUnit properties of one finished case: its verdict, and each metric's change and interval.
+
+        They are this run's verdicts: JUnit XML takes them as the case ends. A case that will be
+        measured again (``--perf-confirm``) says so in ``perf_confirm``; its final verdict is in
+        verdicts.json and the summary.
+        """
+        from perfsuite.compare.confirm import suspects
         from perfsuite.compare.verdict import worst_per_case
 
         verdicts = self.case_verdict(result)
@@ -106,7 +123,15 @@ class GatePlugin:
         for v in verdicts:
             e = v.estimate
             out.append((f"perf_{v.metric}", f"{v.verdict} {e.change:+.2%} [{e.low - 1:+.2%}, {e.high - 1:+.2%}]"))
+        if self.confirm and verdicts and suspects(self._as_comparison(verdicts)):
+            out.append(("perf_confirm", f"re-measured in {self.confirm} fresh runs after the session; the final verdict is in verdicts.json"))
         return out
+
+    def _as_comparison(self, verdicts: list[Any]) -> Any:
+        from perfsuite.compare.verdict import Comparison
+
+        assert self.spec is not None
+        return Comparison(tuple(verdicts), (), (), self.spec.policy.alpha, self.tests, self.spec.policy.statistic)
 
     def case_verdict(self, result: Any) -> list[Any]:
         """Verdicts of one finished case against the baseline, at the suite's confidence."""
@@ -117,6 +142,57 @@ class GatePlugin:
             return []
         head = RunResult(run_dir=self.session.run_dir, status="running", suite=None, device=None, started=None, cases=(result,))
         return list(compare_runs(self.baseline.run, head, self.spec.policy, tests=self.tests, models=self.models).verdicts)
+
+    # -- confirmation runs: after the last case, before anyone writes the session's outputs --------------
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtestloop(self, session: pytest.Session) -> Any:
+        result = yield
+        if self.baseline is not None and self.confirm > 0 and not (session.shouldfail or session.shouldstop):
+            with self.session.guard("the confirmation runs"):
+                self._confirm(session)
+        return result
+
+    def _confirm(self, session: pytest.Session) -> None:
+        from perfsuite.compare.confirm import suspects
+        from perfsuite.compare.verdict import compare_runs
+        from perfsuite.confirm import CONFIRM_DIR, run_confirmations
+        from perfsuite.measure.speed_probe import session_probe
+
+        perf = self.session
+        assert self.spec is not None and self.baseline is not None
+        if self.baseline.machine_id != self.machine_id and not self.force:
+            return  # the gate will not judge across machines: nothing to confirm
+        first = compare_runs(self.baseline.run, perf.results.snapshot(), self.spec.policy, models=self.models)
+        keys = suspects(first)
+        if not keys:
+            return
+        nodeids = [n for k in keys for n in perf.nodeids.get(k, ())]
+        if not nodeids:
+            self.notes.append(f"the cases that look regressed ({', '.join(keys)}) cannot be re-measured: their test ids were not recorded")
+            return
+        config = session.config
+        tr = config.pluginmanager.get_plugin("terminalreporter")
+
+        def say(line: str) -> None:
+            if tr is not None:
+                tr.write_line(f"perfsuite gate: {line}")
+
+        say(f"{len(keys)} case{'s' if len(keys) > 1 else ''} look{'' if len(keys) > 1 else 's'} regressed "
+            f"({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}); measuring {'them' if len(keys) > 1 else 'it'} again "
+            f"in {self.confirm} fresh pytest process{'es' if self.confirm > 1 else ''} (--perf-confirm {self.confirm}) ...")
+        probe = session_probe() if perf.plan.device == "cpu" else None
+        self.confirmation = run_confirmations(
+            keys, nodeids,
+            count=self.confirm,
+            args=list(config.invocation_params.args),
+            cwd=Path(config.invocation_params.dir),
+            out_dir=perf.run_dir / CONFIRM_DIR,
+            probe_reference_s=probe.reference_s if probe is not None else None,
+            xdist=bool(getattr(config.option, "numprocesses", None)),
+            progress=say,
+        )
+        for failure in self.confirmation.failures:
+            self.notes.append(failure)
 
     # -- the end ------------------------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)
@@ -144,6 +220,12 @@ class GatePlugin:
         assert self.spec is not None and self.baseline is not None
         head = perf.results.snapshot()
         self.comparison = compare_runs(self.baseline.run, head, self.spec.policy, models=self.models)
+        if self.confirmation is not None:
+            from perfsuite.compare.confirm import confirm_comparison
+
+            c = self.confirmation
+            self.comparison = confirm_comparison(self.comparison, self.baseline.run, c.runs, self.spec.policy, models=self.models,
+                                                 keys=c.keys, failure="; ".join(c.failures))
         self.decision = decide(
             self.comparison,
             inconclusive=self.spec.inconclusive,
@@ -160,6 +242,8 @@ class GatePlugin:
             head={"run": str(perf.run_dir), "machine_id": self.machine_id},
             gate={"config": self.spec.name, "enforced": self.gate, "decision": self.decision.message, "exit_code": self.decision.exit_code or 0},
         )
+        if self.confirmation is not None:
+            doc["confirmation"] = {"requested_runs": self.confirm, **self.confirmation.to_dict()}
         if self.diffs:  # where each regressed case's profile diff is, or why it has none
             doc["profile_diffs"] = [{"case": d.case, "path": str(d.path) if d.path else None, "reason": d.reason,
                                      "top": [r.to_dict() for r in d.top]} for d in self.diffs]

@@ -35,6 +35,7 @@ PERF_SESSION = pytest.StashKey["Any"]()
 PERF_OPTIONS = pytest.StashKey["PerfOptions"]()
 CASE_RECORD = pytest.StashKey["Any"]()  # the CaseRecord a benchmark test filled in
 WORKER_KEY = pytest.StashKey[bool]()  # this process is an xdist worker of a perfsuite controller
+CONFIRM_IDS = pytest.StashKey["frozenset[str] | None"]()  # a gate's confirmation run: the node ids it re-measures
 CASE_PARAM = "perf_case"
 GATE_PLUGIN = "perfsuite-gate"  # perfsuite.gate_plugin.GATE_PLUGIN, without importing it here
 
@@ -89,6 +90,15 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "perf_stage(name): the pipeline stage a benchmark belongs to (see conf/pipeline/).")
     config.addinivalue_line("markers", "perf_generation: parametrize only with cases whose model can generate (max_new_tokens > 0).")
+    from perfsuite.confirm import confirm_nodeids, quiet_child_options
+
+    try:
+        confirming = confirm_nodeids()
+    except PerfError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[CONFIRM_IDS] = confirming
+    if confirming is not None:  # before anyone reads them: a confirmation run writes only its run folder
+        quiet_child_options(config)
     options = PerfOptions.from_config(config)
     config.stash[PERF_OPTIONS] = options
     if not (options.explicit or targets_benches(config)):
@@ -164,6 +174,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from perfsuite.report.html_plugin import register as register_html
     from perfsuite.report.progress import ProgressReporter
 
+    if confirming is not None:  # the parent gates, reports and exports: this run only measures
+        config.pluginmanager.register(ProgressReporter(config), "perfsuite-progress")
+        return
     # After the run folder exists (the gate reads env.json's machine id); a missing or corrupt
     # baseline is a usage error here, before the first case.
     try:
@@ -287,6 +300,10 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
             deselected.append(item)
         else:
             keep.append(item)
+    confirming = config.stash.get(CONFIRM_IDS, None)
+    if confirming is not None:  # a confirmation run: only the suspects the gate asked for
+        keep, dropped = [it for it in keep if it.nodeid in confirming], [it for it in keep if it.nodeid not in confirming]
+        deselected.extend(dropped)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
     options = config.stash.get(PERF_OPTIONS, None)
@@ -374,7 +391,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             outcome, reason = "passed", None
         draft = item.stash.get(CASE_RECORD, None)
         with perf.guard(f"recording the result of {item.nodeid}"):
-            result = perf.record(getattr(item, "originalname", item.name), draft, case, outcome, reason)
+            result = perf.record(getattr(item, "originalname", item.name), draft, case, outcome, reason, item.nodeid)
             if is_worker_session(item.config):
                 from perfsuite.xdist_plugin import attach_result
 

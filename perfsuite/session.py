@@ -61,6 +61,7 @@ class PerfSession:
     sweep_points: dict[tuple[str, str], list[tuple[int, Any]]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # perfsuite's own failures, reported at the end
     shard_basis: str | None = None  # --perf-shard: what the split was balanced by
+    nodeids: dict[str, list[str]] = field(default_factory=dict)  # result key -> the test node ids that measured it
     _models: dict[Any, BuiltModel] = field(default_factory=dict)
     _samples: dict[Any, SampleSet] = field(default_factory=dict)
     _runtimes: dict[Any, BuiltRuntime] = field(default_factory=dict)  # ("runtime", case id) -> the prepared runtime
@@ -138,16 +139,18 @@ class PerfSession:
             return None
 
     # -- results ------------------------------------------------------------------------------------
-    def record(self, test: str, draft: CaseDraft | None, case: Case, outcome: str, reason: str | None) -> CaseResult:
+    def record(self, test: str, draft: CaseDraft | None, case: Case, outcome: str, reason: str | None, nodeid: str | None = None) -> CaseResult:
         """Turn what a test measured into its typed result and write results.json."""
         from perfsuite.results.case import unrecorded
 
         result = draft.finish(test, outcome, reason) if draft is not None else unrecorded(case, test, outcome, reason)
-        self.add(result)
+        self.add(result, nodeid)
         return result
 
-    def add(self, result: CaseResult) -> None:
+    def add(self, result: CaseResult, nodeid: str | None = None) -> None:
         """Keep a finished case's result (measured here, or by an xdist worker) and write results.json."""
+        if nodeid is not None:  # the gate re-runs a suspect case by its node id (perfsuite.confirm)
+            self.nodeids.setdefault(result.key, []).append(nodeid)
         if result.kind == "latency":
             point = result.measurement if result.measurement is not None else result.oom
             if point is not None:

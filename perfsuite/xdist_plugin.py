@@ -140,7 +140,7 @@ class XdistController:
                 from perfsuite.results.case import CaseResult
                 from perfsuite.results.reading import Doc
 
-                perf.add(CaseResult.from_doc(Doc.root(doc, f"the report of {report.nodeid}")))
+                perf.add(CaseResult.from_doc(Doc.root(doc, f"the report of {report.nodeid}")), report.nodeid)
             return
         if report.when == "???":  # xdist's report for a test whose worker died while running it
             worker = getattr(getattr(getattr(report, "node", None), "gateway", None), "id", "?")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from perfsuite.results import load_run
 
 SUITE = """
 name: gate
@@ -70,16 +71,25 @@ def test_save_rerun_unchanged_then_slowed(gate_run, tmp_path, monkeypatch):
     slowed.assert_outcomes(passed=2)  # pytest's own line still prints
     assert slowed.ret == 1, slowed.stdout.str()
     slowed.stdout.fnmatch_lines(["*gate FAILED: 1 case(s) regressed: bert.tiny-pydoc-eager-bs1-cpu*"])
+    # the case that looked regressed was measured again in fresh processes before the gate failed it
+    slowed.stdout.fnmatch_lines(["perfsuite gate: * regressed (*test_latency::bert.tiny-pydoc-eager-bs1-cpu*); measuring * again "
+                                 "in 3 fresh pytest processes (--perf-confirm 3) ...", "perfsuite gate: confirmation run 3/3: exit 0, * s"])
     doc = json.loads((newest_run(gate_run.out) / "verdicts.json").read_text())
     regressed = {v["case"] for v in doc["verdicts"] if v["verdict"] == "regressed"}
     assert regressed == {"bert.tiny-pydoc-eager-bs1-cpu"}
+    assert doc["confirmation"]["runs"] == 3 and not doc["confirmation"]["failures"]
+    assert "test_latency::bert.tiny-pydoc-eager-bs1-cpu" in doc["confirmation"]["cases"]
+    latency = next(v for v in doc["verdicts"] if v["case"] == "bert.tiny-pydoc-eager-bs1-cpu" and v["metric"] == "latency")
+    assert latency["confirm_runs"] >= 1 and latency["first_ratio"] > 1.3 and latency["note"].startswith(("confirmed", "re-measured"))
+    children = sorted((newest_run(gate_run.out) / "confirm" / "runs").iterdir())
+    assert len(children) == 3 and {c.key for c in load_run(children[0]).cases} <= set(doc["confirmation"]["cases"])
     assert "Traceback" not in slowed.stdout.str()
     report = (newest_run(gate_run.out) / "report.html").read_text(encoding="utf-8")  # the gate's verdicts, drawn
     # latency and its throughput mirror, or only one of them when the machine's noise leaves the other undecided
     assert report.count('class="forest-row verdict-regressed"') in (1, 2) and "source: the gate of this session" in report
 
     # Without --perf-gate the verdicts are shown but the exit code is the tests' own.
-    shown = gate_run("--perf-compare", "main", "--color=yes", slower=True)
+    shown = gate_run("--perf-compare", "main", "--color=yes", "--perf-confirm", "0", slower=True)
     assert shown.ret == 0 and "(not enforced: add --perf-gate)" in shown.stdout.str()
     # asked for colour: the regressed case's verdict cell is red in perfsuite's table (the metric
     # depends on the machine's noise: a noisy latency is inconclusive, the weights grew for sure)
@@ -93,6 +103,7 @@ def test_save_rerun_unchanged_then_slowed(gate_run, tmp_path, monkeypatch):
         (["--perf-compare", "nope"], "*no baseline named 'nope'*"),
         (["--perf-baseline-save", "../evil"], "*baseline name '../evil' is not allowed*"),
         (["--perf-compare", "x", "--perf-gate-config", "nope"], "*unknown gate config*"),
+        (["--perf-baseline-save", "x", "--perf-confirm", "-1"], "*--perf-confirm must be 0 to 20 (fresh pytest processes per suspect case; 0: none), got -1*"),
     ],
 )
 def test_gate_usage_errors_come_before_any_case(gate_run, args, expect):
@@ -101,6 +112,39 @@ def test_gate_usage_errors_come_before_any_case(gate_run, args, expect):
     result.stderr.fnmatch_lines([f"ERROR: {expect}"])
     assert "Traceback" not in result.stderr.str()
     assert not list((gate_run.out / "runs").glob("*_gate-cpu"))  # no empty run folder left behind
+
+
+def test_a_confirmation_run_measures_only_its_cases_and_writes_none_of_the_parents_outputs(gate_run, tmp_path, monkeypatch):
+    listing = tmp_path / "nodeids.json"
+    collected = gate_run("--collect-only", "-q")
+    nodeid = next(line for line in collected.stdout.lines if "bert.tiny-pydoc" in line and "::" in line)
+    listing.write_text(json.dumps({"nodeids": [nodeid]}))
+    monkeypatch.setenv("PERFSUITE_CONFIRM", str(listing))
+    child = gate_run("--perf-compare", "nobaseline", "--perf-gate", "--perf-baseline-save", "x", f"--junitxml={tmp_path / 'j.xml'}",
+                     "--benchmark-autosave", f"--benchmark-storage={tmp_path / 'bench'}")
+    assert child.ret == 0, child.stdout.str()  # no usage error about the missing baseline: the parent gates, not the child
+    child.assert_outcomes(passed=1)
+    run = newest_run(gate_run.out)
+    assert [c.case.id for c in load_run(run).cases] == ["bert.tiny-pydoc-eager-bs1-cpu"]
+    assert not (tmp_path / "j.xml").exists() and not list(tmp_path.glob("bench/**/*.json")) and not (gate_run.out / "baselines").exists()
+    assert not (run / "verdicts.json").exists() and not (run / "report.html").exists()
+    listing.write_text("{broken")
+    bad = gate_run()
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["ERROR: $PERFSUITE_CONFIRM names *nodeids.json*, which is not a readable list of node ids*unset it*"])
+
+
+def test_when_the_confirmation_runs_break_the_first_verdict_stands(gate_run, pytester):
+    pytester.makepyfile(breakchild="import os\n\ndef pytest_configure(config):\n"
+                                   "    if os.environ.get('PERFSUITE_CONFIRM'):\n        raise RuntimeError('no second process here')\n")
+    gate_run("--perf-baseline-save", "main").assert_outcomes(passed=2)
+    slowed = gate_run("-p", "breakchild", "--perf-compare", "main", "--perf-gate", slower=True)
+    assert slowed.ret == 1, slowed.stdout.str()
+    slowed.stdout.fnmatch_lines(["perfsuite: confirmation run 1 exited 3 *no second process here*; full output: *run-1.log"])
+    doc = json.loads((newest_run(gate_run.out) / "verdicts.json").read_text())
+    assert doc["confirmation"]["runs"] == 0 and len(doc["confirmation"]["failures"]) == 1
+    latency = next(v for v in doc["verdicts"] if v["case"] == "bert.tiny-pydoc-eager-bs1-cpu" and v["metric"] == "latency")
+    assert latency["verdict"] == "regressed" and latency["note"].startswith("not confirmed (confirmation run 1 exited 3")
 
 
 def test_a_baseline_from_another_machine_is_not_gated_on(gate_run):
@@ -115,7 +159,7 @@ def test_a_baseline_from_another_machine_is_not_gated_on(gate_run):
     result = gate_run("--perf-compare", "main", "--perf-gate", slower=True)
     assert result.ret == 0
     result.stdout.fnmatch_lines(["*measured on machine id 0000other000*neither fails nor passes*--perf-gate-force*"])
-    forced = gate_run("--perf-compare", "main", "--perf-gate", "--perf-gate-force", slower=True)
+    forced = gate_run("--perf-compare", "main", "--perf-gate", "--perf-gate-force", "--perf-confirm", "1", slower=True)
     assert forced.ret == 1
 
 

@@ -18,7 +18,12 @@ own runtime factory), everything printed as a table:
    new run (at 0, 5% or 10%), judged as the gate judges a case whose baseline has that many runs
    (perfsuite.compare.replicates: moderated variance pooled over the suite's cases, t prediction
    interval, Bonferroni). `--trials` random draws of the measured runs; reports the per-case and
-   whole-suite false-fail rate at 0 and the detection rate at 5% and 10%. `--baseline-from DUMP`
+   whole-suite false-fail rate at 0 and the detection rate at 5% and 10%. With `--confirm K`
+   (default 3, like `--perf-confirm`), a case whose new run looks regressed (point estimate
+   beyond the threshold) is judged again on K more runs of the same level drawn from runs that
+   are neither that suite's baseline runs nor its first runs, as the gate's confirmation runs
+   judge it (perfsuite.compare.confirm); the "confirmed" columns are the gate's final verdicts.
+   (The real confirmation runs are fresh processes; here they are runs of the same process.) `--baseline-from DUMP`
    takes the baseline runs from an earlier `--dump` (hours earlier: the drift a real baseline meets).
 3. Interleaved A/B (`perfsuite ab`'s statistics, conf/gate/paired.yaml): `--ab-trials` trials per
    slowdown level, each `--ab-rounds` rounds of A then B measured back to back (a fresh model
@@ -52,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 import torch  # noqa: E402
 
 from perfsuite.compare.paired import paired_ratio  # noqa: E402
-from perfsuite.compare.replicates import ReplicateModel, ratio_to_replicates  # noqa: E402
+from perfsuite.compare.replicates import ReplicateModel, ratio_of_runs_to_replicates, ratio_to_replicates  # noqa: E402
 from perfsuite.compare.verdict import SPREAD_FLAGS  # noqa: E402
 from perfsuite.compare.stats import ratio_of_minimums, ratio_of_samples  # noqa: E402
 from perfsuite.compare.verdict import judge, suite_confidence  # noqa: E402
@@ -217,10 +222,12 @@ def replicate_baselines(calls, args, policy, confidence) -> None:
     print(f"   suite of {m} cases, each judged against {k} baseline runs; threshold {threshold:.0%}, replicate floor "
           f"{policy.replicate_floor:.1%}, confidence {confidence:.5f}; {args.trials} random draws")
     print(f"   {'slowdown':>8}  {'case verdicts':>13}  {'regressed':>9}  {'(flags ignored)':>15}  {'suites with any regressed':>25}  "
-          f"{'median CI half-width':>20}  {'pb median:5%':>12}  {'pb mean:5%':>10}")
+          f"{'median CI half-width':>20}  {'pb median:5%':>12}  {'pb mean:5%':>10}  {f'confirmed ({args.confirm} runs)':>18}  "
+          f"{'suites':>6}  {'re-measured':>11}")
     rng = random.Random(2)
     for lvl in levels:
         regressed = unflagged = suites = total = pb_median = pb_mean = 0
+        confirmed = confirmed_suites = suspects = 0
         halves = []
         for _ in range(args.trials):
             drawn = rng.sample(pool, len(pool))
@@ -231,7 +238,9 @@ def replicate_baselines(calls, args, policy, confidence) -> None:
                 heads = [rng.choice(runs[lvl]) for _ in range(m)]
             # as the gate builds it (replicate_models): a baseline run flagged as disturbed is left out
             model = ReplicateModel.from_summaries({f"c{i}": [min(s) for s, n in bases[i] if not set(n) - SPREAD_FLAGS] for i in range(m)})
-            any_regressed = False
+            any_regressed = any_confirmed = False
+            # confirmation runs come from runs that are neither this suite's baseline runs nor its first runs
+            spare = drawn[k * m + m:] if lvl == 0 and not args.baseline_from else runs[lvl]
             for i, (samples, noise) in enumerate(heads):
                 newest = bases[i][0][0]  # what pytest-benchmark compares with: one stored run
                 pb_median += statistics.median(samples) > 1.05 * statistics.median(newest)
@@ -248,9 +257,22 @@ def replicate_baselines(calls, args, policy, confidence) -> None:
                 regressed += verdict == "regressed"
                 any_regressed |= verdict == "regressed"
                 halves.append((math.log(est.high) - math.log(est.low)) / 2)
+                if args.confirm and est.ratio > 1 + threshold:  # the gate's screen: re-measure a case that looks regressed
+                    suspects += 1
+                    again = [s for s, n in (rng.choice([r for r in spare if r[0] is not samples]) for _ in range(args.confirm))
+                             if not set(n) - SPREAD_FLAGS]
+                    est2 = ratio_of_runs_to_replicates(model, f"c{i}", again, statistic="min", confidence=confidence,
+                                                       floor=policy.replicate_floor) if again else None
+                    hit = est2 is not None and judge(est2, threshold, lower_is_better=True)[0] == "regressed"
+                    confirmed += hit
+
+                    any_confirmed |= hit
             suites += any_regressed
+            confirmed_suites += any_confirmed
         print(f"   {lvl:8.0%}  {total:13d}  {pct(regressed / total):>9}  {pct(unflagged / total):>15}  {pct(suites / args.trials):>25}  "
-              f"{'±' + format(math.expm1(statistics.median(halves)), '.2%'):>20}  {pct(pb_median / total):>12}  {pct(pb_mean / total):>10}")
+              f"{'±' + format(math.expm1(statistics.median(halves)), '.2%'):>20}  {pct(pb_median / total):>12}  {pct(pb_mean / total):>10}  "
+              f"{pct(confirmed / total) if args.confirm else '-':>18}  {pct(confirmed_suites / args.trials) if args.confirm else '-':>6}  "
+              f"{pct(suspects / total) if args.confirm else '-':>11}")
         if lvl == 0:
             p = regressed / total
             print(f"   {'':8}  A/A per case {p:.3%} -> a {m}-case suite 1-(1-p)^{m} = {1 - (1 - p) ** m:.2%}; "
@@ -337,6 +359,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--replicate-heads", type=int, default=30, help="replicate part: runs at 5%% and at 10%% each (default: 30)")
     p.add_argument("--keep", type=int, default=5, help="replicate part: baseline runs per case, like --perf-baseline-keep (default: 5)")
     p.add_argument("--trials", type=int, default=200, help="replicate part: random draws of suites (default: 200)")
+    p.add_argument("--confirm", type=int, default=3, help="replicate part: confirmation runs drawn for a case whose new run looks regressed, "
+                   "like --perf-confirm (0: none) (default: 3)")
     p.add_argument("--replay", metavar="DUMP", help="replicate part only: judge the runs of an earlier --dump again instead of measuring "
                    "(implies --skip-separate --skip-ab)")
     p.add_argument("--baseline-from", metavar="DUMP", help="replicate part: baseline runs from an earlier --dump file")

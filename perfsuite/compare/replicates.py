@@ -129,18 +129,47 @@ def ratio_to_replicates(
     floor: float,
 ) -> RatioEstimate | None:
     """head's summary / the replicates' geometric mean, with a prediction interval; None without variance."""
+    return ratio_of_runs_to_replicates(model, key, (head_samples,), statistic=statistic, confidence=confidence, floor=floor)
+
+
+def ratio_of_runs_to_replicates(
+    model: ReplicateModel,
+    key: str,
+    head_runs: Sequence[Sequence[float]],
+    *,
+    statistic: str,
+    confidence: float,
+    floor: float,
+) -> RatioEstimate | None:
+    """The geometric mean of k new runs' summaries / the replicates' geometric mean, with its interval.
+
+    With one new run this is the prediction interval of the module docstring. With k runs (the
+    gate's confirmation runs) the mean of their log summaries has SD ``s~ * sqrt(1/k + 1/n)``,
+    and the new runs' own spread joins the variance (``k - 1`` more degrees of freedom): k runs
+    that disagree with each other (one of them disturbed) widen their own interval instead of
+    passing their outlier on as a regression. None without variance or without a usable run.
+    """
     if key not in model.cases:
         return None
     var, df = model.moderated(key)
+    own = model.cases[key]
+    runs = [np.asarray(r, dtype=float) for r in head_runs]
+    runs = [r for r in runs if r.size and np.all(r > 0) and np.all(np.isfinite(r))]
+    if not runs:
+        return None
+    logs = np.log([float(r.min()) if statistic == "min" else float(np.median(r)) for r in runs])
+    k = len(runs)
+    if k > 1:
+        var = (df * var + (k - 1) * float(np.var(logs, ddof=1))) / (df + k - 1)
+        df += k - 1
     if df < 1:
         return None
-    own = model.cases[key]
-    samples = np.asarray(head_samples, dtype=float)
-    head = float(samples.min()) if statistic == "min" else float(np.median(samples))
-    estimate = math.log(head) - own.mean
-    sd = math.sqrt(var * (1.0 + 1.0 / own.runs))
-    if statistic == "min" and samples.size >= 6:
-        sd = max(sd, block_spread(samples))
+    estimate = float(logs.mean()) - own.mean
+    sd = math.sqrt(var * (1.0 / k + 1.0 / own.runs))
+    if statistic == "min":
+        spreads = [block_spread(r) for r in runs if r.size >= 6]
+        if spreads:  # each run's own disturbance, averaged over the k runs
+            sd = max(sd, math.sqrt(sum(b * b for b in spreads) / len(spreads) / k))
     sd = max(sd, math.log1p(floor))
     half = t_quantile(0.5 + confidence / 2.0, df) * sd
     return RatioEstimate(
@@ -149,7 +178,7 @@ def ratio_to_replicates(
         high=math.exp(estimate + half),
         confidence=confidence,
         n_base=own.runs,
-        n_head=1,
+        n_head=k,
         method="replicates",
         noise_floor=floor,
     )

@@ -178,6 +178,8 @@ class Verdict:
     improved: bool = False
     samples_needed: int | None = None
     note: str = ""
+    first: RatioEstimate | None = None  # the first run's estimate, when confirmation runs judged this verdict (perfsuite.compare.confirm)
+    confirm_runs: int = 0  # confirmation runs the verdict was judged on
 
     @property
     def badness(self) -> float:
@@ -209,6 +211,8 @@ class Verdict:
             "improved": self.improved,
             "samples_needed": self.samples_needed,
             "note": self.note,
+            **({"confirm_runs": self.confirm_runs, "first_ratio": _finite(self.first.ratio), "first_ci_low": _finite(self.first.low),
+                "first_ci_high": _finite(self.first.high)} if self.first is not None else {}),
         }
 
 
