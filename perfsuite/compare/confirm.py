@@ -19,10 +19,10 @@ judges one run alone can tell that run from a regression. So the gate screens an
      the case is `regressed` only when every one of them is (an intersection: its false-alarm
      rate is at most that of one run).
 
-   A confirmation run flagged as disturbed (a flag outside `SPREAD_FLAGS`) is left out; when all
-   are, the case is `inconclusive`. When no confirmation run measured the case (the processes
-   failed, or did not collect it), the first verdict stands, with a note: a gate must not pass a
-   regression because its check broke.
+   A confirmation run flagged as disturbed (a flag outside `SPREAD_FLAGS`) is left out. When no
+   clean confirmation run measured the case (all were disturbed, or the processes failed or did
+   not collect it), the first verdict stands, with a note: a gate must not pass a regression
+   because its check broke or its machine was busy.
 
 False alarms: a case is called regressed only when the confirmation runs, judged at the suite's
 one-sided confidence, say so; the screen can only lower that chance. So the suite-wide rate stays
@@ -125,10 +125,12 @@ def _confirmed(
     metric = _metric(results[0].kind, v.metric)
     usable = [r for r in results if policy.gate_noisy or not set(r.noise_codes) - SPREAD_FLAGS]
     if metric is None or metric.samples is None or base is None or not usable:
+        # Nothing clean to judge by: the first verdict stands, as when the processes failed. (Calling
+        # it inconclusive would let a busy runner pass every regression its first run had proved.)
         flags = sorted({c for r in results for c in r.noise_codes} - SPREAD_FLAGS)
         why = f"all {len(results)} confirmation runs were disturbed ({', '.join(flags)})" if flags else "the confirmation runs cannot be compared"
-        return replace(v, verdict="inconclusive", improved=False, samples_needed=None, first=v.estimate, confirm_runs=len(results),
-                       note=f"first run {first}; {why}; re-measure on a quieter machine or use perfsuite ab")
+        return replace(v, first=v.estimate, note=f"not confirmed ({why}): this verdict is the first run's alone"
+                       + ("" if v.verdict == "ok" else "; re-measure on a quieter machine or use perfsuite ab"))
     samples = [metric.samples(r) for r in usable]
     head_runs = [_latency_oriented(metric, s) for s in samples if s is not None and len(s) >= 3]
     model = models.get(v.metric)
@@ -149,8 +151,7 @@ def _confirmed(
             if est is not None:
                 judged.append((judge(est, v.threshold, lower_is_better=metric.lower_is_better), est))
         if not judged:
-            return replace(v, verdict="inconclusive", improved=False, samples_needed=None, first=v.estimate, confirm_runs=len(results),
-                           note=f"first run {first}; the confirmation runs have no comparable samples")
+            return replace(v, first=v.estimate, note="not confirmed (the confirmation runs have no comparable samples): this verdict is the first run's alone")
         words = [w for (w, _), _ in judged]
         verdict = "regressed" if all(w == "regressed" for w in words) else "ok" if all(w == "ok" for w in words) else "inconclusive"
         improved = verdict == "ok" and all(imp for (_, imp), _ in judged)
