@@ -142,6 +142,9 @@ def test_a_single_run_baseline_needs_every_confirmation_run_to_regress(tmp_path)
     assert v.verdict == "regressed" and "3 confirmation runs, each against the baseline run (regressed, regressed, regressed)" in v.note
     mixed = _runs(tmp_path, "slow2", slow, 2, seed=45) + _runs(tmp_path, "fine", BASE, 1, seed=46)
     assert _latency(confirm_comparison(first, base[0], mixed, policy, models=models), "c").verdict != "regressed"
+    wide = _runs(tmp_path, "wide", slow, 3, seed=48, noise=("high_iqr",))  # a spread flag: as the single-run rule, not proof
+    v = _latency(confirm_comparison(first, base[0], wide, policy, models=models), "c")
+    assert v.verdict == "inconclusive" and "(inconclusive, inconclusive, inconclusive)" in v.note
 
 
 def test_suspects_are_sample_verdicts_beyond_the_threshold_only(tmp_path):

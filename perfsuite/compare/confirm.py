@@ -46,6 +46,7 @@ from perfsuite.compare.verdict import (
     GatePolicy,
     Metric,
     Verdict,
+    _blocking_noise,
     _estimate,
     _inverted,
     _latency_oriented,
@@ -149,7 +150,10 @@ def _confirmed(
         for r in usable:
             est, _ = _estimate(metric, base, r, confidence, policy.noise_floor, policy.statistic)
             if est is not None:
-                judged.append((judge(est, v.threshold, lower_is_better=metric.lower_is_better), est))
+                word, imp = judge(est, v.threshold, lower_is_better=metric.lower_is_better)
+                if word == "regressed" and not policy.gate_noisy and _blocking_noise(base, r, est):
+                    word = "inconclusive"  # as the single-run rule: a side flagged noisy can show a change, not prove it
+                judged.append(((word, imp), est))
         if not judged:
             return replace(v, first=v.estimate, note="not confirmed (the confirmation runs have no comparable samples): this verdict is the first run's alone")
         words = [w for (w, _), _ in judged]
