@@ -67,7 +67,8 @@ def values_of(run: RunResult, statistic: str = "min") -> dict[str, float]:
     return out
 
 
-def _new_run(out: Path, before: set[Path]) -> Path | None:
+def new_run_folder(out: Path, before: set[Path]) -> Path | None:
+    """The newest run folder under ``out/runs`` that was not in ``before`` (what one pytest process just wrote)."""
     runs = out / "runs"
     found = sorted(p for p in runs.iterdir() if p.is_dir() and p not in before) if runs.is_dir() else []
     return found[-1] if found else None
@@ -80,7 +81,7 @@ def run_side(side: Side, benches: str, out: Path, pytest_args: Sequence[str], *,
     cmd = [sys.executable, "-m", "pytest", benches, "-p", "no:cacheprovider", "-q", "--perf-out-dir", str(out), *side.args, *pytest_args]
     env = {**os.environ, **dict(side.env)}
     done = runner(cmd, cwd=side.cwd, env=env, capture_output=True, text=True)
-    return done.returncode, _new_run(out, before), (done.stdout or "")[-2000:] + (done.stderr or "")[-2000:]
+    return done.returncode, new_run_folder(out, before), (done.stdout or "")[-2000:] + (done.stderr or "")[-2000:]
 
 
 @dataclass

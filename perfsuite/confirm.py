@@ -113,12 +113,6 @@ def child_command(args: Sequence[str], out_dir: Path, *, xdist: bool) -> list[st
     return [sys.executable, "-m", "pytest", *args, "--perf-out-dir", str(out_dir), *(["-n0"] if xdist else [])]
 
 
-def _new_run(out: Path, before: set[Path]) -> Path | None:
-    runs = out / "runs"
-    found = sorted(p for p in runs.iterdir() if p.is_dir() and p not in before) if runs.is_dir() else []
-    return found[-1] if found else None
-
-
 def _tail(text: str, lines: int = 3) -> str:
     kept = [ln.strip() for ln in text.strip().splitlines() if ln.strip()][-lines:]
     return " | ".join(kept) or "no output"
@@ -138,6 +132,7 @@ def run_confirmations(
     progress: Callable[[str], None] = lambda line: None,
 ) -> ConfirmOutcome:
     """``count`` fresh pytest processes running only ``nodeids``; their run folders loaded."""
+    from perfsuite.ab import new_run_folder
     from perfsuite.results.run import load_run
 
     outcome = ConfirmOutcome(tuple(keys), tuple(nodeids))
@@ -164,7 +159,7 @@ def run_confirmations(
             log.write_text(f"$ {' '.join(cmd)}\n(cwd {cwd}, exit {done.returncode})\n{output}", encoding="utf-8")
         except OSError:
             pass
-        folder = _new_run(out_dir, before)
+        folder = new_run_folder(out_dir, before)
         if folder is None or done.returncode not in (0, 1):  # 0: passed, 1: some test failed; anything else broke
             what = "without results" if folder is None else "(its results are not used)"
             outcome.failures.append(f"confirmation run {i} exited {done.returncode} {what}: {_tail(output)}; full output: {log}")
