@@ -4,7 +4,11 @@
     perfsuite ab --base REF [--head REF] [--rounds N [--max-rounds M]] [-- PYTEST ARGS]     (git worktrees)
 
 Round i runs A then B (or a random order per round with --order random), each as its own
-`pytest BENCHES` process writing a run folder under `out/ab/<ts>/{a,b}/`. After every round the
+`pytest BENCHES` process writing a run folder under `out/ab/<ts>/{a,b}/`. With --order duet
+the two processes of a round run at the same time, each pinned to its own half of the CPUs this
+process may use, the halves swapped every round (duet benchmarking, Bulej et al. 2020): what
+the machine's neighbours do lands on both sides of a pair at once instead of on one of two runs
+taken seconds apart. After every round the
 per-case value of both sides (the gate config's statistic: the fastest sample by default, or the
 median) goes to `ab.json`, so an interrupted A/B run keeps every finished pair. The pairs are
 judged by `perfsuite.compare.paired` (drift cancels within a pair). With `--max-rounds M`
@@ -23,9 +27,11 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from perfsuite.config.run_settings import available_cpus
 from perfsuite.errors import PerfDataError
 from perfsuite.results.layout import RUN_TS_FORMAT, atomic_write_text
 from perfsuite.results.run import RunResult, load_run
@@ -49,6 +55,7 @@ class Round:
     runs: dict[str, str] = field(default_factory=dict)  # side -> run folder
     values: dict[str, dict[str, float]] = field(default_factory=dict)  # side -> case key -> seconds (min or median)
     exit_codes: dict[str, int] = field(default_factory=dict)
+    cores: dict[str, list[int]] = field(default_factory=dict)  # duet: side -> the CPUs it was pinned to
 
 
 Runner = Callable[..., subprocess.CompletedProcess]
@@ -97,7 +104,8 @@ class ABRun:
             "statistic": self.statistic,
             "sides": {k: {"description": s.description, "cwd": str(s.cwd), "args": list(s.args)} for k, s in self.sides.items()},
             "rounds": [
-                {"index": r.index, "order": list(r.order), "runs": r.runs, "values": r.values, "exit_codes": r.exit_codes}
+                {"index": r.index, "order": list(r.order), "runs": r.runs, "values": r.values, "exit_codes": r.exit_codes,
+                 **({"cores": r.cores} if r.cores else {})}
                 for r in self.rounds
             ],
         }
@@ -131,6 +139,7 @@ def run_ab(
     """
     if rounds < 1:
         raise PerfDataError(f"--rounds must be >= 1, got {rounds}")
+    halves = duet_cores(available_cpus(), pytest_args) if order == "duet" else None
     stamp = _dt.datetime.now().strftime(RUN_TS_FORMAT)
     (out_root / "ab").mkdir(parents=True, exist_ok=True)
     for n in range(1, 1000):
@@ -143,23 +152,68 @@ def run_ab(
     ab = ABRun(folder, {"a": a, "b": b}, statistic)
     rng = random.Random(seed)
     for i in range(rounds):
-        sequence = ("a", "b") if order == "alternate" else tuple(rng.sample(["a", "b"], 2))
+        sequence = ("a", "b") if order != "random" else tuple(rng.sample(["a", "b"], 2))
         rnd = Round(i, sequence)  # type: ignore[arg-type]
         ab.rounds.append(rnd)
-        for key in sequence:
-            side = ab.sides[key]
-            code, run_dir, tail = run_side(side, benches, folder / key, pytest_args, runner=runner)
-            rnd.exit_codes[key] = code
-            if run_dir is None or not (run_dir / "results.json").is_file():
-                ab.save()
-                raise PerfDataError(f"A/B round {i + 1}, side {key} ({side.description}) produced no run folder (pytest exit {code}):\n{tail}")
-            rnd.runs[key] = str(run_dir)
-            rnd.values[key] = values_of(load_run(run_dir), statistic)
-            log(f"ab: round {i + 1}/{rounds} side {key} ({side.description}): {len(rnd.values[key])} cases, exit {code}")
+        if halves is not None:
+            rnd.cores = {"a": list(halves[i % 2]), "b": list(halves[1 - i % 2])}
+            with ThreadPoolExecutor(2) as pool:
+                started = {key: pool.submit(run_side, _pinned(ab.sides[key], rnd.cores[key]), benches, folder / key, pytest_args, runner=runner)
+                           for key in sequence}
+                finished = {key: job.result() for key, job in started.items()}
+            for key in sequence:
+                _record(ab, rnd, key, *finished[key], rounds=rounds, log=log)
+            if i == 0:
+                _warn_oversubscribed(rnd, log)
+        else:
+            for key in sequence:
+                _record(ab, rnd, key, *run_side(ab.sides[key], benches, folder / key, pytest_args, runner=runner), rounds=rounds, log=log)
         ab.save()
         if stop is not None and stop(ab):
             break
     return ab
+
+
+def _record(ab: ABRun, rnd: Round, key: str, code: int, run_dir: Path | None, tail: str, *, rounds: int, log: Callable[[str], None]) -> None:
+    """One side's process of a round: its values, or (no run folder) the error that ends the A/B run."""
+    side = ab.sides[key]
+    rnd.exit_codes[key] = code
+    if run_dir is None or not (run_dir / "results.json").is_file():
+        ab.save()
+        raise PerfDataError(f"A/B round {rnd.index + 1}, side {key} ({side.description}) produced no run folder (pytest exit {code}):\n{tail}")
+    rnd.runs[key] = str(run_dir)
+    rnd.values[key] = values_of(load_run(run_dir), ab.statistic)
+    where = f" on CPUs {rnd.cores[key]}" if rnd.cores else ""
+    log(f"ab: round {rnd.index + 1}/{rounds} side {key} ({side.description}){where}: {len(rnd.values[key])} cases, exit {code}")
+
+
+def duet_cores(allowed: Sequence[int], pytest_args: Sequence[str] = ()) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The two disjoint halves of ``allowed`` that the sides of a duet round are pinned to."""
+    if len(allowed) < 2:
+        raise PerfDataError(f"--order duet runs A and B at the same time, each on its own CPUs; this process may use "
+                            f"{len(allowed)} CPU ({list(allowed)}). Use --order alternate or random.")
+    if any("hardware.cores" in arg for arg in pytest_args):
+        raise PerfDataError("--order duet pins each side to its own half of the CPUs itself; drop hardware.cores from the pytest arguments")
+    half = len(allowed) // 2
+    return tuple(allowed[:half]), tuple(allowed[half:2 * half])
+
+
+def _pinned(side: Side, cores: Sequence[int]) -> Side:
+    """`side` with its process pinned to `cores` (a config override after the side's own arguments)."""
+    return Side(side.label, side.description, side.cwd, (*side.args, "--perf-override", f"hardware.cores=[{','.join(map(str, cores))}]"), side.env)
+
+
+def _warn_oversubscribed(rnd: Round, log: Callable[[str], None]) -> None:
+    """Say so when a duet side runs more torch threads than the CPUs it was given (both sides then time-share)."""
+    for key, run in rnd.runs.items():
+        try:
+            threads = json.loads((Path(run) / "env.json").read_text(encoding="utf-8")).get("threads") or {}
+        except (OSError, ValueError):
+            continue
+        n = threads.get("torch_threads")
+        if isinstance(n, int) and n > len(rnd.cores[key]):
+            log(f"ab: warning: side {key} runs {n} torch threads on {len(rnd.cores[key])} CPU(s) {rnd.cores[key]}; "
+                f"with --order duet each side gets half the CPUs, so set hardware.threads to at most {len(rnd.cores[key])}")
 
 
 # -- sides from configs or git refs -------------------------------------------------------------

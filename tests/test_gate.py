@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -192,6 +193,56 @@ def test_ab_random_order_is_seeded(tmp_path):
     runner2, calls2 = fake_pytest({"a": {"x": 0.01}, "b": {"x": 0.01}})
     run_ab(Side("a", "A", tmp_path), Side("b", "B", tmp_path), rounds=6, out_root=tmp_path / "o2", runner=runner2, order="random", seed=3, log=lambda s: None)
     assert calls == calls2 and sorted(calls) == ["a"] * 6 + ["b"] * 6 and calls != ["a", "b"] * 6
+
+
+def test_ab_duet_runs_both_sides_at_once_on_swapped_halves_of_the_cpus(tmp_path, monkeypatch):
+    monkeypatch.setattr("perfsuite.ab.available_cpus", lambda: (0, 1, 2, 3, 4))
+    both_started = threading.Barrier(2, timeout=10)  # broken (an error) unless A and B run at the same time
+    inner, calls = fake_pytest({"a": {"x": 0.01}, "b": {"x": 0.0102}})
+    cores = []
+
+    def runner(cmd, **kw):
+        cores.append((Path(cmd[cmd.index("--perf-out-dir") + 1]).name, cmd[cmd.index("--perf-override") + 1]))
+        both_started.wait()
+        return inner(cmd, **kw)
+
+    logged = []
+    ab = run_ab(Side("a", "A", tmp_path), Side("b", "B", tmp_path), rounds=4, out_root=tmp_path / "out", runner=runner, order="duet",
+                log=logged.append)
+    doc = json.loads((ab.folder / "ab.json").read_text())
+    assert [r["cores"] for r in doc["rounds"]] == [{"a": [0, 1], "b": [2, 3]}, {"a": [2, 3], "b": [0, 1]}] * 2  # CPU 4 left out: halves equal
+    assert sorted(cores) == sorted([("a", "hardware.cores=[0,1]"), ("b", "hardware.cores=[2,3]"), ("a", "hardware.cores=[2,3]"),
+                                    ("b", "hardware.cores=[0,1]")] * 2)
+    assert len(ab.pairs()["test_latency::x"][0]) == 4 and "on CPUs [2, 3]" in logged[0] + logged[1]
+
+
+def test_ab_duet_refuses_one_cpu_and_a_pinned_pytest_argument(tmp_path, monkeypatch):
+    runner, calls = fake_pytest({"a": {"x": 0.01}, "b": {"x": 0.01}})
+    monkeypatch.setattr("perfsuite.ab.available_cpus", lambda: (3,))
+    with pytest.raises(PerfDataError, match=r"may use 1 CPU \(\[3\]\)\. Use --order alternate or random"):
+        run_ab(Side("a", "A", tmp_path), Side("b", "B", tmp_path), rounds=2, out_root=tmp_path / "out", runner=runner, order="duet")
+    monkeypatch.setattr("perfsuite.ab.available_cpus", lambda: (0, 1))
+    with pytest.raises(PerfDataError, match="drop hardware.cores"):
+        run_ab(Side("a", "A", tmp_path), Side("b", "B", tmp_path), rounds=2, out_root=tmp_path / "out", runner=runner, order="duet",
+               pytest_args=["--perf-override", "hardware.cores=[0]"])
+    assert calls == [] and not (tmp_path / "out" / "ab").exists()  # refused before anything ran or was written
+
+
+def test_ab_duet_warns_when_a_side_runs_more_threads_than_its_cpus(tmp_path, monkeypatch):
+    monkeypatch.setattr("perfsuite.ab.available_cpus", lambda: (0, 1))
+    inner, _ = fake_pytest({"a": {"x": 0.01}, "b": {"x": 0.01}})
+
+    def runner(cmd, **kw):
+        done = inner(cmd, **kw)
+        out = Path(cmd[cmd.index("--perf-out-dir") + 1])
+        for run in (out / "runs").iterdir():
+            (run / "env.json").write_text(json.dumps({"threads": {"torch_threads": 2}}))
+        return done
+
+    logged = []
+    run_ab(Side("a", "A", tmp_path), Side("b", "B", tmp_path), rounds=2, out_root=tmp_path / "out", runner=runner, order="duet", log=logged.append)
+    warnings = [line for line in logged if "warning" in line]
+    assert len(warnings) == 2 and "runs 2 torch threads on 1 CPU(s)" in warnings[0] and "hardware.threads to at most 1" in warnings[0]
 
 
 def test_an_interrupted_ab_run_keeps_the_finished_pairs(tmp_path):

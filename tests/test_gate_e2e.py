@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -179,14 +180,15 @@ def _perfsuite(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "perfsuite.cli", *args], cwd=cwd, capture_output=True, text=True)
 
 
-def test_ab_on_two_configs(tmp_path):
+@pytest.mark.parametrize("order", ["alternate", "duet"])
+def test_ab_on_two_configs(tmp_path, order):
     a, b = tmp_path / "a", tmp_path / "b"
     for side in (a, b):
         (side / "suite").mkdir(parents=True)
         (side / "suite/ab.yaml").write_text(AB_SUITE)
     (b / "model/bert/arch").mkdir(parents=True)
     (b / "model/bert/arch/bert.tiny.yaml").write_text(SLOWER_BERT)
-    done = _perfsuite("ab", "--a", str(a), "--b", str(b), "--rounds", "3", "--benches", str(REPO / "benches"),
+    done = _perfsuite("ab", "--a", str(a), "--b", str(b), "--rounds", "3", "--order", order, "--benches", str(REPO / "benches"),
                       "--out", str(tmp_path / "out"), "--", "--perf-suite", "ab", "-k", "latency", cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "ab: round 3/3 side b" in done.stdout and "3 pairs cannot give" in done.stdout
@@ -195,7 +197,14 @@ def test_ab_on_two_configs(tmp_path):
     assert len(rounds) == 3
     key = "test_latency::bert.tiny-pydoc-eager-bs1-cpu"
     assert all(r["values"]["b"][key] > r["values"]["a"][key] for r in rounds)  # B has twice the layers
-    assert json.loads((folder / "verdicts.json").read_text())["gate"]["mode"] == "interleaved"
+    assert json.loads((folder / "verdicts.json").read_text())["gate"]["mode"] == ("duet" if order == "duet" else "interleaved")
+    if order == "duet":  # each side ran pinned to the CPUs ab.json says, the halves swapped every round
+        cpus = sorted(os.sched_getaffinity(0))
+        low, high = cpus[: len(cpus) // 2], cpus[len(cpus) // 2: 2 * (len(cpus) // 2)]
+        assert [r["cores"]["a"] for r in rounds] == [low, high, low] and [r["cores"]["b"] for r in rounds] == [high, low, high]
+        for r in rounds:
+            for side in ("a", "b"):
+                assert json.loads((Path(r["runs"][side]) / "env.json").read_text())["threads"]["affinity"] == r["cores"][side]
 
 
 def test_ab_on_two_git_refs_of_a_small_repo(tmp_path):

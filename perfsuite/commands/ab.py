@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
     decision = decide(comparison, inconclusive=spec.inconclusive, base_machine="same", head_machine="same", force=False)
     print(decision.message)
     doc = verdicts_doc(comparison, base={"side": "a", "description": sides[0].description}, head={"side": "b", "description": sides[1].description},
-                       gate={"config": spec.name, "mode": "interleaved" if len(looks) == 1 else "interleaved-sequential",
+                       gate={"config": spec.name, "mode": ("duet" if args.order == "duet" else "interleaved") + ("" if len(looks) == 1 else "-sequential"),
                              "rounds": len(ab.rounds), "looks": list(looks), "decision": decision.message, "exit_code": decision.exit_code or 0})
     (ab.folder / "verdicts.json").write_text(json.dumps(doc, indent=1), encoding="utf-8")
     (ab.folder / "summary.md").write_text(markdown(comparison, label, title="perfsuite A/B"), encoding="utf-8")
@@ -100,7 +100,9 @@ def register(sub: Any) -> None:
                    help="sequential: after --rounds, look at the verdicts every --look-every rounds and stop once no case is inconclusive, "
                         "at most this many rounds; each look is judged at alpha / looks (default: --rounds, a fixed design)")
     p.add_argument("--look-every", type=int, default=None, help="rounds between two looks of a sequential run (default: half of --rounds)")
-    p.add_argument("--order", choices=("alternate", "random"), default="alternate", help="ABAB... or a random order per round (default: alternate)")
+    p.add_argument("--order", choices=("alternate", "random", "duet"), default="alternate",
+                   help="ABAB..., a random order per round, or duet: A and B at the same time, each pinned to its own half of the CPUs, "
+                        "the halves swapped every round (needs 2+ CPUs; docs/gating.md) (default: alternate)")
     p.add_argument("--seed", type=int, default=0, help="seed of --order random (default: 0)")
     p.add_argument("--benches", default="benches", help="the benchmark folder each side runs (default: benches)")
     p.add_argument("--gate-config", default="paired", help="conf/gate/NAME.yaml for statistic, thresholds and alpha (its noise floor is not used) (default: paired)")
