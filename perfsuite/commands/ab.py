@@ -102,7 +102,8 @@ def register(sub: Any) -> None:
     p.add_argument("--look-every", type=int, default=None, help="rounds between two looks of a sequential run (default: half of --rounds)")
     p.add_argument("--order", choices=("alternate", "random", "duet"), default="alternate",
                    help="ABAB..., a random order per round, or duet: A and B at the same time, each pinned to its own half of the CPUs, "
-                        "the halves swapped every round (needs 2+ CPUs; docs/gating.md) (default: alternate)")
+                        "the halves swapped every round (needs 2+ CPUs; opt-in: its false-alarm rate is not established yet, docs/gating.md) "
+                        "(default: alternate)")
     p.add_argument("--seed", type=int, default=0, help="seed of --order random (default: 0)")
     p.add_argument("--benches", default="benches", help="the benchmark folder each side runs (default: benches)")
     p.add_argument("--gate-config", default="paired", help="conf/gate/NAME.yaml for statistic, thresholds and alpha (its noise floor is not used) (default: paired)")
