@@ -158,7 +158,7 @@ def run_ab(
         if halves is not None:
             rnd.cores = {"a": list(halves[i % 2]), "b": list(halves[1 - i % 2])}
             with ThreadPoolExecutor(2) as pool:
-                started = {key: pool.submit(run_side, _pinned(ab.sides[key], rnd.cores[key]), benches, folder / key, pytest_args, runner=runner)
+                started = {key: pool.submit(run_side, pinned(ab.sides[key], rnd.cores[key]), benches, folder / key, pytest_args, runner=runner)
                            for key in sequence}
                 finished = {key: job.result() for key, job in started.items()}
             for key in sequence:
@@ -198,7 +198,7 @@ def duet_cores(allowed: Sequence[int], pytest_args: Sequence[str] = ()) -> tuple
     return tuple(allowed[:half]), tuple(allowed[half:2 * half])
 
 
-def _pinned(side: Side, cores: Sequence[int]) -> Side:
+def pinned(side: Side, cores: Sequence[int]) -> Side:
     """`side` with its process pinned to `cores` (a config override after the side's own arguments)."""
     return Side(side.label, side.description, side.cwd, (*side.args, "--perf-override", f"hardware.cores=[{','.join(map(str, cores))}]"), side.env)
 

@@ -46,7 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from perfsuite.ab import Side, run_side, values_of  # noqa: E402
+from perfsuite.ab import Side, pinned, run_side, values_of  # noqa: E402
 from perfsuite.compare.paired import PairedCase, compare_pairs  # noqa: E402
 from perfsuite.config.gate import load_gate  # noqa: E402
 from perfsuite.results.run import load_run  # noqa: E402
@@ -101,9 +101,7 @@ def collect_duet(sides: dict[str, Side], rounds: int, out: Path, cores: list[int
             if name == "base":
                 continue
             ca, cb = (cores[0], cores[1]) if i % 2 == 0 else (cores[1], cores[0])
-            a, b = sides["base"], sides[name]
-            a = Side(a.label, a.description, a.cwd, (*a.args, "--perf-override", f"hardware.cores=[{ca}]"))
-            b = Side(b.label, b.description, b.cwd, (*b.args, "--perf-override", f"hardware.cores=[{cb}]"))
+            a, b = pinned(sides["base"], [ca]), pinned(sides[name], [cb])
             with ThreadPoolExecutor(2) as pool:
                 fa = pool.submit(_run, a, out / f"base-{name}", f"round {i + 1}, base of {name}")
                 fb = pool.submit(_run, b, out / name, f"round {i + 1}, arm {name}")
