@@ -154,6 +154,15 @@ def test_paired_identical_rounds_never_regress():
         assert not compare_pairs([PairedCase("c", "t", a, b)], GatePolicy(alpha=0.01)).regressed
 
 
+def test_the_paired_policy_drops_only_the_noise_floor():
+    policy = GatePolicy(alpha=0.02, noise_floor=0.03, statistic="median", gate_noisy=True, min_replicates=4,
+                        thresholds={"latency": 0.02}, case_thresholds=(("*gpt2*", "latency", 0.05),))
+    paired = policy.paired()
+    assert paired.noise_floor == 0.0 and policy.noise_floor == 0.03
+    assert (paired.alpha, paired.statistic, paired.gate_noisy, paired.min_replicates) == (0.02, "median", True, 4)
+    assert paired.threshold("test_latency[gpt2.tiny]", "latency") == 0.05 and paired.threshold("x", "latency") == 0.02
+
+
 def test_too_few_pairs_say_how_many_rounds_are_needed():
     cmp = compare_pairs([PairedCase("c", "t", (1.0, 1.0, 1.0), (2.0, 2.0, 2.0))])
     (v,) = cmp.verdicts

@@ -26,7 +26,9 @@ round. Interference from the host then lands on both sides of a pair at once, an
 speed cancels over the rounds.
 
     .venv/bin/python tools/measure_ab_e2e.py [--rounds 30] [--slowdowns 0.02,0.05] [--trial-rounds 24] [--mode sequential|duet] [--json PATH]
-    .venv/bin/python tools/measure_ab_e2e.py --replay PATH [--trial-rounds 24]
+    .venv/bin/python tools/measure_ab_e2e.py --replay PATH [--trial-rounds 24] [--trial-max-rounds 72] [--normalize probe]
+
+The --json file is rewritten after every round: an interrupted measurement can still be replayed.
 """
 
 from __future__ import annotations
@@ -47,7 +49,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from perfsuite.ab import Side, pinned, run_side, values_of  # noqa: E402
-from perfsuite.compare.paired import PairedCase, compare_pairs  # noqa: E402
+from perfsuite.compare.paired import PairedCase, compare_pairs, look_schedule  # noqa: E402
 from perfsuite.config.gate import load_gate  # noqa: E402
 from perfsuite.results.run import load_run  # noqa: E402
 
@@ -70,10 +72,11 @@ def arms(slowdowns: list[float], conf: Path) -> dict[str, Side]:
     return out
 
 
-def collect(sides: dict[str, Side], rounds: int, out: Path, seed: int) -> list[dict[str, list[dict[str, float]]]]:
+def collect(sides: dict[str, Side], rounds: int, out: Path, seed: int, keep) -> list[dict[str, list[dict[str, float]]]]:
     """Sequential, as `perfsuite ab`: every round runs each arm once, in a random order.
 
     Returns per round, per B arm, the (A, B) pair of per-case fastest samples (A: the round's base run).
+    `keep(done)` is called after every round (the --json file is written as the rounds finish).
     """
     rng = random.Random(seed)
     done = []
@@ -84,11 +87,12 @@ def collect(sides: dict[str, Side], rounds: int, out: Path, seed: int) -> list[d
         for name in order:
             values[name] = _run(sides[name], out / name, f"round {i + 1}, arm {name}")
         done.append({name: [values["base"], values[name]] for name in sides if name != "base"})
+        keep(done)
         print(f"  round {i + 1:2d}/{rounds}: {' '.join(order)} ({time.perf_counter() - t0:.0f} s; load {os.getloadavg()[0]:.2f})", flush=True)
     return done
 
 
-def collect_duet(sides: dict[str, Side], rounds: int, out: Path, cores: list[int]) -> list[dict[str, list[dict[str, float]]]]:
+def collect_duet(sides: dict[str, Side], rounds: int, out: Path, cores: list[int], keep) -> list[dict[str, list[dict[str, float]]]]:
     """Duet: A (base) and each B arm run at the same time, each pinned to its own core, the cores
     swapped every round (so a core's own speed cancels); interference hits both at once."""
     from concurrent.futures import ThreadPoolExecutor
@@ -107,9 +111,13 @@ def collect_duet(sides: dict[str, Side], rounds: int, out: Path, cores: list[int
                 fb = pool.submit(_run, b, out / name, f"round {i + 1}, arm {name}")
                 pairs[name] = [fa.result(), fb.result()]
         done.append(pairs)
+        keep(done)
         print(f"  round {i + 1:2d}/{rounds}: duet, base on core {cores[i % 2]} ({time.perf_counter() - t0:.0f} s; "
               f"load {os.getloadavg()[0]:.2f})", flush=True)
     return done
+
+
+PROBE = "probe::"  # a run's values also hold, per case, its speed probe (the faster of the two around it)
 
 
 def _run(side: Side, out: Path, what: str) -> dict[str, float]:
@@ -118,24 +126,50 @@ def _run(side: Side, out: Path, what: str) -> dict[str, float]:
     code, run_dir, tail = run_side(side, str(REPO / "benches"), out, ())
     if code != 0 or run_dir is None:
         raise SystemExit(f"{what}: pytest exited {code}:\n{tail}")
-    return values_of(load_run(run_dir), "min")
+    run = load_run(run_dir)
+    values = values_of(run, "min")
+    for c in run.of_kind("latency"):
+        probe = c.measurement.extra.get("speed_probe") if c.measurement is not None else None
+        if c.key in values and probe:
+            values[PROBE + c.key] = min(probe["before_s"], probe["after_s"])
+    return values
 
 
-def judge(rounds: list[dict[str, list[dict[str, float]]]], arm: str, policy) -> tuple[int, int]:
-    """(cases regressed, cases) of one A/B run made of `rounds`: base vs `arm`."""
+def per_case(rounds: list[dict[str, list[dict[str, float]]]], normalize: bool) -> list[dict[str, list[dict[str, float]]]]:
+    """The rounds with only the cases' values; `normalize`: each divided by its run's speed probe
+    (a fixed matmul timed next to the case, perfsuite.measure.speed_probe), so a run the host slowed
+    as a whole is scaled back."""
+    def one(v: dict[str, float]) -> dict[str, float]:
+        keys = [k for k in v if not k.startswith(PROBE) and (not normalize or PROBE + k in v)]
+        return {k: v[k] / v[PROBE + k] if normalize else v[k] for k in keys}
+    return [{arm: [one(a), one(b)] for arm, (a, b) in r.items()} for r in rounds]
+
+
+def judge(rounds: list[dict[str, list[dict[str, float]]]], arm: str, policy, looks: tuple[int, ...] = ()) -> tuple[list[str], int, int]:
+    """(the cases called regressed, how many cases, rounds used) of one A/B run made of `rounds`: base vs `arm`.
+
+    `looks` (from `look_schedule`): judged as `perfsuite ab --rounds N --max-rounds M` judges a
+    sequential run: at each look on the first rounds at alpha / looks, stopping at the first look
+    that leaves no case inconclusive. Empty: one look on all the rounds (a fixed design).
+    """
     keys = sorted(rounds[0][arm][0].keys() & rounds[0][arm][1].keys())
-    cases = [PairedCase(k.split("::", 1)[1], k.split("::", 1)[0], tuple(r[arm][0][k] for r in rounds), tuple(r[arm][1][k] for r in rounds))
-             for k in keys]
-    comparison = compare_pairs(cases, policy)
-    return sum(v.verdict == "regressed" for v in comparison.verdicts), len(comparison.verdicts)
+    looks = looks or (len(rounds),)
+    for n in looks:
+        cases = [PairedCase(k.split("::", 1)[1], k.split("::", 1)[0], tuple(r[arm][0][k] for r in rounds[:n]),
+                            tuple(r[arm][1][k] for r in rounds[:n])) for k in keys]
+        comparison = compare_pairs(cases, policy, looks=len(looks))
+        if not comparison.of("inconclusive"):
+            break
+    return [v.case for v in comparison.verdicts if v.verdict == "regressed"], len(comparison.verdicts), n
 
 
-def spread(rounds: list[dict[str, list[dict[str, float]]]], arm: str) -> dict[str, tuple[float, float]]:
-    """Per case: the SD of log(B/A) over the rounds (what pairing leaves), and the median B/A."""
+def spread(rounds: list[dict[str, list[dict[str, float]]]], arm: str) -> dict[str, tuple[str, float, float]]:
+    """Per case id: its short name, the SD of log(B/A) over the rounds (what pairing leaves), and the median B/A."""
     out = {}
     for k in sorted(rounds[0][arm][0].keys() & rounds[0][arm][1].keys()):
         logs = [math.log(r[arm][1][k] / r[arm][0][k]) for r in rounds]
-        out[k.split("::", 1)[1].split("-", 1)[0]] = (statistics.stdev(logs), math.exp(statistics.median(logs)))
+        case = k.split("::", 1)[1]
+        out[case] = (case.split("-", 1)[0], statistics.stdev(logs), math.exp(statistics.median(logs)))
     return out
 
 
@@ -145,6 +179,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rounds", type=int, default=30, help="rounds measured; each runs every arm once (default: 30)")
     p.add_argument("--slowdowns", default="0.02,0.05", help="injected slowdowns, one arm each (default: 0.02,0.05)")
     p.add_argument("--trial-rounds", type=int, default=24, help="rounds per judged A/B run, like perfsuite ab --rounds (default: 24)")
+    p.add_argument("--trial-max-rounds", type=int, default=None,
+                   help="judge each A/B run as perfsuite ab --rounds TRIAL_ROUNDS --max-rounds THIS (sequential looks; default: a fixed design)")
+    p.add_argument("--normalize", choices=("none", "probe"), default="none",
+                   help="probe: judge each case's fastest call divided by its run's speed probe (default: none, as perfsuite ab)")
     p.add_argument("--draws", type=int, default=400, help="A/B runs drawn from the measured rounds (default: 400)")
     p.add_argument("--min-time", type=float, default=0.5, help="measure.stop.min_time_s (default: 0.5, the product's default)")
     p.add_argument("--seed", type=int, default=0)
@@ -159,9 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     cores = sorted(os.sched_getaffinity(0))[:2]
     if args.mode == "duet" and len(cores) < 2:
         p.error("--mode duet needs two cores")
-    spec = load_gate("paired", ())
-    policy = type(spec.policy)(alpha=spec.policy.alpha, noise_floor=0.0, statistic=spec.policy.statistic,
-                               thresholds=spec.policy.thresholds, case_thresholds=spec.policy.case_thresholds)
+    policy = load_gate("paired", ()).policy.paired()
     t0 = time.perf_counter()
     if args.replay:
         doc = json.loads(Path(args.replay).read_text(encoding="utf-8"))
@@ -178,28 +214,44 @@ def main(argv: list[str] | None = None) -> int:
                 SUITE.format(models=", ".join(args.models.split(",")), min_time=args.min_time, max_time=max(2.0, 4 * args.min_time)),
                 encoding="utf-8")
             sides = arms(slowdowns, conf)
+
+            def keep(done: list) -> None:  # after every round, so an interrupted measurement keeps its rounds
+                if args.json:
+                    tmp_json = Path(args.json + ".tmp")
+                    tmp_json.write_text(json.dumps({"args": {**vars(args), "slowdowns_parsed": slowdowns}, "rounds": done}, indent=1),
+                                        encoding="utf-8")
+                    os.replace(tmp_json, args.json)
+
             if args.mode == "duet":
-                rounds = collect_duet(sides, args.rounds, Path(tmp) / "out", cores)
+                rounds = collect_duet(sides, args.rounds, Path(tmp) / "out", cores, keep)
             else:
-                rounds = collect(sides, args.rounds, Path(tmp) / "out", args.seed)
-        if args.json:
-            Path(args.json).write_text(json.dumps({"args": {**vars(args), "slowdowns_parsed": slowdowns}, "rounds": rounds}, indent=1),
-                                       encoding="utf-8")
-    n = min(args.trial_rounds, len(rounds))
+                rounds = collect(sides, args.rounds, Path(tmp) / "out", args.seed, keep)
+    if args.normalize == "probe" and not any(k.startswith(PROBE) for k in rounds[0][next(iter(rounds[0]))][0]):
+        raise SystemExit("--normalize probe: these rounds were measured without speed probes")
+    rounds = per_case(rounds, args.normalize == "probe")
+    looks = look_schedule(args.trial_rounds, args.trial_max_rounds) if args.trial_max_rounds else ()
+    n = min(looks[-1] if looks else args.trial_rounds, len(rounds))
+    if looks and n < looks[-1]:
+        raise SystemExit(f"--trial-max-rounds {looks[-1]} needs at least that many measured rounds; there are {len(rounds)}")
     rng = random.Random(args.seed + 1)
+    design = f"looks at {', '.join(map(str, looks))} rounds, each at alpha/{len(looks)}" if looks else "a fixed design"
     print(f"\n{len(rounds)} rounds measured; {args.draws} A/B runs of {n} rounds drawn from them "
-          f"({len(rounds) // n} disjoint); gate config `paired`: latency threshold {policy.threshold('', 'latency'):.0%}, alpha {policy.alpha:g}")
-    print(f"{'B side':>12}  {'A/B runs failed':>15}  {'cases regressed':>15}  between-round SD of log(B/A) per case (median B/A)")
+          f"({len(rounds) // n} disjoint; {design}); gate config `paired`: latency threshold {policy.threshold('', 'latency'):.0%}, alpha {policy.alpha:g}")
+    print(f"{'B side':>12}  {'A/B runs failed':>15}  {'cases regressed':>15}  {'mean rounds':>11}  per case: share of runs calling it regressed; "
+          "between-round SD of log(B/A); median B/A")
     for b in ["base2", *(f"slow{s:g}" for s in slowdowns)]:
-        failed = regressed = total = 0
+        failed = total = used = 0
+        caught: dict[str, int] = {}
         for _ in range(args.draws):
-            r, c = judge(rng.sample(rounds, n), b, policy)
-            failed += r > 0
-            regressed += r
+            r, c, u = judge(rng.sample(rounds, n), b, policy, looks)
+            failed += bool(r)
+            for case in r:
+                caught[case] = caught.get(case, 0) + 1
             total += c
-        sds = "  ".join(f"{k}: {sd:.2%} ({ratio:.3f})" for k, (sd, ratio) in spread(rounds, b).items())
+            used += u
+        cases_line = "  ".join(f"{k}: {caught.get(key, 0) / args.draws:.0%}, {sd:.2%}, {ratio:.3f}" for key, (k, sd, ratio) in spread(rounds, b).items())
         label = "base (A/A)" if b == "base2" else f"{b[4:]} slower"
-        print(f"{label:>12}  {failed / args.draws:>15.1%}  {regressed / max(total, 1):>15.1%}  {sds}")
+        print(f"{label:>12}  {failed / args.draws:>15.1%}  {sum(caught.values()) / max(total, 1):>15.1%}  {used / args.draws:>11.1f}  {cases_line}")
     print(f"({time.perf_counter() - t0:.0f} s)")
     return 0
 

@@ -90,6 +90,10 @@ class GatePolicy:
             if not (isinstance(value, (int, float)) and 0 <= value < 10):
                 raise ValueError(f"threshold for {group} must be a ratio >= 0 (0.05 = 5%), got {value!r}")
 
+    def paired(self) -> GatePolicy:
+        """This policy for interleaved A/B pairs (`perfsuite ab`): pairing cancels the drift, no noise floor."""
+        return replace(self, noise_floor=0.0)
+
     def threshold(self, case_id: str, group: str) -> float:
         for pattern, g, value in reversed(self.case_thresholds):  # the last matching rule wins
             if g == group and fnmatch.fnmatchcase(case_id, pattern):
