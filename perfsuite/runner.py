@@ -242,7 +242,9 @@ def measure_generation_case(case: Case, model: Any, batches: Any) -> tuple[Any, 
     inputs = batches.inputs[0]
     new_tokens = case.config.infer.max_new_tokens
     result = None
-    with catch_oom(case.batch_size, device=case.device) as oom:
+    from perfsuite.runtimes.eager import slowed_forwards
+
+    with catch_oom(case.batch_size, device=case.device) as oom, slowed_forwards(model.module, case.runtime.slowdown):
         with _tracked(case, outcome), phase_ranges(case.device)("timed"):  # warm-up runs included (NVTX on CUDA)
             result = measure_generation(
                 model.module, inputs, max_new_tokens=new_tokens, runs=spec.generation_runs, warmup_runs=spec.generation_warmup_runs

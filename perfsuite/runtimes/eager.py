@@ -93,6 +93,42 @@ class EagerRuntime:
         return out
 
 
+@contextlib.contextmanager
+def slowed_forwards(module: Any, slowdown: float) -> Any:
+    """Every forward of ``module`` inside the block followed by a host spin of ``slowdown`` times its duration.
+
+    `inference_runtime.slowdown` for paths that call the model's own methods rather than the
+    runtime (`generate()` runs the forward once per decoding step): without it an injected
+    slowdown would not reach TTFT or TPOT, and a gate experiment would compare slowed latency
+    cases with unslowed generation cases. The spin is a profiler range (`SLOWDOWN_RANGE`) only
+    under a profiler, as in `EagerRuntime`.
+    """
+    if not slowdown:
+        yield
+        return
+    import torch
+
+    profiling = torch._C._autograd._profiler_enabled
+    starts: list[float] = []
+
+    def before(_module: Any, _args: Any) -> None:
+        starts.append(time.perf_counter())
+
+    def after(_module: Any, _args: Any, _output: Any) -> None:
+        start = starts.pop() if starts else time.perf_counter()
+        until = start + (time.perf_counter() - start) * (1.0 + slowdown)
+        with torch.profiler.record_function(SLOWDOWN_RANGE) if profiling() else contextlib.nullcontext():
+            while time.perf_counter() < until:
+                pass
+
+    handles = (module.register_forward_pre_hook(before), module.register_forward_hook(after))
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def describe_precision(spec: RuntimeSpec, model: TransformersModel) -> dict[str, Any]:
     """How a runtime's precision and layout were applied, for the result's details."""
     out: dict[str, Any] = {"precision": spec.precision, "precision_mode": spec.precision_mode, "weights_dtype": str(model.dtype).replace("torch.", "")}
