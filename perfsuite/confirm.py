@@ -16,6 +16,10 @@ config trees) and collects the same tests, with:
 Its output goes to ``confirm/run-<i>.log``. A child that exits with anything but 0 or 1 (tests
 failed) is a failure and its results are not used; the first failure stops the rest (the next
 would fail alike). A case no confirmation run measured keeps the first run's verdict, with why.
+
+The runs are made one at a time: after each, ``settled`` (the gate's look at the verdicts so far,
+`perfsuite.compare.confirm.settled`) may end them early, so a clear regression or a clean
+re-measurement costs one process, not ``count``.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ class ConfirmOutcome:
     folders: list[Path] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    stopped: str = ""  # why the runs ended before ``count`` (every case decided, or the machine busy)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -59,6 +64,7 @@ class ConfirmOutcome:
             "folders": [str(f) for f in self.folders],
             "failures": list(self.failures),
             "seconds": round(self.seconds, 1),
+            **({"stopped": self.stopped} if self.stopped else {}),
         }
 
 
@@ -130,8 +136,12 @@ def run_confirmations(
     xdist: bool = False,
     runner: Runner = subprocess.run,
     progress: Callable[[str], None] = lambda line: None,
+    settled: Callable[[list[Any]], str] | None = None,
 ) -> ConfirmOutcome:
-    """``count`` fresh pytest processes running only ``nodeids``; their run folders loaded."""
+    """Up to ``count`` fresh pytest processes running only ``nodeids``; their run folders loaded.
+
+    ``settled``: asked with the runs so far after each run; a non-empty answer (why) ends the runs there.
+    """
     from perfsuite.ab import new_run_folder
     from perfsuite.results.run import load_run
 
@@ -170,6 +180,11 @@ def run_confirmations(
         except PerfError as exc:
             outcome.failures.append(f"confirmation run {i}: its results are unreadable: {exc}")
         progress(f"confirmation run {i}/{count}: exit {done.returncode}, {time.perf_counter() - started:.0f} s")
+        why = settled(outcome.runs) if settled is not None and i < count else ""
+        if why:
+            outcome.stopped = why
+            progress(f"no more confirmation runs: {why}")
+            break
     outcome.seconds = time.perf_counter() - t0
     return outcome
 

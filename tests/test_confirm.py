@@ -111,7 +111,7 @@ def test_disturbed_confirmation_runs_are_left_out_and_all_disturbed_keeps_the_fi
     slow = {**BASE, "a": 0.0115}
     base, models, first, policy = _first(tmp_path, slow)
     assert _latency(first, "a").verdict == "regressed"
-    shared = _runs(tmp_path, "shared", BASE, 3, seed=42, noise=("contended",))
+    shared = _runs(tmp_path, "shared", slow, 3, seed=42, noise=("contended",))  # as slow, but disturbed: proves nothing
     final = confirm_comparison(first, base[0], shared, policy, models=models)
     v = _latency(final, "a")
     assert v.verdict == "regressed" and v.estimate == _latency(first, "a").estimate  # a busy runner cannot pass it
@@ -119,6 +119,20 @@ def test_disturbed_confirmation_runs_are_left_out_and_all_disturbed_keeps_the_fi
     mixed = _runs(tmp_path, "quiet", slow, 2, seed=43) + shared[:1]
     v = _latency(confirm_comparison(first, base[0], mixed, policy, models=models), "a")
     assert v.verdict == "regressed" and v.confirm_runs == 2 and "1 disturbed confirmation run left out" in v.note
+
+
+def test_a_disturbed_single_run_confirmation_that_shows_no_regression_clears_the_case(tmp_path):
+    """Interference only adds time: a disturbed run that is still within the threshold proves `ok`."""
+    policy = GatePolicy(noise_floor=0.01)
+    slow = {**BASE, "c": 0.0065}
+    base, models, first, _ = _first(tmp_path, slow, base_runs=1, policy=policy)
+    assert _latency(first, "c").verdict == "regressed"
+    busy_but_fine = _runs(tmp_path, "busy", BASE, 1, seed=49, noise=("contended",))
+    v = _latency(confirm_comparison(first, base[0], busy_but_fine, policy, models=models), "c")
+    assert v.verdict == "ok" and v.confirm_runs == 1
+    busy_and_slow = _runs(tmp_path, "busy2", slow, 1, seed=50, noise=("host_slow",))
+    v = _latency(confirm_comparison(first, base[0], busy_and_slow, policy, models=models), "c")
+    assert v.verdict == "regressed" and "the confirmation run was disturbed (host_slow)" in v.note
 
 
 def test_without_confirmation_runs_the_first_verdict_stands_and_says_why(tmp_path):
@@ -142,9 +156,9 @@ def test_a_single_run_baseline_needs_every_confirmation_run_to_regress(tmp_path)
     assert v.verdict == "regressed" and "3 confirmation runs, each against the baseline run (regressed, regressed, regressed)" in v.note
     mixed = _runs(tmp_path, "slow2", slow, 2, seed=45) + _runs(tmp_path, "fine", BASE, 1, seed=46)
     assert _latency(confirm_comparison(first, base[0], mixed, policy, models=models), "c").verdict != "regressed"
-    wide = _runs(tmp_path, "wide", slow, 3, seed=48, noise=("high_iqr",))  # a spread flag: as the single-run rule, not proof
+    wide = _runs(tmp_path, "wide", slow, 3, seed=48, noise=("high_iqr",))  # a spread flag is in the interval: no veto
     v = _latency(confirm_comparison(first, base[0], wide, policy, models=models), "c")
-    assert v.verdict == "inconclusive" and "(inconclusive, inconclusive, inconclusive)" in v.note
+    assert v.verdict == "regressed" and "(regressed, regressed, regressed)" in v.note
 
 
 def test_suspects_are_sample_verdicts_beyond_the_threshold_only(tmp_path):
@@ -230,3 +244,36 @@ def test_quiet_child_options_turns_off_every_output_it_knows():
     assert (option.xmlpath, option.benchmark_autosave, option.benchmark_save, option.perf_gate, option.perf_compare) == (None, False, None, False, None)
     assert option.keyword == "lat" and not hasattr(option, "benchmark_json")  # others untouched, absent ones not added
     assert set(QUIET_OPTIONS) >= {"xmlpath", "lf", "stepwise", "perf_html", "perf_shard", "perf_baseline_save"}
+
+
+def test_confirmation_stops_once_every_suspect_is_decided_or_the_machine_is_busy(tmp_path):
+    from perfsuite.compare.confirm import settled
+
+    policy = GatePolicy(noise_floor=0.01)
+    slow = {**BASE, "c": 0.0065}
+    base, models, first, _ = _first(tmp_path, slow, base_runs=1, policy=policy)
+    keys = suspects(first)
+    one = _runs(tmp_path, "one", slow, 1, seed=60)
+    assert "decided after 1 run" in settled(confirm_comparison(first, base[0], one, policy, models=models, keys=keys), one, keys)
+    # a busy machine: the first run was disturbed (not proven), and so is its confirmation run
+    head = load_run(write_run(tmp_path / "busy-head", slow, seed=62, noise=("contended",)))
+    busy_first = compare_runs(base[0], head, policy, models=models)
+    assert _latency(busy_first, "c").verdict == "inconclusive"
+    busy = _runs(tmp_path, "busy", slow, 1, seed=61, noise=("contended",))
+    why = settled(confirm_comparison(busy_first, base[0], busy, policy, models=models, keys=keys), busy, keys)
+    assert why.startswith("the last run was disturbed (contended)")
+    assert settled(first, [], keys) == ""
+
+
+def test_run_confirmations_ends_when_settled_says_why(tmp_path):
+    lines = []
+    looks = []
+
+    def settled(runs):
+        looks.append(len(runs))
+        return "every re-measured case is decided after 1 run"
+
+    outcome = run_confirmations(["test_latency::a"], ["x::a"], count=3, args=["benches"], cwd=tmp_path, out_dir=tmp_path / "confirm",
+                                runner=_fake_child(tmp_path, BASE), progress=lines.append, settled=settled)
+    assert len(outcome.runs) == 1 and looks == [1] and outcome.to_dict()["stopped"].startswith("every re-measured case")
+    assert lines[-1] == "no more confirmation runs: every re-measured case is decided after 1 run"

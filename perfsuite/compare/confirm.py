@@ -19,10 +19,18 @@ judges one run alone can tell that run from a regression. So the gate screens an
      the case is `regressed` only when every one of them is (an intersection: its false-alarm
      rate is at most that of one run).
 
-   A confirmation run flagged as disturbed (a flag outside `SPREAD_FLAGS`) is left out. When no
-   clean confirmation run measured the case (all were disturbed, or the processes failed or did
-   not collect it), the first verdict stands, with a note: a gate must not pass a regression
-   because its check broke or its machine was busy.
+   Disturbed confirmation runs (a flag outside `SPREAD_FLAGS`) follow the direction rule of
+   `perfsuite.compare.verdict.direction_veto`: such a run can still show that a case is `ok`
+   (its times could only be too high), never that it regressed. When no usable confirmation run
+   measured the case (all were disturbed and said nothing, or the processes failed or did not
+   collect it), the first verdict stands, with a note: a gate must not pass a regression because
+   its check broke or its machine was busy.
+
+3. **Sequentially.** The runs are made one at a time, and the gate stops as soon as every suspect
+   is decided (`settled`), or as soon as a run was disturbed: on a busy machine more head-only runs
+   cannot decide, and the gate measures the baseline beside the head instead. Against replicates,
+   each look is judged at ``alpha / looks`` so that looking after every run costs no false alarms;
+   the intersection rule needs no correction (each extra run can only remove a `regressed`).
 
 False alarms: a case is called regressed only when the confirmation runs, judged at the suite's
 one-sided confidence, say so; the screen can only lower that chance. So the suite-wide rate stays
@@ -41,15 +49,15 @@ from perfsuite.compare.replicates import ReplicateModel, ratio_of_runs_to_replic
 from perfsuite.compare.stats import RatioEstimate
 from perfsuite.compare.verdict import (
     METRICS,
-    SPREAD_FLAGS,
     Comparison,
     GatePolicy,
     Metric,
     Verdict,
-    _blocking_noise,
     _estimate,
     _inverted,
     _latency_oriented,
+    direction_veto,
+    disturbances,
     judge,
     suite_confidence,
 )
@@ -89,16 +97,19 @@ def confirm_comparison(
     models: Mapping[str, ReplicateModel] | None = None,
     keys: Sequence[str] | None = None,
     failure: str = "",
+    looks: int = 1,
 ) -> Comparison:
     """``first`` with every suspect's sample verdicts judged again on the confirmation ``runs``.
 
     ``keys``: the cases that were re-measured (default: `suspects(first)`). ``failure``: why no
     confirmation run could be made, if none was (the first verdicts then stand, with that note).
-    The Bonferroni m and the confidence are those of ``first``: the suite judged is the same.
+    The Bonferroni m is that of ``first`` (the suite judged is the same); ``looks``: how many
+    sequential looks the confirmation may take (the replicate rule spends ``alpha / looks`` on each).
     """
     keys = tuple(suspects(first) if keys is None else keys)
     models = models or {}
-    confidence = suite_confidence(first.alpha, first.tests)
+    confidence = suite_confidence(first.alpha / max(1, looks), first.tests)
+    single_confidence = suite_confidence(first.alpha, first.tests)
     base_cases = {r.key: r for r in base.cases if r.outcome == "passed"}
     again: dict[str, list[CaseResult]] = {}
     for run in runs:
@@ -111,62 +122,88 @@ def confirm_comparison(
         if key not in keys or not _sample_metric(v):
             out.append(v)
             continue
-        out.append(_confirmed(v, base_cases.get(key), again.get(key, []), policy, models, confidence, attempted=bool(runs), failure=failure))
+        out.append(_confirmed(v, base_cases.get(key), again.get(key, []), policy, models, (confidence, single_confidence),
+                              attempted=bool(runs), failure=failure))
     return replace(first, verdicts=tuple(out))
+
+
+def settled(comparison: Comparison, runs: Sequence[RunResult], keys: Sequence[str]) -> str:
+    """Why more head-only confirmation runs are pointless ("" when they are not).
+
+    ``comparison``: `confirm_comparison` over ``runs`` so far. Every re-measured case decided; or
+    the newest run disturbed, which means a busy machine: the next run would be disturbed too, and
+    only measuring the baseline beside the head can decide what is left.
+    """
+    if not runs:
+        return ""
+    open_keys = {f"{v.test}::{v.case}" for v in comparison.verdicts if v.verdict == "inconclusive" and _sample_metric(v)} & set(keys)
+    if not open_keys:
+        return f"every re-measured case is decided after {len(runs)} run{'s' if len(runs) > 1 else ''}"
+    flags = sorted({f for r in runs[-1].cases if r.key in open_keys for f in disturbances(r)})
+    if flags:
+        return f"the last run was disturbed ({', '.join(flags)}): more runs on this busy machine would not decide"
+    return ""
 
 
 def _confirmed(
     v: Verdict, base: CaseResult | None, results: list[CaseResult], policy: GatePolicy, models: Mapping[str, ReplicateModel],
-    confidence: float, *, attempted: bool, failure: str,
+    confidences: tuple[float, float], *, attempted: bool, failure: str,
 ) -> Verdict:
     first = _describe(v.estimate)
     if not results:  # nothing re-measured it: the first verdict stands (a broken check must not pass a regression)
         why = failure or ("no confirmation run measured this case" if attempted else "no confirmation run was made")
         return replace(v, note=f"not confirmed ({why}): this verdict is the first run's alone", first=v.estimate)
     metric = _metric(results[0].kind, v.metric)
-    usable = [r for r in results if policy.gate_noisy or not set(r.noise_codes) - SPREAD_FLAGS]
-    if metric is None or metric.samples is None or base is None or not usable:
-        # Nothing clean to judge by: the first verdict stands, as when the processes failed. (Calling
-        # it inconclusive would let a busy runner pass every regression its first run had proved.)
-        flags = sorted({c for r in results for c in r.noise_codes} - SPREAD_FLAGS)
-        why = f"all {len(results)} confirmation runs were disturbed ({', '.join(flags)})" if flags else "the confirmation runs cannot be compared"
-        return replace(v, first=v.estimate, note=f"not confirmed ({why}): this verdict is the first run's alone"
-                       + ("" if v.verdict == "ok" else "; re-measure on a quieter machine or use perfsuite ab"))
-    samples = [metric.samples(r) for r in usable]
-    head_runs = [_latency_oriented(metric, s) for s in samples if s is not None and len(s) >= 3]
+    if metric is None or metric.samples is None or base is None:
+        return replace(v, first=v.estimate, note="not confirmed (the confirmation runs cannot be compared): this verdict is the first run's alone")
+    key = f"{v.test}::{v.case}"
     model = models.get(v.metric)
-    spread = model.cases.get(f"{v.test}::{v.case}") if model is not None else None
+    clean = [r for r in results if policy.gate_noisy or not disturbances(r)]
+    head_runs = [_latency_oriented(metric, s) for r in clean if (s := metric.samples(r)) is not None and len(s) >= 3]
     estimate: RatioEstimate | None = None
-    if model is not None and spread is not None and spread.runs >= policy.min_replicates and head_runs:
-        estimate = ratio_of_runs_to_replicates(model, f"{v.test}::{v.case}", head_runs, statistic=policy.statistic,
-                                               confidence=confidence, floor=policy.replicate_floor)
+    if model is not None and model.judges(key, policy.min_replicates) and head_runs:
+        estimate = ratio_of_runs_to_replicates(model, key, head_runs, statistic=policy.statistic,
+                                               confidence=confidences[0], floor=policy.replicate_floor)
         if estimate is not None and not metric.lower_is_better:
             estimate = _inverted(estimate)
+    used = len(head_runs)
     if estimate is not None:
         verdict, improved = judge(estimate, v.threshold, lower_is_better=metric.lower_is_better)
-        rule = f"the mean of {len(head_runs)} confirmation runs against the baseline's {estimate.n_base}"
-    else:  # a single-run baseline: every confirmation run must regress on its own
+        spread = model.cases[key] if model is not None else None
+        veto = "" if policy.gate_noisy else direction_veto(verdict, spread.disturbed if spread else (), ())
+        if veto:
+            verdict, improved = "inconclusive", False
+        rule = f"the mean of {used} confirmation runs against the baseline's {estimate.n_base}"
+    else:  # a single-run baseline: every informative confirmation run must regress on its own
         judged = []
-        for r in usable:
-            est, _ = _estimate(metric, base, r, confidence, policy.noise_floor, policy.statistic)
-            if est is not None:
-                word, imp = judge(est, v.threshold, lower_is_better=metric.lower_is_better)
-                if word == "regressed" and not policy.gate_noisy and _blocking_noise(base, r, est):
-                    word = "inconclusive"  # as the single-run rule: a side flagged noisy can show a change, not prove it
-                judged.append(((word, imp), est))
+        for r in results:
+            est, _ = _estimate(metric, base, r, confidences[1], policy.noise_floor, policy.statistic)
+            if est is None:
+                continue
+            word, imp = judge(est, v.threshold, lower_is_better=metric.lower_is_better)
+            if not policy.gate_noisy and direction_veto(word, disturbances(base), disturbances(r)):
+                word, imp = "inconclusive", False
+            if word == "inconclusive" and disturbances(r) and not policy.gate_noisy:
+                continue  # a disturbed run that could not decide says nothing either way
+            judged.append(((word, imp), est))
         if not judged:
-            return replace(v, first=v.estimate, note="not confirmed (the confirmation runs have no comparable samples): this verdict is the first run's alone")
+            flags = sorted({c for r in results for c in disturbances(r)})
+            every = "the confirmation run was" if len(results) == 1 else f"all {len(results)} confirmation runs were"
+            why = (f"{every} disturbed ({', '.join(flags)})" if flags
+                   else "the confirmation runs have no comparable samples")
+            return replace(v, first=v.estimate, note=f"not confirmed ({why}): this verdict is the first run's alone")
         words = [w for (w, _), _ in judged]
         verdict = "regressed" if all(w == "regressed" for w in words) else "ok" if all(w == "ok" for w in words) else "inconclusive"
         improved = verdict == "ok" and all(imp for (_, imp), _ in judged)
         ests = sorted((e for _, e in judged), key=lambda e: e.ratio)
         estimate = ests[(len(ests) - 1) // 2]  # the median confirmation run's estimate is the one shown
-        rule = f"{len(judged)} confirmation runs, each against the baseline run ({', '.join(words)})"
+        used = len(judged)
+        rule = f"{used} confirmation run{'s' if used > 1 else ''}, each against the baseline run ({', '.join(words)})"
     said = "confirmed" if verdict == "regressed" and v.verdict == "regressed" else "re-measured"
     note = f"{said}: {rule}: {_describe(estimate)}; first run {first}"
-    dropped = len(results) - len(usable)
+    dropped = len(results) - used
     if dropped:
         note += f"; {dropped} disturbed confirmation run{'s' if dropped > 1 else ''} left out"
     return replace(v, verdict=verdict, estimate=estimate, improved=improved, samples_needed=None, note=note,
-                   first=v.estimate, confirm_runs=len(usable))
+                   first=v.estimate, confirm_runs=used)
 

@@ -20,8 +20,10 @@ baseline that keeps its last k runs (`--perf-baseline-keep`, default 5) measures
   (`perfsuite.compare.stats.block_spread`) when that is larger; and never less than
   ``replicate_floor``.
 
-The gate uses this model when a case has at least ``min_replicates`` runs in the baseline;
-otherwise it falls back to the single-run rule with its ``noise_floor``.
+The gate uses this model whenever the baseline holds at least ``min_replicates`` saved runs, for
+every case with at least one usable run in it: a case measured in fewer runs (new, or left out of
+disturbed runs) borrows the pooled variance of the others. With fewer saved runs it falls back to
+the single-run rule with its ``noise_floor``.
 """
 
 from __future__ import annotations
@@ -85,6 +87,8 @@ class CaseSpread:
     runs: int
     mean: float  # mean of the log summaries
     var: float  # sample variance (ddof 1); 0 with one run
+    disturbed: tuple[str, ...] = ()  # flags of disturbed runs kept (only when the case has no clean run): its times may be high
+    left_out: tuple[str, ...] = ()  # one line per baseline run left out for this case, saying why
 
 
 @dataclass(frozen=True)
@@ -92,18 +96,36 @@ class ReplicateModel:
     """Every case's replicate spread for one metric, and the pooled figures lent between cases."""
 
     cases: Mapping[str, CaseSpread]
+    runs_saved: int = 0  # runs the baseline holds (what the user saved), whatever each case kept of them
 
     @classmethod
-    def from_summaries(cls, summaries: Mapping[str, Sequence[float]]) -> ReplicateModel:
-        """``summaries``: case key -> one summary (> 0) per baseline run."""
+    def from_summaries(
+        cls,
+        summaries: Mapping[str, Sequence[float]],
+        *,
+        runs_saved: int | None = None,
+        disturbed: Mapping[str, Sequence[str]] | None = None,
+        left_out: Mapping[str, Sequence[str]] | None = None,
+    ) -> ReplicateModel:
+        """``summaries``: case key -> one summary (> 0) per baseline run.
+
+        ``runs_saved`` defaults to the most runs any case has; ``disturbed`` / ``left_out`` describe,
+        per case, the disturbed runs kept and the runs left out (see `CaseSpread`).
+        """
         cases = {}
         for key, values in summaries.items():
             logs = np.log(np.asarray([v for v in values if v > 0 and math.isfinite(v)], dtype=float))
             if logs.size == 0:
                 continue
             var = float(np.var(logs, ddof=1)) if logs.size > 1 else 0.0
-            cases[key] = CaseSpread(int(logs.size), float(logs.mean()), var)
-        return cls(cases)
+            cases[key] = CaseSpread(int(logs.size), float(logs.mean()), var, tuple((disturbed or {}).get(key, ())),
+                                    tuple((left_out or {}).get(key, ())))
+        saved = runs_saved if runs_saved is not None else max((c.runs for c in cases.values()), default=0)
+        return cls(cases, saved)
+
+    def judges(self, key: str, min_replicates: int) -> bool:
+        """Whether this model judges case ``key``: the baseline has ``min_replicates`` runs and the case is in one."""
+        return self.runs_saved >= min_replicates and key in self.cases
 
     def moderated(self, key: str) -> tuple[float, float]:
         """(variance, degrees of freedom) of case ``key``: its own, moderated toward the others' pooled."""

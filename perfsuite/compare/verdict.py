@@ -10,9 +10,17 @@ interval ``[lo, hi]``:
 - **ok**: the whole interval is inside the threshold (``hi <= 1 + threshold``), including any
   improvement (then also noted as ``improved`` when ``hi < 1``);
 - **inconclusive**: neither; `samples_needed` says roughly how many samples per side would decide.
-  A timing that would be `regressed` but whose measurement flagged itself noisy on either side
-  (high IQR, a time cap, a contended core, a warm-up that never settled) is `inconclusive` too,
-  with that reason, unless the policy sets ``gate_noisy``.
+
+Noise flags explain, evidence decides. A flag about a run's spread or length (`SPREAD_FLAGS`:
+high IQR, a time cap) is already in the interval (the block spread of the fastest times, the
+replicates' spread) and never changes a verdict. A flag that says the run was *disturbed*
+(a contended core, a host that ran slow, throttling, a warm-up that never settled) has a
+direction: interference only adds time. A disturbed *head* can make a case look worse than it
+is, so it cannot prove a regression (`regressed` becomes `inconclusive`, and the gate re-measures
+the baseline beside it); a disturbed *baseline* can make the head look better than it is, so it
+cannot prove that a case is `ok` or improved. A disturbed baseline never hides a regression's
+sign: with the baseline's times too high, a case whose interval still clears the threshold is
+regressed all the more. ``gate_noisy`` turns these vetoes off.
 
 What a timing's ratio compares (`GatePolicy.statistic`): ``min``, the default, is the ratio of
 the two runs' fastest times with a between-run interval (`perfsuite.compare.stats.ratio_of_minimums`:
@@ -21,11 +29,13 @@ shift of all samples with its Moses interval widened by ``noise_floor`` (for qui
 machines, where a change of the whole distribution should count). Rates (throughput) mirror
 latency: their best is their maximum.
 
-Replicate baselines: a baseline that keeps its last k runs (``--perf-baseline-keep``) judges a
-case present in at least ``min_replicates`` of them by the spread measured between those runs
-(perfsuite.compare.replicates: moderated variance, a t prediction interval), not by one run's
-spread plus an assumed ``noise_floor``. That is the between-run model two single runs cannot
-give; with fewer runs the rules above apply.
+Replicate baselines: a baseline that holds at least ``min_replicates`` runs (``--perf-baseline-keep``)
+judges every case by the spread measured between those runs (perfsuite.compare.replicates:
+moderated variance, a t prediction interval), not by one run's spread plus an assumed
+``noise_floor``. That is the between-run model two single runs cannot give. A baseline run that
+was disturbed for a case is left out of that case (and named in the verdict's note); a case left
+with no clean run keeps its disturbed runs and counts as a disturbed baseline. With fewer saved
+runs the single-run rules apply.
 
 Deterministic figures (parameters, FLOPs, weight bytes) are compared exactly against their own
 threshold (default 0: any growth regresses). A side without raw samples (an imported
@@ -207,6 +217,7 @@ class Verdict:
             "ci_high": _finite(e.high),
             "confidence": e.confidence,
             "method": e.method,
+            "judged_by": judged_by(e),
             "n_base": e.n_base,
             "n_head": e.n_head,
             "noise_floor": e.noise_floor,
@@ -279,28 +290,51 @@ def _inverted(est: RatioEstimate) -> RatioEstimate:
     return replace(est, ratio=1.0 / est.ratio, low=1.0 / est.high, high=1.0 / est.low)
 
 
+def disturbances(result: CaseResult) -> tuple[str, ...]:
+    """The noise codes of a result that say something added time to it (not only spread)."""
+    return tuple(sorted(set(result.noise_codes) - SPREAD_FLAGS))
+
+
 def replicate_models(runs: Sequence[RunResult], statistic: str) -> dict[str, ReplicateModel]:
     """Per sample metric, every case's summaries over the baseline's runs (newest and older replicates).
 
     A baseline measurement flagged as disturbed (`contended`, `host_slow`, `throttled`, an unsettled
-    warm-up: any flag outside `SPREAD_FLAGS`) is left out: it measured the disturbance, not the
-    machine's normal spread between runs, and one such run widens every case's pooled interval
-    (on the development VM, leaving them out raised 10% detection from 27% to 83% in a noisy hour
-    with no false alarm; docs/performance.md).
+    warm-up: any flag outside `SPREAD_FLAGS`) is left out of its case when the case has a clean run:
+    it measured the disturbance, not the machine's normal spread between runs, and one such run
+    widens every case's pooled interval. A case with no clean run keeps its disturbed runs (and
+    says so: `CaseSpread.disturbed`), so a replicate baseline always judges by its replicates.
     """
-    summaries: dict[str, dict[str, list[float]]] = {}
-    for run in runs:
+    clean: dict[str, dict[str, list[float]]] = {}
+    noisy: dict[str, dict[str, list[tuple[float, str, tuple[str, ...]]]]] = {}
+    for i, run in enumerate(runs):
+        label = f"baseline run {i + 1} of {len(runs)}" + (f" (started {run.started})" if run.started else "")
         for r in run.cases:
-            if r.outcome != "passed" or set(r.noise_codes) - SPREAD_FLAGS:
+            if r.outcome != "passed":
                 continue
+            flags = disturbances(r)
             for metric in METRICS.get(r.kind, ()):
                 samples = metric.samples(r) if metric.samples is not None else None
                 if samples is None or len(samples) < 3:
                     continue
                 oriented = _latency_oriented(metric, samples)
                 value = min(oriented) if statistic == "min" else float(statistics.median(oriented))
-                summaries.setdefault(metric.name, {}).setdefault(r.key, []).append(value)
-    return {name: ReplicateModel.from_summaries(by_case) for name, by_case in summaries.items()}
+                if flags:
+                    noisy.setdefault(metric.name, {}).setdefault(r.key, []).append((value, label, flags))
+                else:
+                    clean.setdefault(metric.name, {}).setdefault(r.key, []).append(value)
+    models = {}
+    for name in {*clean, *noisy}:
+        summaries = dict(clean.get(name, {}))
+        disturbed: dict[str, list[str]] = {}
+        left_out: dict[str, list[str]] = {}
+        for key, entries in noisy.get(name, {}).items():
+            if key in summaries:
+                left_out[key] = [f"{label} left out: disturbed ({', '.join(flags)})" for _, label, flags in entries]
+            else:
+                summaries[key] = [value for value, _, _ in entries]
+                disturbed[key] = sorted({f for _, _, flags in entries for f in flags})
+        models[name] = ReplicateModel.from_summaries(summaries, runs_saved=len(runs), disturbed=disturbed, left_out=left_out)
+    return models
 
 
 def _estimate(
@@ -315,8 +349,7 @@ def _estimate(
     assert metric.samples is not None and metric.median is not None
     sa, sb = metric.samples(base), metric.samples(head)
     if sa is not None and sb is not None and min(len(sa), len(sb)) >= 3:
-        spread = replicates.cases.get(head.key) if replicates is not None else None
-        if policy is not None and spread is not None and spread.runs >= policy.min_replicates:
+        if policy is not None and replicates is not None and replicates.judges(head.key, policy.min_replicates):
             est = ratio_to_replicates(
                 replicates, head.key, _latency_oriented(metric, sb), statistic=statistic, confidence=confidence, floor=policy.replicate_floor
             )
@@ -345,11 +378,41 @@ def _estimate(
 SPREAD_FLAGS = frozenset({"high_iqr", "max_time", "max_rounds", "hard_budget"})
 
 
-def _blocking_noise(base: CaseResult, head: CaseResult, estimate: RatioEstimate) -> list[str]:
-    """The noise codes that keep a `regressed` verdict from being gated."""
-    if estimate.method == "replicates":  # the base side is k runs, whose spread the model measured
-        return sorted(set(head.noise_codes) - SPREAD_FLAGS)
-    return sorted(set(base.noise_codes) | set(head.noise_codes))
+def base_disturbances(base: CaseResult, estimate: RatioEstimate, model: ReplicateModel | None) -> tuple[str, ...]:
+    """What disturbed the baseline side of a sample estimate: its run, or (replicates) the disturbed runs it kept."""
+    if estimate.method == "replicates":
+        spread = model.cases.get(base.key) if model is not None else None
+        return spread.disturbed if spread is not None else ()
+    return disturbances(base)
+
+
+def direction_veto(verdict: str, base_flags: Sequence[str], head_flags: Sequence[str]) -> str:
+    """Why a verdict cannot stand given which side was disturbed ("" when it stands).
+
+    Interference only adds time: a disturbed head can only make a case look worse (so it cannot
+    prove `regressed`), a disturbed baseline only better (so it cannot prove `ok`).
+    """
+    if verdict == "regressed" and head_flags:
+        return (f"not proven: this run was disturbed ({', '.join(head_flags)}), and interference only adds time, so it can show "
+                "a regression but not prove it; the baseline measured beside this run would decide it")
+    if verdict == "ok" and base_flags:
+        return (f"not proven: the baseline was disturbed ({', '.join(base_flags)}), so its times may be too high and could hide "
+                "a regression; a quieter baseline, or the baseline measured beside this run, would decide it")
+    return ""
+
+
+def judged_by(estimate: RatioEstimate) -> str:
+    """Which model judged a verdict, in words (verdicts.json `judged_by`, the report)."""
+    e = estimate
+    if e.method == "replicates":
+        return f"replicates: the spread between {e.n_base} baseline runs" + (f", {e.n_head} new runs" if e.n_head > 1 else "")
+    if e.method == "minimum":
+        return f"one baseline run: fastest samples, block spread (floor {e.noise_floor:.0%})"
+    if e.method == "hodges-lehmann":
+        return f"one baseline run: Hodges-Lehmann of all samples (floor {e.noise_floor:.0%})"
+    if e.method.startswith("paired"):
+        return f"paired rounds ({e.method}, {e.n_head} pairs)"
+    return {"exact": "exact figures", "summary": "medians only"}.get(e.method, e.method)
 
 
 def sample_tests(result: CaseResult) -> int:
@@ -394,12 +457,11 @@ def compare_runs(
         threshold = policy.threshold(rb.case.id, metric.group)
         verdict, improved = judge(estimate, threshold, lower_is_better=metric.lower_is_better)
         needed = None
-        noisy = _blocking_noise(ra, rb, estimate) if metric.samples is not None and policy.gate_noisy is False else []
-        if verdict == "regressed" and noisy:
-            # A measurement that flagged itself (high IQR, a time cap, a contended core...) does not
-            # describe the code alone: it can show the change, not prove it.
-            verdict = "inconclusive"
-            note = f"not gated: a side was flagged noisy ({', '.join(noisy)}); re-measure on a quiet machine or use perfsuite ab"
+        veto = ""
+        if metric.samples is not None and not policy.gate_noisy:
+            veto = direction_veto(verdict, base_disturbances(ra, estimate, models.get(metric.name)), disturbances(rb))
+        if veto:
+            verdict, improved, note = "inconclusive", False, veto
         elif verdict == "inconclusive":
             turned = estimate if metric.lower_is_better else replace(
                 estimate, ratio=1.0 / estimate.ratio, low=1.0 / estimate.high, high=1.0 / estimate.low
@@ -415,6 +477,10 @@ def compare_runs(
             else:
                 hint = "more samples alone will not decide it (noise floor or change at the threshold)"
             note = note or hint
+        if estimate.method == "replicates":
+            spread = models[metric.name].cases[rb.key]
+            if spread.left_out:
+                note = "; ".join(filter(None, (note, *spread.left_out)))
         verdicts.append(Verdict(rb.case.id, rb.test, metric.name, verdict, estimate, threshold, metric.lower_is_better, improved, needed, note))
     return Comparison(
         verdicts=tuple(verdicts),
