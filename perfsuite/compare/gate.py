@@ -23,7 +23,33 @@ class GateDecision:
     gated: bool  # False when the gate refused to judge (another machine, nothing compared)
 
 
-def decide(comparison: Comparison, *, inconclusive: str, base_machine: str | None, head_machine: str | None, force: bool) -> GateDecision:
+# What kept a case from being judged, by the note its verdict carries (perfsuite.compare.verdict).
+_WHY = (
+    ("this run was disturbed", "this run was disturbed"),
+    ("the baseline was disturbed", "the baseline was disturbed"),
+    ("not confirmed", "its confirmation runs could not be used"),
+)
+
+
+def undecided_line(comparison: Comparison, hint: str = "") -> str:
+    """One line a CI log reader cannot miss: how many cases the gate could not judge, why, and what would decide them ("" if none)."""
+    cases = sorted({v.case for v in comparison.of("inconclusive")})
+    if not cases:
+        return ""
+    total = len({v.case for v in comparison.verdicts})
+    reasons: dict[str, set[str]] = {}
+    for v in comparison.of("inconclusive"):
+        why = next((label for marker, label in _WHY if marker in v.note), "the change is within the measured noise")
+        reasons.setdefault(why, set()).add(v.case)
+    listed = "; ".join(f"{len(c)}: {why}" for why, c in sorted(reasons.items(), key=lambda kv: -len(kv[1])))
+    return (f"GATE COULD NOT JUDGE {len(cases)} of {total} case(s) ({listed}): a regression in them would pass unseen"
+            + (f". To decide them: {hint}" if hint else ""))
+
+
+def decide(
+    comparison: Comparison, *, inconclusive: str, base_machine: str | None, head_machine: str | None, force: bool, hint: str = "",
+) -> GateDecision:
+    """The gate's decision; ``hint`` is the command that would decide the inconclusive cases (shown with them)."""
     if base_machine != head_machine and not force:
         return GateDecision(
             None,
@@ -39,8 +65,9 @@ def decide(comparison: Comparison, *, inconclusive: str, base_machine: str | Non
         cases = sorted({v.case for v in regressed})
         return GateDecision(EXIT_REGRESSED, f"gate FAILED: {len(cases)} case(s) regressed: {', '.join(cases)}", gated=True)
     undecided = sorted({v.case for v in comparison.of("inconclusive")})
+    loud = undecided_line(comparison, hint)
     if undecided and inconclusive == "fail":
-        return GateDecision(EXIT_INCONCLUSIVE, f"gate: no regression, but {len(undecided)} case(s) inconclusive (inconclusive: fail): {', '.join(undecided)}", gated=True)
-    if undecided and inconclusive == "warn":
-        return GateDecision(None, f"gate passed with a warning: {len(undecided)} case(s) inconclusive: {', '.join(undecided)}", gated=True)
+        return GateDecision(EXIT_INCONCLUSIVE, f"gate FAILED (inconclusive: fail): no regression proven, but {loud}; cases: {', '.join(undecided)}", gated=True)
+    if undecided:
+        return GateDecision(None, f"gate passed WITHOUT JUDGING every case: {loud}; cases: {', '.join(undecided)}", gated=True)
     return GateDecision(None, "gate passed: no regression", gated=True)

@@ -239,7 +239,12 @@ def banners(inp: ReportInputs) -> tuple[tuple[str, str], ...]:
                 codes[code] = codes.get(code, 0) + 1
         listed = ", ".join(f"{k} ×{n}" for k, n in sorted(codes.items(), key=lambda kv: -kv[1]))
         out.append(("warn", f"{len(noisy)} of {len(timed)} timed cases flagged their measurement as noisy ({listed}): "
-                            "treat their figures as rough, and the gate does not fail on them."))
+                            "treat their figures as rough; the gate widens their intervals, and a disturbed run cannot prove a regression."))
+    comparison = inp.comparison
+    if comparison is not None and comparison.case_counts()["inconclusive"]:
+        out.append(("warn", comparison.decision if "COULD NOT JUDGE" in comparison.decision else
+                    f"The gate could not judge {comparison.case_counts()['inconclusive']} case(s): a regression in them would pass unseen "
+                    "(see each verdict's note for why)."))
     failed = [c for c in run.cases if c.outcome in ("failed", "error", "oom")]
     if failed:
         out.append(("error", f"{len(failed)} case(s) did not pass: " + ", ".join(f"{c.case.id} ({c.outcome})" for c in failed[:8])

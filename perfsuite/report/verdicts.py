@@ -68,14 +68,22 @@ def terminal_lines(comparison: Comparison, base_label: str, *, only_notable: boo
     return lines
 
 
-def markdown(comparison: Comparison, base_label: str, *, title: str = "perfsuite regression gate", head: RunResult | None = None) -> str:
-    """The comparison in Markdown; with `head` (the compared run), its headline tables come first."""
+def markdown(
+    comparison: Comparison, base_label: str, *, title: str = "perfsuite regression gate", head: RunResult | None = None, decision: str = "",
+) -> str:
+    """The comparison in Markdown; with `head` (the compared run), its headline tables come first.
+
+    ``decision``: the gate's decision line, shown first as a warning when it says that cases could not be judged.
+    """
     from perfsuite.report.headline import Cell
     from perfsuite.report.headline import headline as headline_blocks
     from perfsuite.report.markdown import escape, render, run_header, table
 
     tone = {"regressed": "bad", "inconclusive": "warn", "ok": "good"}
-    lines = [f"## {escape(title)}", "", escape(headline(comparison, base_label)), ""]
+    lines = [f"## {escape(title)}", ""]
+    if decision and comparison.of("inconclusive"):
+        lines += [f"> [!WARNING]\n> **{escape(decision)}**", ""]
+    lines += [escape(headline(comparison, base_label)), ""]
     if head is not None:
         lines += [run_header(head), ""]
         lines += render(headline_blocks(head.cases, head.sweeps, comparison))
