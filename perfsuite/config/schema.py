@@ -156,8 +156,9 @@ class ParitySpec:
 class RuntimeSpec:
     name: str  # shown in test ids ("eager")
     backend: str  # registry name (perfsuite.registry.RUNTIMES)
-    # An artificial slowdown (0.05 = every call takes 5% longer, by spinning on the host after it):
-    # for measuring the regression gate itself (tools/measure_gate.py), never for real runs.
+    # An artificial slowdown (0.05 = every call takes 5% longer, by spinning on the host after it;
+    # generation cases spin after every forward of a decoding step): for measuring the regression
+    # gate itself (perfsuite gate calibrate, tools/gate_trials.py), never for real runs.
     slowdown: float = 0.0
     # -- precision, memory layout and the parity check (perfsuite.runtimes.eager, .parity) ---------
     # precision_mode "cast": the whole model (weights and activations) in `precision`;
