@@ -119,6 +119,40 @@ def child_command(args: Sequence[str], out_dir: Path, *, xdist: bool) -> list[st
     return [sys.executable, "-m", "pytest", *args, "--perf-out-dir", str(out_dir), *(["-n0"] if xdist else [])]
 
 
+# Options of the session that belong to the gate, not to what is measured (flag -> takes a value).
+GATE_FLAGS = {
+    "--perf-compare": True, "--perf-gate": False, "--perf-gate-force": False, "--perf-gate-config": True, "--perf-baseline-save": True,
+    "--perf-baseline-keep": True, "--perf-baseline-dir": True, "--perf-confirm": True, "--perf-confirm-budget": True,
+    "-k": True,  # the command selects the cases itself
+}
+
+
+def decide_command(args: Sequence[str], commit: str | None, case_ids: Sequence[str]) -> str:
+    """The `perfsuite ab` command that would decide ``case_ids`` against the baseline's ``commit`` (shell-quoted)."""
+    import shlex
+
+    kept: list[str] = []
+    paths: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        name = arg.split("=", 1)[0]
+        if name in GATE_FLAGS:
+            skip = GATE_FLAGS[name] and "=" not in arg
+            continue
+        if not arg.startswith("-") and (not kept or not kept[-1].startswith("-") or kept[-1] in GATE_FLAGS):
+            paths.append(arg)  # a test path: `perfsuite ab --benches` takes it
+            continue
+        kept.append(arg)
+    where = f"--base {commit[:12]}" if commit else "--base <the baseline's commit>"
+    benches = f" --benches {shlex.quote(paths[0])}" if paths and paths[0] != "benches" else ""
+    select = " or ".join(case_ids)
+    return (f"perfsuite ab {where}{benches} --rounds 24 --max-rounds 48 -- "
+            + " ".join(shlex.quote(a) for a in [*kept, "-k", select]))
+
+
 def _tail(text: str, lines: int = 3) -> str:
     kept = [ln.strip() for ln in text.strip().splitlines() if ln.strip()][-lines:]
     return " | ".join(kept) or "no output"

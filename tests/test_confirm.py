@@ -277,3 +277,15 @@ def test_run_confirmations_ends_when_settled_says_why(tmp_path):
                                 runner=_fake_child(tmp_path, BASE), progress=lines.append, settled=settled)
     assert len(outcome.runs) == 1 and looks == [1] and outcome.to_dict()["stopped"].startswith("every re-measured case")
     assert lines[-1] == "no more confirmation runs: every re-measured case is decided after 1 run"
+
+
+def test_the_command_that_would_decide_drops_the_gate_options_and_selects_the_cases():
+    from perfsuite.confirm import decide_command
+
+    args = ["benches", "--perf-suite", "smoke", "--perf-compare", "main", "--perf-gate", "--perf-confirm=2", "-k", "gpt2",
+            "--perf-override", "model=gpt2.tiny"]
+    cmd = decide_command(args, "0123456789abcdef", ["gpt2.tiny-pydoc-eager-bs1-cpu", "gpt2.tiny-pydoc-eager-bs4-cpu"])
+    assert cmd == ("perfsuite ab --base 0123456789ab --rounds 24 --max-rounds 48 -- --perf-suite smoke --perf-override model=gpt2.tiny "
+                   "-k 'gpt2.tiny-pydoc-eager-bs1-cpu or gpt2.tiny-pydoc-eager-bs4-cpu'")
+    other = decide_command(["my benches", "-q"], None, ["x"])
+    assert other == "perfsuite ab --base <the baseline's commit> --benches 'my benches' --rounds 24 --max-rounds 48 -- -q -k x"
