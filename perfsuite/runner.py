@@ -37,6 +37,7 @@ from perfsuite.measure import (
     weights_bytes,
 )
 from perfsuite.measure.contention import ContentionMonitor
+from perfsuite.measure.memory import release_freed_heap
 from perfsuite.measure.speed_probe import session_probe
 from perfsuite.measure.engine import Progress, ProgressFn
 from perfsuite.measure.mps import MpsPeakMemory
@@ -126,6 +127,9 @@ def _memory_pass(
     """
     period = case.config.measure.memory_period_s
     cuda = case.device.startswith("cuda")
+    # Heap pages the timed rounds (or earlier cases) freed go back first: the pass's peak is then
+    # what the case holds plus what its calls touch, not what glibc kept mapped from before.
+    release_freed_heap()
     with contextlib.ExitStack() as stack:
         rss = stack.enter_context(RssSampler(period_s=period))
         peak = stack.enter_context(CudaPeakMemory(device=case.device)) if cuda else None

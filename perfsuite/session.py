@@ -11,13 +11,14 @@ import gc
 import os
 import traceback
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from perfsuite.config.schema import Case, SuitePlan
 from perfsuite.data.base import SampleSet
-from perfsuite.results.case import CaseDraft, CaseResult
+from perfsuite.measure.memory import ModelLevel, file_backed_bytes, settled_level
+from perfsuite.results.case import CaseDraft, CaseResult, MemoryResult
 
 if TYPE_CHECKING:
     from perfsuite.results.run import SweepResult
@@ -28,6 +29,7 @@ class BuiltModel:
     model: Any  # perfsuite.models.base.TransformersModel
     load_s: float  # build + move to device, seconds
     load_memory: Any = None  # perfsuite.profile.memory_timeline.PhasePeak, when the memory_timeline stage runs
+    level: ModelLevel | None = None  # host memory right before the build: what its cases' own memory counts from
 
 
 @dataclass
@@ -68,6 +70,7 @@ class PerfSession:
     _references: dict[Any, dict[str, Any]] = field(default_factory=dict)  # eager fp32 outputs, on the host
     _parity: dict[str, Any] = field(default_factory=dict)  # case id -> ParityResult (one check per case)
     _last_use: dict[Any, int] = field(default_factory=dict)
+    _model_levels: dict[Any, ModelLevel | None] = field(default_factory=dict)  # kept after the model is dropped
     _index: dict[str, int] = field(default_factory=dict)
 
     # -- lifetime of shared objects ---------------------------------------------------------------
@@ -143,6 +146,8 @@ class PerfSession:
         """Turn what a test measured into its typed result and write results.json."""
         from perfsuite.results.case import unrecorded
 
+        if draft is not None:
+            draft.memory = self.own_memory(case, draft.memory)
         result = draft.finish(test, outcome, reason) if draft is not None else unrecorded(case, test, outcome, reason)
         self.add(result, nodeid)
         return result
@@ -185,15 +190,37 @@ class PerfSession:
                     from perfsuite.profile.memory_timeline import track_load
 
                     load = stack.enter_context(track_load(case.device))
+                before: list[tuple[int, str]] = []
+
+                def level_before() -> None:
+                    _start_device(case.device)
+                    before.append(settled_level())
+
                 model = build_model(
                     case.model,
                     precision=case.weights_precision,
                     device=case.device,
                     seed=case.config.seed,
                     channels_last=case.runtime.channels_last,
+                    imported=level_before,
                 )
-            built = self._models[case.model_key] = BuiltModel(model, model.load_s, load[0] if load else None)
+            level = ModelLevel(before[0][0], file_backed_bytes(model.module), before[0][1]) if before else None
+            built = self._models[case.model_key] = BuiltModel(model, model.load_s, load[0] if load else None, level)
+        self._model_levels[case.model_key] = built.level
         return built
+
+    def own_memory(self, case: Case, memory: MemoryResult | None) -> MemoryResult | None:
+        """`memory` with the level its case's model was built from, so that it has an own figure.
+
+        Every case of a model (its batch sizes, its runtimes) counts from the level before that model
+        was built: what the model holds is each case's own, as it would be were the case run alone.
+        """
+        level = self._model_levels.get(case.model_key)
+        host = memory.host if memory is not None else None
+        if memory is None or level is None or host is None or host.private_before_model_bytes is not None:
+            return memory
+        own = replace(host, private_before_model_bytes=level.private_bytes, mapped_weights_bytes=level.mapped_weights_bytes, own_method=level.method)
+        return replace(memory, host=own)
 
     @staticmethod
     def _runtime_key(case: Case) -> tuple[str, str]:
@@ -275,6 +302,16 @@ def _synchronize(device: str) -> None:
     from perfsuite.measure.sync import synchronize
 
     synchronize(device)
+
+
+def _start_device(device: str) -> None:
+    """Create `device`'s context before a model's level is read: a CUDA context holds hundreds of MiB of
+    host memory, the process's and not the first case's. Nothing on CPU."""
+    if device == "cpu":
+        return
+    import torch
+
+    torch.empty(1, device=device)
 
 
 def _empty_device_cache(device: str) -> None:

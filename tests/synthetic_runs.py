@@ -58,7 +58,8 @@ def cases() -> list[CaseResult]:
     m4 = fake_measurement((0.030, 0.031, 0.029))
     slow = unestablished_measurement()
     noisy = fake_measurement((0.004, 0.005)).with_noise("throttled", "the device throttled")
-    memory = MemoryResult(weights_bytes=3 * MIB, host=HostMemory(100 * MIB, 400 * MIB, 300 * MIB, 5))
+    memory = MemoryResult(weights_bytes=3 * MIB, host=HostMemory(100 * MIB, 400 * MIB, 300 * MIB, 5,
+                                                                  private_peak_bytes=420 * MIB, private_before_model_bytes=20 * MIB))
     bs4 = dataclasses.replace(TEXT, id="gpt2.tiny-pydoc-eager-bs4-cpu", batch_size=4)
     return [
         result(TEXT, measurement=m, throughput=throughput(m, batch_size=1, tokens_per_call=128), memory=memory, load_s=1.5),

@@ -44,7 +44,7 @@ def test_suite_runs_and_writes_run_folder(run_benches):
     result = run_benches("--perf-suite", "e2e")
     result.assert_outcomes(passed=8)  # 6 latency cases + 2 generation cases (gpt2)
     result.stdout.fnmatch_lines(["*perfsuite: suite e2e, device cpu, 6 cases*", "*test_latency*gpt2.tiny-pydoc-eager-bs2-cpu*"])
-    result.stdout.fnmatch_lines(["latency: 6 cases", "case * outcome * p50 * p90 * p99 * n * samples/s * tokens/s * RSS peak * first call * load *"])
+    result.stdout.fnmatch_lines(["latency: 6 cases", "case * outcome * p50 * p90 * p99 * n * samples/s * tokens/s * own RSS * first call * load *"])
     result.stdout.fnmatch_lines(["generation: 2 cases", "case * outcome * TTFT p50 * TPOT p50 *", "gpt2.tiny-pydoc-eager-bs1-cpu *passed * ms *"])
     result.stdout.fnmatch_lines(["batch sweep bert.tiny-pydoc-eager-cpu: knee at batch size*"])
     assert "\x1b[" not in result.stdout.str()  # not a terminal: no colour codes in the output
@@ -56,7 +56,7 @@ def test_suite_runs_and_writes_run_folder(run_benches):
     import pandas as pd
 
     metrics = pd.read_parquet(run_dir / "tables" / "metrics.parquet")
-    assert set(metrics.groupby(["test", "case_id"]).size()) == {21, 20}  # latency and generation metrics per case
+    assert set(metrics.groupby(["test", "case_id"]).size()) == {22, 21}  # latency and generation metrics per case
     assert metrics.query("metric == 'latency_p50_s'")["value"].gt(0).sum() == 6
     cases_csv = (run_dir / "tables" / "cases.csv").read_text().splitlines()
     assert len(cases_csv) == 9 and cases_csv[0].startswith("run_id,suite,started,test,kind,case_id,")
@@ -64,6 +64,7 @@ def test_suite_runs_and_writes_run_folder(run_benches):
     for r in run.of_kind("latency"):
         assert r.outcome == "passed" and len(r.samples_s) == r.stats.n >= 5
         assert r.memory.host.rss_peak_bytes > 0 and r.memory.weights_bytes > 0
+        assert r.memory.host.own_peak_bytes >= 0.9 * r.memory.weights_bytes  # the model's weights are the case's own
         assert r.load_s > 0 and r.measurement.first_call_s > 0
     gen = run.of_kind("generation")
     assert len(gen) == 2 and all(r.generation.ttft.p50_s > 0 for r in gen)

@@ -98,7 +98,7 @@ def test_the_report_has_every_section_and_one_row_per_timed_case(compared):
     first = [r for r in rows if r["model"] == HOSTILE[0] and r["runtime"] == "eager"]
     assert [r["verdict"] for r in first] == ["ok", "regressed", "regressed"]
     assert [round(r["chg"], 1) for r in first[1:]] == [1.3, 1.3]
-    assert all(r["p50"] > 0 and r["sps"] > 0 and r["mem"] > 0 and r["panel"].startswith("panel-") for r in rows)
+    assert all(r["p50"] > 0 and r["sps"] > 0 and r["rss"] > r["mem"] > 0 and r["panel"].startswith("panel-") for r in rows)
     charts = page.all("svg", **{"class": "chart"})
     # per model: distribution, throughput and latency curves, memory; plus the forest plot and the roofline
     assert len(charts) == 3 * 4 + 2

@@ -158,7 +158,7 @@ def test_summary_table_shows_percentiles_and_not_established():
             "gpt2.tiny-pydoc-eager-bs1-cpu",
             measurement=m,
             throughput=throughput(m, batch_size=1, tokens_per_call=128),
-            memory=MemoryResult(host=HostMemory(0, 300 * 1024 * 1024, 0, 3)),
+            memory=MemoryResult(host=HostMemory(0, 900 * 1024 * 1024, 0, 3, private_peak_bytes=350 * 1024 * 1024, private_before_model_bytes=50 * 1024 * 1024)),
             load_s=1.5,
         ),
         result("bert.tiny-pydoc-eager-bs4-cpu", "oom", reason="OOM at batch size 4"),

@@ -115,7 +115,7 @@ class GatePolicy:
 class Metric:
     """One comparable figure of a result."""
 
-    name: str  # "latency", "throughput", "ttft", "host_rss_peak", "params", ...
+    name: str  # "latency", "throughput", "ttft", "host_rss_own", "params", ...
     group: str  # one of METRIC_GROUPS: picks the threshold
     lower_is_better: bool
     samples: Callable[[CaseResult], tuple[float, ...] | None] | None = None
@@ -144,8 +144,10 @@ def _rate_median(r: CaseResult) -> float | None:
     return 1.0 / median if median else None
 
 
-def _host_rss(r: CaseResult) -> float | None:
-    return float(r.memory.host.rss_peak_bytes) if r.memory and r.memory.host else None
+def _host_rss_own(r: CaseResult) -> float | None:
+    """The case's own host memory; None (no verdict) for results without it, never the process peak instead."""
+    own = r.memory.host.own_peak_bytes if r.memory and r.memory.host else None
+    return float(own) if own is not None else None
 
 
 def _cuda_peak(r: CaseResult) -> float | None:
@@ -161,7 +163,8 @@ METRICS: dict[str, tuple[Metric, ...]] = {
         Metric("latency", "latency", True, samples=_latency_samples, median=_latency_median),
         # The same samples seen as a rate: its verdict mirrors latency's (ratio inverted).
         Metric("throughput", "throughput", False, samples=_rate_samples, median=_rate_median, unit="1/s"),
-        Metric("host_rss_peak", "memory", True, value=_host_rss, unit="B"),
+        # The process RSS peak depends on which cases ran before in the process: context, not gated.
+        Metric("host_rss_own", "memory", True, value=_host_rss_own, unit="B"),
         Metric("cuda_max_allocated", "memory", True, value=_cuda_peak, unit="B"),
         Metric("weights_bytes", "exact", True, value=_weights, unit="B"),
     ),

@@ -127,15 +127,21 @@ class TransformersModel:
         )
 
 
-def build_model(spec: ModelSpec, *, precision: str, device: str, seed: int, channels_last: bool = False) -> TransformersModel:
+def build_model(
+    spec: ModelSpec, *, precision: str, device: str, seed: int, channels_last: bool = False, imported: Callable[[], None] | None = None
+) -> TransformersModel:
     """Build (random init is seeded), cast to `precision` and move to `device`; eval mode.
 
     `load_s`: build + cast + move, seconds. `channels_last`: image models' weights and inputs in NHWC.
+    `imported` is called once the adapter's modules are imported, right before the build: a
+    process's first import of a model family costs more memory than any model it builds.
     """
     import torch
 
     factory: Callable[[ModelSpec], Callable[[], Built]] = MODELS.get(spec.adapter, key="model.adapter")
     make = factory(spec)  # imports happen here, outside load_s
+    if imported is not None:
+        imported()
     torch.manual_seed(seed)
     start = time.perf_counter()
     model = TransformersModel(spec, make(), precision, channels_last=channels_last).to(device)

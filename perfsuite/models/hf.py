@@ -65,7 +65,20 @@ def local(spec: ModelSpec) -> Callable[[], Built]:
     _quiet_transformers()
     assert spec.path is not None  # validated
     path = Path(spec.path)
+    _import_model_class(path)
     return lambda: _load_local(spec, path, AutoModel, AutoTokenizer)
+
+
+def _import_model_class(path: Path) -> None:
+    """Import the snapshot's model class now: AutoModel imports it lazily on first use (~100 MiB of
+    modules for a BERT), which would otherwise count in load_s and in the case's own memory."""
+    from transformers import AutoConfig
+    from transformers.models.auto.modeling_auto import MODEL_MAPPING
+
+    try:
+        MODEL_MAPPING[type(AutoConfig.from_pretrained(path, local_files_only=True))]
+    except Exception:  # noqa: BLE001 - a bad snapshot gets its clear error from _load_local
+        return
 
 
 def _load_local(spec: ModelSpec, path: Path, AutoModel: Any, AutoTokenizer: Any) -> Built:  # noqa: N803

@@ -16,7 +16,7 @@ from perfsuite.results.case import CaseResult
 from perfsuite.results.run import RunResult, SweepResult
 
 FOREST_ROWS = 80  # rows drawn in the forest plot: the worst first; the table lists every verdict
-MEMORY_KINDS = ("weights", "host RSS peak", "host RSS growth", "CUDA max allocated", "CUDA max reserved")
+MEMORY_KINDS = ("weights", "own host RSS", "process RSS peak", "host RSS growth", "CUDA max allocated", "CUDA max reserved")
 
 
 def _rate(v: float) -> str:
@@ -30,6 +30,7 @@ def _memory(c: CaseResult) -> tuple[float | None, ...]:
     host, cuda = m.host, m.cuda
     return (
         float(m.weights_bytes) if m.weights_bytes is not None else None,
+        float(host.own_peak_bytes) if host and host.own_peak_bytes is not None else None,
         float(host.rss_peak_bytes) if host else None,
         float(max(host.rss_peak_bytes - host.rss_start_bytes, 0)) if host else None,
         float(cuda.max_allocated_bytes) if cuda else None,

@@ -133,8 +133,8 @@ def _titled(table: Table, kind: str, results: Sequence[CaseResult]) -> Table:
     return Table(title, table.header, table.rows)
 
 
-LATENCY_HEADER = ("case", "outcome", "p50", "p90", "p99", "n", "samples/s", "tokens/s", "RSS peak", "CUDA peak", "first call", "load", "verdict", "notes")
-GENERATION_HEADER = ("case", "outcome", "TTFT p50", "TPOT p50", "decode tokens/s", "e2e p50", "runs", "RSS peak", "load", "verdict", "notes")
+LATENCY_HEADER = ("case", "outcome", "p50", "p90", "p99", "n", "samples/s", "tokens/s", "own RSS", "CUDA peak", "first call", "load", "verdict", "notes")
+GENERATION_HEADER = ("case", "outcome", "TTFT p50", "TPOT p50", "decode tokens/s", "e2e p50", "runs", "own RSS", "load", "verdict", "notes")
 PROFILE_HEADER = ("case", "outcome", "FLOPs/call", "top op", "profiler overhead", "trace", "notes")
 STATIC_HEADER = ("case", "outcome", "params", "weights", "FLOPs/call", "verdict", "notes")
 OPTIONAL = ("tokens/s", "CUDA peak", "verdict")
@@ -149,7 +149,7 @@ def _latency_row(r: CaseResult, verdict: Cell) -> tuple[Cell, ...]:
         Cell(str(r.stats.n) if r.stats is not None else NOT_APPLICABLE),
         _figure(r, "samples_per_s", si, measured=tp is not None),
         _figure(r, "tokens_per_s", si, measured=tp is not None and not tp.established),  # '-' for image models
-        _figure(r, "host_rss_peak_bytes", size, measured=False),
+        _figure(r, "host_rss_own_bytes", size, measured=False),
         _figure(r, "cuda_max_allocated_bytes", size, measured=False),
         _figure(r, "first_call_s", duration, measured=False),
         _figure(r, "load_s", duration, measured=False),
@@ -166,7 +166,7 @@ def _generation_row(r: CaseResult, verdict: Cell) -> tuple[Cell, ...]:
         _figure(r, "decode_tokens_per_s_p50", si, measured=g is not None and g.decode_tokens_per_s is not None),
         _figure(r, "e2e_p50_s", duration, measured=g is not None),
         Cell(str(g.n_runs) if g is not None else NOT_APPLICABLE),
-        _figure(r, "host_rss_peak_bytes", size, measured=False),
+        _figure(r, "host_rss_own_bytes", size, measured=False),
         _figure(r, "load_s", duration, measured=False),
         verdict, Cell(_short(r.reason), _OUTCOME_TONE.get(r.outcome)),
     )

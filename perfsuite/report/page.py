@@ -155,7 +155,8 @@ def table_row(
     row.update(p50=stats.p50_s if stats else None, p90=stats.p90_s if stats else None, p99=stats.p99_s if stats else None,
                n=stats.n if stats else None)
     mem = c.memory
-    row["mem"] = mem.host.rss_peak_bytes if mem and mem.host else None
+    row["mem"] = mem.host.own_peak_bytes if mem and mem.host else None
+    row["rss"] = mem.host.rss_peak_bytes if mem and mem.host else None  # the process's peak: context
     row["gpu"] = mem.cuda.max_allocated_bytes if mem and mem.cuda else None
     if verdicts:
         main = next((v for v in verdicts if v.metric in ("latency", "ttft")), verdicts[0])

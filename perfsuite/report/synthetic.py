@@ -78,7 +78,10 @@ def synthetic_run(spec: SyntheticSpec, run_dir: Path = Path("synthetic")) -> Run
                     samples[i] *= 1.3 + rng.random()  # a few slow outliers (a context switch, a page fault)
                 meas = _measurement(samples, noisy=index % 17 == 5)
                 rss = 300 * 2**20 + weights * 3 + bs * 2**20 * (m % 5 + 1)
-                memory = MemoryResult(weights_bytes=weights, host=HostMemory(rss - bs * 2**20, rss, rss - 2**20, 40), tracked_calls=20)
+                # own figure: the private level 150 MiB before the model, 150 MiB of libraries' pages never counted
+                host = HostMemory(rss - bs * 2**20, rss, rss - 2**20, 40, private_peak_bytes=rss - 150 * 2**20,
+                                  private_before_model_bytes=150 * 2**20, mapped_weights_bytes=0, own_method="anonymous+malloc_trim")
+                memory = MemoryResult(weights_bytes=weights, host=host, tracked_calls=20)
                 cases.append(CaseResult("test_latency", "latency", case, "passed", "2026-11-25T12:00:00", measurement=meas,
                                         throughput=throughput(meas, batch_size=bs, tokens_per_call=bs * 128), memory=memory, load_s=0.4))
                 points.append((bs, meas))

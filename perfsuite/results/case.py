@@ -151,6 +151,11 @@ class MemoryResult:
                 rss_peak_bytes=host.integer("rss_peak_bytes"),
                 rss_end_bytes=host.integer("rss_end_bytes"),
                 samples=host.integer("samples"),
+                # absent in results written before the own figure existed: no own figure, no memory verdict
+                private_peak_bytes=host.integer("private_peak_bytes", None),
+                private_before_model_bytes=host.integer("private_before_model_bytes", None),
+                mapped_weights_bytes=host.integer("mapped_weights_bytes", None),
+                own_method=host.string("own_method", None),
             ),
             cuda=None
             if cuda is None

@@ -38,7 +38,7 @@
     ["p50", "p50", "num", time], ["p90", "p90", "num", time], ["p99", "p99", "num", time],
     ["ttft", "TTFT p50", "num", time], ["tpot", "TPOT p50", "num", time],
     ["sps", "samples/s", "num", rate], ["tps", "tokens/s", "num", rate], ["spd", "vs eager", "num", speedup],
-    ["mem", "RSS peak", "num", bytes], ["gpu", "CUDA peak", "num", bytes],
+    ["mem", "own RSS", "num", bytes], ["rss", "process RSS peak", "num", bytes], ["gpu", "CUDA peak", "num", bytes],
     ["verdict", "verdict", "text"], ["chg", "change", "num", change], ["files", "files", "none"], ["noise", "noise", "text"]
   ];
   COLUMNS = COLUMNS.filter(function (c) {
