@@ -1,7 +1,10 @@
 """Trends: a metric of one case on one machine over the runs in the history store, with its change points.
 
 Shared by `perfsuite history` (text) and the HTML report's trend section. A series never mixes
-machine ids: the same case on other hardware is another series.
+machine ids: the same case on other hardware is another series. Its runs are listed commit by
+commit (commits in the order they were first measured, each commit's runs in time order), since a
+change point can only lie between two commits; runs with an injected slowdown are listed, marked,
+and left out of the trend and its change points unless asked for.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from perfsuite.compare.changepoint import DEFAULT_ALPHA, ChangePoint, MIN_SEGMENT, change_points
+from perfsuite.compare.changepoint import DEFAULT_ALPHA, ChangePoint, change_points
 from perfsuite.report.svg import el
 from perfsuite.report.units import change, duration, si, size
 from perfsuite.results.history import HistoryPoint, series_of
@@ -26,12 +29,35 @@ class Trend:
     metric: str
     unit: str | None
     machine_id: str
-    points: tuple[HistoryPoint, ...]
+    points: tuple[HistoryPoint, ...]  # the judged runs, in the order the change points index
     changes: tuple[ChangePoint, ...]
+    listed: tuple[HistoryPoint, ...] = ()  # every run of the series in listing order, left-out runs included
 
     @property
     def key(self) -> str:
         return f"{self.test}::{self.case_id}"
+
+    @property
+    def left_out(self) -> tuple[HistoryPoint, ...]:
+        """Runs with an injected slowdown, listed but not judged."""
+        judged = set(self.points)
+        return tuple(p for p in self.listed if p not in judged)
+
+    @property
+    def commits(self) -> int:
+        """How many groups of runs (commits) the judged runs hold: a change point needs two."""
+        return len({p.group for p in self.points})
+
+    def notes(self) -> list[str]:
+        """What a reader of the series must know besides its change points, in words."""
+        out = []
+        if len(self.points) >= 2 and self.commits == 1:
+            out.append(f"all {len(self.points)} runs measured one commit: runs of one commit are its noise, never a change point")
+        if self.left_out:
+            slowdowns = ", ".join(f"{s:g}" for s in sorted({p.injected_slowdown or 0.0 for p in self.left_out}))
+            out.append(f"{len(self.left_out)} run(s) with an injected slowdown (inference_runtime.slowdown {slowdowns}) left out of the "
+                       "trend and its change points: perfsuite history --include-injected judges them")
+        return out
 
     @property
     def values(self) -> tuple[float, ...]:
@@ -57,12 +83,29 @@ def fmt(value: float, unit: str | None) -> str:
     return si(value, unit or "")
 
 
-def trends(points: Iterable[HistoryPoint], *, alpha: float = DEFAULT_ALPHA, permutations: int = 199) -> list[Trend]:
-    """One Trend per (case, metric, machine) series with its change points, ordered by case then metric."""
+def by_commit(points: Sequence[HistoryPoint]) -> list[HistoryPoint]:
+    """`points` (in time order) with each group's runs together, groups in the order they were first measured."""
+    first: dict[tuple[str, float], int] = {}
+    for p in points:
+        first.setdefault(p.group, len(first))
+    return sorted(points, key=lambda p: first[p.group])  # stable: time order within a group
+
+
+def trends(
+    points: Iterable[HistoryPoint], *, alpha: float = DEFAULT_ALPHA, permutations: int = 199, include_injected: bool = False
+) -> list[Trend]:
+    """One Trend per (case, metric, machine) series with its change points, ordered by case then metric.
+
+    Change points lie only between commits (runs of one commit are one group); runs with an
+    injected slowdown are left out unless `include_injected`, and then each slowdown of a commit is
+    a group of its own.
+    """
     out = []
     for (test, case_id, metric, machine), series in sorted(series_of(list(points)).items()):
-        found = change_points([p.value for p in series], alpha=alpha, permutations=permutations) if len(series) >= 2 * MIN_SEGMENT else []
-        out.append(Trend(test, case_id, metric, series[0].unit, machine, tuple(series), tuple(found)))
+        listed = by_commit(series)
+        judged = [p for p in listed if include_injected or not p.injected]
+        found = change_points([p.value for p in judged], groups=[p.group for p in judged], alpha=alpha, permutations=permutations)
+        out.append(Trend(test, case_id, metric, series[0].unit, machine, tuple(judged), tuple(found), tuple(listed)))
     return out
 
 
@@ -95,7 +138,7 @@ def trend_rows(found: Sequence[Trend]) -> list[dict[str, object]]:
     for t in found:
         rows.append({
             "case": t.key, "metric": t.metric, "machine": t.machine_id, "runs": len(t.points),
-            "last": fmt(t.values[-1], t.unit), "svg": sparkline(t),
-            "changes": [t.describe(cp) for cp in t.changes],
+            "last": fmt(max(t.points, key=lambda p: p.started or "").value, t.unit), "svg": sparkline(t),  # the newest run, wherever its commit is listed
+            "changes": [t.describe(cp) for cp in t.changes], "notes": t.notes(),
         })
     return rows

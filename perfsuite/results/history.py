@@ -6,16 +6,18 @@ shares one database passes `--perf-history URL` (any SQLAlchemy URL, e.g.
 same on both: plain tables, named parameters, no dialect features.
 
 What a run adds: one `perfsuite_runs` row (run folder, suite, device, status, machine id and the
-full env.json fingerprint, git commit, times) and one `perfsuite_metrics` row per case x metric
-(value, unit, samples behind it, noisy flag), plus each case's wall time (`wall_s`, the cost
-`--perf-shard` balances by). A run is identified by its folder name, machine id and host, so
+full env.json fingerprint, git commit, times, the slowdown injected into it if any) and one
+`perfsuite_metrics` row per case x metric (value, unit, samples behind it, noisy flag), plus each
+case's wall time (`wall_s`, the cost `--perf-shard` balances by). A run is identified by its folder name, machine id and host, so
 adding it twice (`perfsuite history --add RUN_DIR` after a failed append) changes nothing.
 
 Concurrent writers (xdist controllers of parallel CI jobs, several machines on one server) lose
 nothing: each run is one transaction; SQLite takes its write lock up front (BEGIN IMMEDIATE, WAL
 journal) and waits up to `timeout_s` for another writer. A database that stays locked, is corrupt
-or is of another schema version is a `HistoryError` that says how to repair it; the run's own
-results are in its run folder regardless.
+or is of a newer schema version is a `HistoryError` that says how to repair it; the run's own
+results are in its run folder regardless. A store of an older version is brought up to date by the
+first perfsuite that opens it (1 -> 2: the `injected_slowdown` column, filled in from the run
+folders still on disk; a run whose folder is gone keeps NULL, "not known").
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from typing import Any
 from perfsuite.errors import PerfError
 from perfsuite.results.run import RunResult
 
-HISTORY_SCHEMA_VERSION = 1
+HISTORY_SCHEMA_VERSION = 2
 HISTORY_DIR = "history"
 HISTORY_FILE = "history.sqlite"
 WALL_METRIC = "wall_s"
@@ -41,14 +43,15 @@ METRICS = (
     "latency_p50_s", "latency_p90_s", "latency_p99_s", "latency_mean_s", "latency_min_s", "latency_iqr_s",
     "latency_median_ci_low_s", "latency_median_ci_high_s", "samples_per_s", "tokens_per_s",
     "ttft_p50_s", "tpot_p50_s", "e2e_p50_s", "decode_tokens_per_s_p50",
-    "host_rss_peak_bytes", "cuda_max_allocated_bytes", "load_s",
+    "host_rss_own_bytes", "host_rss_peak_bytes", "cuda_max_allocated_bytes", "load_s",
 )
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS perfsuite_meta (key VARCHAR(64) PRIMARY KEY, value VARCHAR(255) NOT NULL)",
     "CREATE TABLE IF NOT EXISTS perfsuite_runs (run_uid VARCHAR(255) PRIMARY KEY, run_dir TEXT, suite VARCHAR(255), "
     "device VARCHAR(64), status VARCHAR(32), started VARCHAR(32), ended VARCHAR(32), recorded VARCHAR(32), "
-    "machine_id VARCHAR(255), host VARCHAR(255), git_commit VARCHAR(64), git_dirty INTEGER, git_branch VARCHAR(255), fingerprint TEXT)",
+    "machine_id VARCHAR(255), host VARCHAR(255), git_commit VARCHAR(64), git_dirty INTEGER, git_branch VARCHAR(255), fingerprint TEXT, "
+    "injected_slowdown DOUBLE PRECISION)",
     "CREATE TABLE IF NOT EXISTS perfsuite_metrics (run_uid VARCHAR(255) NOT NULL, test VARCHAR(255) NOT NULL, "
     "case_id VARCHAR(255) NOT NULL, kind VARCHAR(32), outcome VARCHAR(32), metric VARCHAR(64) NOT NULL, unit VARCHAR(32), "
     "value DOUBLE PRECISION, n_samples INTEGER, noisy INTEGER, PRIMARY KEY (run_uid, test, case_id, metric))",
@@ -76,6 +79,22 @@ class HistoryPoint:
     value: float
     n_samples: int | None
     noisy: bool
+    injected_slowdown: float | None = None  # inference_runtime.slowdown of the run (0.0: none; None: not known)
+
+    @property
+    def injected(self) -> bool:
+        """The run had a slowdown injected on purpose (a gate experiment): not a measurement of its commit."""
+        return bool(self.injected_slowdown)
+
+    @property
+    def group(self) -> tuple[str, float]:
+        """The runs that measured the same code the same way: one commit, one injected slowdown.
+
+        env.json records whether the tree was dirty but not what the changes were, so runs of one
+        commit with uncommitted changes are one group with its clean runs. A run without a commit
+        is a group of its own.
+        """
+        return (self.git_commit or f"run {self.run_uid}", self.injected_slowdown or 0.0)
 
     @property
     def series(self) -> tuple[str, str, str, str]:
@@ -193,14 +212,34 @@ class HistoryStore:
         return f"the history database {where} could not be used ({text}). This run's results are safe in its run folder; add them later with perfsuite history --add RUN_DIR"
 
     # -- schema -------------------------------------------------------------------------------------
-    def _ensure_schema(self, execute: Any) -> None:
+    def _ensure_schema(self, execute: Any) -> bool:
+        """Create the tables, or bring a store of version 1 to this version; True when it upgraded one."""
         for statement in SCHEMA:
             execute(statement)
         rows = execute("SELECT value FROM perfsuite_meta WHERE key = :key", {"key": "schema_version"})
         if not rows:
             execute("INSERT INTO perfsuite_meta (key, value) VALUES (:key, :value)", {"key": "schema_version", "value": str(HISTORY_SCHEMA_VERSION)})
-        else:
-            self._check_version(rows[0][0])
+            return False
+        if str(rows[0][0]) == "1":
+            execute("ALTER TABLE perfsuite_runs ADD COLUMN injected_slowdown DOUBLE PRECISION")
+            execute("UPDATE perfsuite_meta SET value = :value WHERE key = :key", {"key": "schema_version", "value": str(HISTORY_SCHEMA_VERSION)})
+            return True
+        self._check_version(rows[0][0])
+        return False
+
+    def _fill_injected(self) -> None:
+        """After an upgrade: each old run's injected slowdown, read from its folder outside the write lock."""
+        from perfsuite.results.injected import injected_slowdown_of_folder
+
+        unknown = self._run(lambda execute: execute("SELECT run_uid, run_dir FROM perfsuite_runs WHERE injected_slowdown IS NULL"), write=False)
+        found = [{"run_uid": uid, "value": value} for uid, run_dir in unknown
+                 if run_dir and (value := injected_slowdown_of_folder(Path(run_dir))) is not None]
+
+        def fill(execute: Any) -> None:
+            for row in found:
+                execute("UPDATE perfsuite_runs SET injected_slowdown = :value WHERE run_uid = :run_uid AND injected_slowdown IS NULL", row)
+
+        self._run(fill, write=True)
 
     def _check_version(self, found: Any) -> None:
         if str(found) != str(HISTORY_SCHEMA_VERSION):
@@ -212,6 +251,8 @@ class HistoryStore:
     # -- writing ------------------------------------------------------------------------------------
     def append(self, run: RunResult, env: Mapping[str, Any], *, wall_s: Mapping[tuple[str, str], float] | None = None) -> bool:
         """Add one run (its metrics and each case's wall time); False if it was already there."""
+        from perfsuite.results.injected import injected_slowdown
+
         git = env.get("git") if isinstance(env.get("git"), Mapping) else {}
         machine = str(env.get("machine_id") or "unknown")
         host = str(env.get("hostname") or "")
@@ -222,17 +263,18 @@ class HistoryStore:
             "recorded": _dt.datetime.now().isoformat(timespec="seconds"), "machine_id": machine, "host": host,
             "git_commit": git.get("commit"), "git_dirty": None if git.get("dirty") is None else int(bool(git.get("dirty"))),
             "git_branch": git.get("branch"), "fingerprint": json.dumps(dict(env), sort_keys=True, default=str),
+            "injected_slowdown": injected_slowdown(run),
         }
         rows = list(metric_rows(run, uid, wall_s or {}))
 
-        def work(execute: Any) -> bool:
-            self._ensure_schema(execute)
+        def work(execute: Any) -> tuple[bool, bool]:
+            upgraded = self._ensure_schema(execute)
             if execute("SELECT 1 FROM perfsuite_runs WHERE run_uid = :run_uid", {"run_uid": uid}):
-                return False
+                return False, upgraded
             execute(
                 "INSERT INTO perfsuite_runs (run_uid, run_dir, suite, device, status, started, ended, recorded, machine_id, host, "
-                "git_commit, git_dirty, git_branch, fingerprint) VALUES (:run_uid, :run_dir, :suite, :device, :status, :started, "
-                ":ended, :recorded, :machine_id, :host, :git_commit, :git_dirty, :git_branch, :fingerprint)",
+                "git_commit, git_dirty, git_branch, fingerprint, injected_slowdown) VALUES (:run_uid, :run_dir, :suite, :device, :status, "
+                ":started, :ended, :recorded, :machine_id, :host, :git_commit, :git_dirty, :git_branch, :fingerprint, :injected_slowdown)",
                 run_row,
             )
             for row in rows:
@@ -241,16 +283,19 @@ class HistoryStore:
                     "VALUES (:run_uid, :test, :case_id, :kind, :outcome, :metric, :unit, :value, :n_samples, :noisy)",
                     row,
                 )
-            return True
+            return True, upgraded
 
-        return bool(self._run(work, write=True))
+        added, upgraded = self._run(work, write=True)
+        if upgraded:
+            self._fill_injected()
+        return bool(added)
 
     # -- reading ------------------------------------------------------------------------------------
     def points(self, *, case: str | None = None, metric: str | None = None, machine_id: str | None = None) -> list[HistoryPoint]:
         """Every stored point (oldest run first), optionally of cases whose `test::case_id` contains `case`."""
         sql = (
             "SELECT r.run_uid, r.run_dir, r.started, r.git_commit, r.machine_id, m.test, m.case_id, m.metric, m.unit, m.value, "
-            "m.n_samples, m.noisy FROM perfsuite_metrics m JOIN perfsuite_runs r ON r.run_uid = m.run_uid WHERE m.value IS NOT NULL"
+            "m.n_samples, m.noisy, r.injected_slowdown FROM perfsuite_metrics m JOIN perfsuite_runs r ON r.run_uid = m.run_uid WHERE m.value IS NOT NULL"
         )
         params: dict[str, Any] = {}
         if metric:
@@ -261,14 +306,20 @@ class HistoryStore:
             params["machine_id"] = machine_id
         sql += " ORDER BY r.started, r.recorded, r.run_uid"
 
-        def work(execute: Any) -> list[tuple[Any, ...]]:
+        def work(execute: Any) -> list[tuple[Any, ...]] | None:
             version = execute("SELECT value FROM perfsuite_meta WHERE key = :key", {"key": "schema_version"})
+            if version and str(version[0][0]) == "1":
+                return None  # upgraded first, in a write transaction
             if version:
                 self._check_version(version[0][0])
             return execute(sql, params)
 
         rows = self._run(work, write=False)
-        out = [HistoryPoint(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], float(r[9]), r[10], bool(r[11])) for r in rows]
+        if rows is None:
+            if self._run(self._ensure_schema, write=True):
+                self._fill_injected()
+            rows = self._run(work, write=False)
+        out = [HistoryPoint(*r[:9], float(r[9]), r[10], bool(r[11]), None if r[12] is None else float(r[12])) for r in rows]
         return [p for p in out if case is None or case in f"{p.test}::{p.case_id}"]
 
     def costs(self, *, machine_id: str | None = None, before_commit: str | None = None) -> dict[tuple[str, str], float]:
