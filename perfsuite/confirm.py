@@ -158,6 +158,33 @@ def _tail(text: str, lines: int = 3) -> str:
     return " | ".join(kept) or "no output"
 
 
+def run_child(cmd: Sequence[str], *, cwd: Path, env: dict[str, str], out_dir: Path, log: Path, what: str,
+              runner: Runner = subprocess.run) -> tuple[Path, int]:
+    """One fresh pytest process writing its run folder under ``out_dir``: (that folder, exit code).
+
+    Its output goes to ``log``. `PerfError` names ``what`` ("confirmation run 2") and says why
+    there are no usable results: it could not start, wrote no run folder, or exited with anything
+    but 0 or 1 (tests failed).
+    """
+    from perfsuite.ab import new_run_folder
+
+    before = set((out_dir / "runs").iterdir()) if (out_dir / "runs").is_dir() else set()
+    try:
+        done = runner(list(cmd), cwd=cwd, env=env, capture_output=True, text=True)
+    except OSError as exc:
+        raise PerfError(f"{what} could not start: {exc}") from None
+    output = (done.stdout or "") + (done.stderr or "")
+    try:
+        log.write_text(f"$ {' '.join(cmd)}\n(cwd {cwd}, exit {done.returncode})\n{output}", encoding="utf-8")
+    except OSError:
+        pass
+    folder = new_run_folder(out_dir, before)
+    if folder is None or done.returncode not in (0, 1):  # 0: passed, 1: some test failed; anything else broke
+        broke = "without results" if folder is None else "(its results are not used)"
+        raise PerfError(f"{what} exited {done.returncode} {broke}: {_tail(output)}; full output: {log}")
+    return folder, done.returncode
+
+
 def run_confirmations(
     keys: Sequence[str],
     nodeids: Sequence[str],
@@ -176,7 +203,6 @@ def run_confirmations(
 
     ``settled``: asked with the runs so far after each run; a non-empty answer (why) ends the runs there.
     """
-    from perfsuite.ab import new_run_folder
     from perfsuite.results.run import load_run
 
     outcome = ConfirmOutcome(tuple(keys), tuple(nodeids))
@@ -190,30 +216,19 @@ def run_confirmations(
     cmd = child_command(args, out_dir, xdist=xdist)
     t0 = time.perf_counter()
     for i in range(1, count + 1):
-        before = set((out_dir / "runs").iterdir()) if (out_dir / "runs").is_dir() else set()
         started = time.perf_counter()
         try:
-            done = runner(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-        except OSError as exc:
-            outcome.failures.append(f"confirmation run {i} could not start: {exc}")
-            break
-        output = (done.stdout or "") + (done.stderr or "")
-        log = out_dir / f"run-{i}.log"
-        try:
-            log.write_text(f"$ {' '.join(cmd)}\n(cwd {cwd}, exit {done.returncode})\n{output}", encoding="utf-8")
-        except OSError:
-            pass
-        folder = new_run_folder(out_dir, before)
-        if folder is None or done.returncode not in (0, 1):  # 0: passed, 1: some test failed; anything else broke
-            what = "without results" if folder is None else "(its results are not used)"
-            outcome.failures.append(f"confirmation run {i} exited {done.returncode} {what}: {_tail(output)}; full output: {log}")
+            folder, code = run_child(cmd, cwd=cwd, env=env, out_dir=out_dir, log=out_dir / f"run-{i}.log", what=f"confirmation run {i}",
+                                     runner=runner)
+        except PerfError as exc:
+            outcome.failures.append(str(exc))
             break  # the next one would fail alike
         try:
             outcome.runs.append(load_run(folder))
             outcome.folders.append(folder)
         except PerfError as exc:
             outcome.failures.append(f"confirmation run {i}: its results are unreadable: {exc}")
-        progress(f"confirmation run {i}/{count}: exit {done.returncode}, {time.perf_counter() - started:.0f} s")
+        progress(f"confirmation run {i}/{count}: exit {code}, {time.perf_counter() - started:.0f} s")
         why = settled(outcome.runs) if settled is not None and i < count else ""
         if why:
             outcome.stopped = why

@@ -10,8 +10,10 @@ into the run folder (and `$GITHUB_STEP_SUMMARY`), and, with `--perf-gate`, sets 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,16 @@ import pytest
 from perfsuite.errors import PerfDataError, PerfError
 
 GATE_PLUGIN = "perfsuite-gate"
+
+
+def _budget_arg(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds (a number >= 0; 0 turns the re-measurement off), got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds (a number >= 0; 0 turns the re-measurement off), got {text!r}")
+    return value
 
 
 def add_options(group: Any) -> None:
@@ -34,6 +46,11 @@ def add_options(group: Any) -> None:
                     help="with --perf-compare: after the run, measure each case that looks regressed (its change beyond the threshold) "
                          "again in K fresh pytest processes, and judge it on those K runs alone, so one disturbed run cannot fail the "
                          "gate; 0 judges the run as it is. Default: 3.")
+    group.addoption("--perf-confirm-budget", default=None, type=_budget_arg, metavar="SECONDS",
+                    help="with --perf-compare: wall time for measuring the cases still inconclusive after the confirmation runs "
+                         "again, in paired rounds beside a git worktree of the baseline's commit run with the baseline's own "
+                         "arguments (needs a git checkout and a baseline saved from a clean commit; docs/gating.md); 0: off. "
+                         "Default: 6 rounds' worth, a round costing 2 x (those cases' wall time in this run + this session's start-up time).")
     group.addoption("--perf-baseline-dir", default=None, metavar="DIR", help="where baselines are stored. Default: <out dir>/baselines.")
 
 
@@ -60,6 +77,10 @@ class GatePlugin:
     diffs: list[Any] = field(default_factory=list)  # perfsuite.results.profile_diff.CaseDiff per regressed case
     confirm: int = 3  # --perf-confirm: confirmation runs for a case that looks regressed
     confirmation: Any = None  # perfsuite.confirm.ConfirmOutcome, when suspects were re-measured
+    budget: float | None = None  # --perf-confirm-budget seconds; None: sized to the undecided cases
+    beside: Any = None  # perfsuite.beside.BesideOutcome, when undecided cases were re-measured beside the baseline's commit
+    durations: dict[str, float] = field(default_factory=dict)  # node id -> its wall time in this session (setup + call + teardown)
+    wall: dict[str, float] = field(default_factory=dict)  # seconds: startup, cases, confirmation, beside, gate
 
     @classmethod
     def from_config(cls, config: pytest.Config, session: Any, out_dir: Path, conf_dirs: tuple[str, ...]) -> GatePlugin | None:
@@ -76,7 +97,7 @@ class GatePlugin:
 
         store = BaselineStore(Path(opt.perf_baseline_dir).resolve() if opt.perf_baseline_dir else out_dir / "baselines")
         plugin = cls(session, store, opt.perf_baseline_save, opt.perf_compare, opt.perf_gate, opt.perf_gate_force, opt.perf_baseline_keep,
-                     confirm=opt.perf_confirm)
+                     confirm=opt.perf_confirm, budget=opt.perf_confirm_budget)
         try:
             from perfsuite.confirm import MAX_CONFIRM
 
@@ -98,6 +119,7 @@ class GatePlugin:
 
     # -- during the run -----------------------------------------------------------------------------
     def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.wall["startup"] = _process_age()
         if self.baseline is None:
             return
         from perfsuite.compare.verdict import sample_tests
@@ -105,6 +127,9 @@ class GatePlugin:
         known = {c.key: c for c in self.baseline.run.cases if c.outcome == "passed"}
         keys = {f"{getattr(item, 'originalname', item.name)}::{case.id}" for item in session.items if (case := _case_of(item)) is not None}
         self.tests = sum(sample_tests(known[k]) for k in keys if k in known) or 1
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.durations[report.nodeid] = self.durations.get(report.nodeid, 0.0) + report.duration
 
     def properties(self, result: Any) -> list[tuple[str, str]]:
         """JUnit properties of one finished case: its verdict, and each metric's change and interval.
@@ -146,10 +171,15 @@ class GatePlugin:
     # -- confirmation runs: after the last case, before anyone writes the session's outputs --------------
     @pytest.hookimpl(wrapper=True)
     def pytest_runtestloop(self, session: pytest.Session) -> Any:
+        started = time.perf_counter()
         result = yield
+        self.wall["cases"] = time.perf_counter() - started
         if self.baseline is not None and self.confirm > 0 and not (session.shouldfail or session.shouldstop):
             with self.session.guard("the confirmation runs"):
                 self._confirm(session)
+        if self.baseline is not None and self.budget != 0 and not (session.shouldfail or session.shouldstop):
+            with self.session.guard("the re-measurement beside the baseline's commit"):
+                self._beside(session)
         return result
 
     def _confirm(self, session: pytest.Session) -> None:
@@ -164,19 +194,10 @@ class GatePlugin:
             return  # the gate will not judge across machines: nothing to confirm
         first = compare_runs(self.baseline.run, perf.results.snapshot(), self.spec.policy, models=self.models)
         keys = suspects(first)
-        if not keys:
-            return
-        nodeids = [n for k in keys for n in perf.nodeids.get(k, ())]
+        nodeids = self._nodeids(keys, "the cases that look regressed")
         if not nodeids:
-            self.notes.append(f"the cases that look regressed ({', '.join(keys)}) cannot be re-measured: their test ids were not recorded")
             return
-        config = session.config
-        tr = config.pluginmanager.get_plugin("terminalreporter")
-
-        def say(line: str) -> None:
-            if tr is not None:
-                tr.write_line(f"perfsuite gate: {line}")
-
+        config, say = session.config, _sayer(session.config)
         say(f"{len(keys)} case{'s' if len(keys) > 1 else ''} look{'' if len(keys) > 1 else 's'} regressed "
             f"({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}); measuring {'them' if len(keys) > 1 else 'it'} again "
             f"in {self.confirm} fresh pytest process{'es' if self.confirm > 1 else ''} (--perf-confirm {self.confirm}) ...")
@@ -190,9 +211,81 @@ class GatePlugin:
             probe_reference_s=probe.reference_s if probe is not None else None,
             xdist=bool(getattr(config.option, "numprocesses", None)),
             progress=say,
+            settled=lambda runs: self._settled(first, runs, keys),
         )
         for failure in self.confirmation.failures:
             self.notes.append(failure)
+
+    def _settled(self, first: Any, runs: list[Any], keys: tuple[str, ...]) -> str:
+        """Why the confirmation runs can stop after ``runs`` ("" to go on): every suspect decided, or the machine busy."""
+        from perfsuite.compare.confirm import confirm_comparison, settled
+
+        assert self.spec is not None and self.baseline is not None
+        so_far = confirm_comparison(first, self.baseline.run, runs, self.spec.policy, models=self.models, keys=keys, looks=self.confirm)
+        return settled(so_far, runs, keys)
+
+    def _beside(self, session: pytest.Session) -> None:
+        """Cases still undecided after the confirmation runs: paired rounds beside the baseline's commit (perfsuite.beside)."""
+        from perfsuite.beside import BESIDE_DIR, default_budget, remeasure_beside
+        from perfsuite.compare.beside import undecided
+        from perfsuite.plugin import PERF_OPTIONS
+
+        perf = self.session
+        assert self.spec is not None and self.baseline is not None
+        if self.baseline.machine_id != self.machine_id:
+            return  # judged against another machine's figures: pairs measured here would not decide them
+        so_far = self._judged(perf.results.snapshot())
+        keys = undecided(so_far, suspect_only=True)
+        nodeids = self._nodeids(keys, "the undecided cases")
+        if not nodeids:
+            return
+        config, say = session.config, _sayer(session.config)
+        case_s, startup_s = sum(self.durations.get(n, 0.0) for n in nodeids), self.wall.get("startup", 0.0)
+        round_s = 2.0 * (case_s + startup_s)
+        budget = self.budget if self.budget is not None else default_budget(case_s, startup_s)
+        options = config.stash.get(PERF_OPTIONS, None)
+        say(f"{len(keys)} case{'s' if len(keys) > 1 else ''} still inconclusive ({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}); "
+            f"re-measuring beside the baseline's commit in paired rounds of about {round_s:.0f} s, "
+            f"within {budget:.0f} s (--perf-confirm-budget) ...")
+        self.beside = remeasure_beside(
+            keys, nodeids, self.baseline,
+            first=so_far,
+            rootdir=Path(config.rootpath),
+            head_args=list(config.invocation_params.args),
+            head_cwd=Path(config.invocation_params.dir),
+            out_dir=perf.run_dir / BESIDE_DIR,
+            budget_s=budget,
+            round_estimate_s=round_s,
+            models_dir=options.models_dir if options is not None else None,
+            statistic=self.spec.policy.statistic,
+            xdist=hasattr(config.option, "numprocesses"),
+            progress=say,
+        )
+        b = self.beside
+        self.wall["beside"] = b.seconds
+        say(f"not re-measured beside the baseline's commit: {b.why_not}" if b.why_not else
+            f"beside the baseline's commit {b.commit[:10]}: {b.to_dict()['rounds']} paired rounds in {b.seconds:.0f} s; {b.stopped}")
+
+    def _nodeids(self, keys: tuple[str, ...], which: str) -> list[str]:
+        """The test node ids that measured ``keys``; none (with a note when there were keys) when they were not recorded."""
+        nodeids = [n for k in keys for n in self.session.nodeids.get(k, ())]
+        if keys and not nodeids:
+            self.notes.append(f"{which} ({', '.join(keys)}) cannot be re-measured: their test ids were not recorded")
+        return nodeids
+
+    def _judged(self, head: Any) -> Any:
+        """The comparison of ``head`` with the baseline, with the confirmation runs' verdicts where there were any."""
+        from perfsuite.compare.verdict import compare_runs
+
+        assert self.spec is not None and self.baseline is not None
+        comparison = compare_runs(self.baseline.run, head, self.spec.policy, models=self.models)
+        if self.confirmation is not None:
+            from perfsuite.compare.confirm import confirm_comparison
+
+            c = self.confirmation
+            comparison = confirm_comparison(comparison, self.baseline.run, c.runs, self.spec.policy, models=self.models,
+                                            keys=c.keys, failure="; ".join(c.failures), looks=self.confirm)
+        return comparison
 
     # -- the end ------------------------------------------------------------------------------------
     @pytest.hookimpl(trylast=True)
@@ -212,26 +305,22 @@ class GatePlugin:
 
     def _compare(self, session: pytest.Session) -> None:
         from perfsuite.compare.gate import decide
-        from perfsuite.compare.verdict import compare_runs
         from perfsuite.report.verdicts import markdown, verdicts_doc
         from perfsuite.results.layout import atomic_write_text
 
         perf = self.session
         assert self.spec is not None and self.baseline is not None
         head = perf.results.snapshot()
-        self.comparison = compare_runs(self.baseline.run, head, self.spec.policy, models=self.models)
-        if self.confirmation is not None:
-            from perfsuite.compare.confirm import confirm_comparison
-
-            c = self.confirmation
-            self.comparison = confirm_comparison(self.comparison, self.baseline.run, c.runs, self.spec.policy, models=self.models,
-                                                 keys=c.keys, failure="; ".join(c.failures))
+        self.comparison = self._judged(head)
+        if self.beside is not None:
+            self.comparison = self.beside.rejudge(self.comparison)
         self.decision = decide(
             self.comparison,
             inconclusive=self.spec.inconclusive,
             base_machine=self.baseline.machine_id,
             head_machine=self.machine_id,
             force=self.force,
+            hint=self._hint(session),
         )
         with perf.guard("the profile diffs of regressed cases"):
             self._diff_regressed(head)
@@ -244,10 +333,15 @@ class GatePlugin:
         )
         if self.confirmation is not None:
             doc["confirmation"] = {"requested_runs": self.confirm, **self.confirmation.to_dict()}
+            self.wall["confirmation"] = self.confirmation.seconds
+        if self.beside is not None:
+            doc["beside"] = self.beside.to_dict()
+        self.wall["total"] = _process_age()
+        doc["wall_s"] = {k: round(v, 1) for k, v in self.wall.items()}
         if self.diffs:  # where each regressed case's profile diff is, or why it has none
             doc["profile_diffs"] = [{"case": d.case, "path": str(d.path) if d.path else None, "reason": d.reason,
                                      "top": [r.to_dict() for r in d.top]} for d in self.diffs]
-        summary = markdown(self.comparison, label, head=head)
+        summary = markdown(self.comparison, label, head=head, decision=self.decision.message)
         atomic_write_text(perf.run_dir / "verdicts.json", json.dumps(doc, indent=1))
         atomic_write_text(perf.run_dir / "summary.md", summary)
         step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -259,6 +353,18 @@ class GatePlugin:
                 self.notes.append(f"could not append to $GITHUB_STEP_SUMMARY ({step_summary}): {exc.strerror or exc}")
         if self.gate and self.decision.exit_code is not None and session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED):
             session.exitstatus = self.decision.exit_code
+
+    def _hint(self, session: pytest.Session) -> str:
+        """The `perfsuite ab` command that would decide the cases still inconclusive ("" when none is)."""
+        from perfsuite.confirm import decide_command
+
+        assert self.comparison is not None and self.baseline is not None
+        cases = sorted({v.case for v in self.comparison.of("inconclusive")})
+        if not cases:
+            return ""
+        git = self.baseline.env.get("git") if isinstance(self.baseline.env, dict) else None
+        commit = git.get("commit") if isinstance(git, dict) and isinstance(git.get("commit"), str) else None
+        return decide_command(list(session.config.invocation_params.args), commit, cases)
 
     def _diff_regressed(self, head: Any) -> None:
         """tables/<case>.diff.csv for each regressed case: its op table here against the baseline's."""
@@ -322,6 +428,24 @@ def _runs_kept(path: Path) -> str:
     if runs >= 3:
         return f"{runs} runs kept: the gate judges by the spread between them"
     return f"{runs} run{'s' if runs > 1 else ''} kept; from 3 runs the gate judges by the spread between runs"
+
+
+def _sayer(config: pytest.Config) -> Any:
+    """A progress line writer: ``perfsuite gate: ...`` on the terminal, nothing without one."""
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+
+    def say(line: str) -> None:
+        if tr is not None:
+            tr.write_line(f"perfsuite gate: {line}")
+
+    return say
+
+
+def _process_age() -> float:
+    """Seconds since this process started (pytest's own start-up included)."""
+    import psutil
+
+    return max(0.0, time.time() - psutil.Process().create_time())
 
 
 def _case_of(item: pytest.Item) -> Any:

@@ -247,6 +247,10 @@ def _write_run_header(session: Any, config: pytest.Config) -> None:
         "overrides": list(plan.overrides),
         "conf_dirs": list(plan.conf_dirs),
         "invocation": list(config.invocation_params.args),
+        # Where those arguments were given, so that a later gate can replay them in a worktree of
+        # this run's commit (perfsuite.beside): relative to the rootdir when inside it.
+        "invocation_dir": _relative_to(Path(config.invocation_params.dir), config.rootpath),
+        "rootdir": str(config.rootpath),
         "cases": [c.id for c in plan.cases],
         "shard": "{}/{}".format(*opts.shard) if (opts := config.stash.get(PERF_OPTIONS, None)) is not None and opts.shard else None,
         "excluded": [{"model": e.model, "dataset": e.dataset, "runtime": e.runtime, "reason": e.reason} for e in plan.exclusions],
@@ -258,6 +262,13 @@ def _write_run_header(session: Any, config: pytest.Config) -> None:
     env["machine_id"] = machine_id_of(env)  # with the threads this run really uses
     env["determinism"] = {"seed": plan.run.seed, **{k: v for k, v in (session.threads or {}).items() if "determin" in k or "cudnn" in k}}
     atomic_write_text(session.run_dir / "env.json", json.dumps(env, indent=2, sort_keys=True))
+
+
+def _relative_to(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path.resolve())
 
 
 def perf_session(config: pytest.Config) -> Any:

@@ -74,22 +74,28 @@ def test_save_rerun_unchanged_then_slowed(gate_run, tmp_path, monkeypatch):
     slowed.stdout.fnmatch_lines(["*gate FAILED: 1 case(s) regressed: bert.tiny-pydoc-eager-bs1-cpu*"])
     # the case that looked regressed was measured again in fresh processes before the gate failed it
     slowed.stdout.fnmatch_lines(["perfsuite gate: * regressed (*test_latency::bert.tiny-pydoc-eager-bs1-cpu*); measuring * again "
-                                 "in 3 fresh pytest processes (--perf-confirm 3) ...", "perfsuite gate: confirmation run 3/3: exit 0, * s"])
+                                 "in 3 fresh pytest processes (--perf-confirm 3) ...", "perfsuite gate: confirmation run 1/3: exit 0, * s"])
     doc = json.loads((newest_run(gate_run.out) / "verdicts.json").read_text())
     regressed = {v["case"] for v in doc["verdicts"] if v["verdict"] == "regressed"}
     assert regressed == {"bert.tiny-pydoc-eager-bs1-cpu"}
-    assert doc["confirmation"]["runs"] == 3 and not doc["confirmation"]["failures"]
+    # one run at a time, stopping once every suspect is decided (or a run was disturbed): 1 to 3 runs
+    runs = doc["confirmation"]["runs"]
+    assert 1 <= runs <= 3 and not doc["confirmation"]["failures"]
+    assert runs == 3 or doc["confirmation"]["stopped"], doc["confirmation"]
     assert "test_latency::bert.tiny-pydoc-eager-bs1-cpu" in doc["confirmation"]["cases"]
     latency = next(v for v in doc["verdicts"] if v["case"] == "bert.tiny-pydoc-eager-bs1-cpu" and v["metric"] == "latency")
     assert latency["first_ratio"] > 1.3
     # re-measured; or, on a busy machine whose confirmation runs were all flagged, the first verdict stands and says so
-    assert latency["note"].startswith(("confirmed", "re-measured", "not confirmed (all 3 confirmation runs were disturbed")), latency
+    assert latency["note"].startswith(("confirmed", "re-measured", "not confirmed (all ", "not confirmed (the confirmation run was disturbed")), latency
     children = sorted((newest_run(gate_run.out) / "confirm" / "runs").iterdir())
-    assert len(children) == 3 and {c.key for c in load_run(children[0]).cases} <= set(doc["confirmation"]["cases"])
+    assert len(children) == runs and {c.key for c in load_run(children[0]).cases} <= set(doc["confirmation"]["cases"])
     assert "Traceback" not in slowed.stdout.str()
     report = (newest_run(gate_run.out) / "report.html").read_text(encoding="utf-8")  # the gate's verdicts, drawn
-    # latency and its throughput mirror, or only one of them when the machine's noise leaves the other undecided
-    assert report.count('class="forest-row verdict-regressed"') in (1, 2) and "source: the gate of this session" in report
+    # latency and its throughput mirror (or only one of them when the machine's noise leaves the other
+    # undecided), and the case's own host memory: four layers hold more than two
+    own = next(v for v in doc["verdicts"] if v["case"] == "bert.tiny-pydoc-eager-bs1-cpu" and v["metric"] == "host_rss_own")
+    assert own["verdict"] == "regressed", own
+    assert report.count('class="forest-row verdict-regressed"') in (2, 3) and "source: the gate of this session" in report
 
     # Without --perf-gate the verdicts are shown but the exit code is the tests' own.
     shown = gate_run("--perf-compare", "main", "--color=yes", "--perf-confirm", "0", slower=True)

@@ -8,6 +8,12 @@ drift cancels in their ratio. For each case the log-ratios
 Walsh averages) with the exact Wilcoxon signed-rank confidence interval, and judged with the
 same rules as two separate runs (`perfsuite.compare.verdict.judge`), with no noise floor: the
 pairing is what removes the between-run variance.
+
+The gate's re-measurement beside the baseline's commit (`perfsuite.beside`) cannot afford the
+Wilcoxon interval: at the gate's Bonferroni confidence (``1 - 2 alpha / m``, 0.998 and up) it
+needs ten or more pairs, each two pytest processes. `paired_t_ratio` gives an interval from
+three pairs on: the mean of the log-ratios with Student's t (df = n - 1), which assumes the
+log-ratios are roughly normal; a wide spread widens it honestly through the sample variance.
 """
 
 from __future__ import annotations
@@ -17,10 +23,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from perfsuite.compare.replicates import t_quantile
 from perfsuite.compare.stats import RatioEstimate
 from perfsuite.compare.verdict import Comparison, GatePolicy, Verdict, judge, suite_confidence
 
 MIN_PAIRS = 3
+PAIRED_T = "paired-t"
 
 
 @lru_cache(maxsize=64)
@@ -53,15 +61,36 @@ def wilcoxon_k(n: int, confidence: float) -> int:
     return k
 
 
-def paired_ratio(base: Sequence[float], head: Sequence[float], *, confidence: float) -> RatioEstimate:
-    """head/base from paired per-round values: HL estimate and exact Wilcoxon interval."""
+def _log_ratios(base: Sequence[float], head: Sequence[float]) -> list[float]:
     if len(base) != len(head):
         raise ValueError(f"paired rounds must match: {len(base)} base vs {len(head)} head")
     if len(base) < MIN_PAIRS:
         raise ValueError(f"need at least {MIN_PAIRS} pairs of rounds, have {len(base)}")
     if any(not (x > 0 and math.isfinite(x)) for x in (*base, *head)):
         raise ValueError("paired round values must be finite and > 0")
-    d = [math.log(b / a) for a, b in zip(base, head)]
+    return [math.log(b / a) for a, b in zip(base, head)]
+
+
+def _exp(x: float) -> float:
+    return math.exp(x) if x < 700.0 else math.inf  # a bound that wide says nothing; math.exp would overflow
+
+
+def paired_t_ratio(base: Sequence[float], head: Sequence[float], *, confidence: float) -> RatioEstimate:
+    """head/base from paired per-round values: geometric mean of the ratios, Student's t interval (df = n - 1)."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence!r}")
+    d = _log_ratios(base, head)
+    n = len(d)
+    mean = math.fsum(d) / n
+    sd = math.sqrt(math.fsum((x - mean) ** 2 for x in d) / (n - 1))
+    half = t_quantile(1.0 - (1.0 - confidence) / 2.0, n - 1) * sd / math.sqrt(n)
+    return RatioEstimate(ratio=math.exp(mean), low=math.exp(mean - half), high=_exp(mean + half), confidence=confidence,
+                         n_base=n, n_head=n, method=PAIRED_T)
+
+
+def paired_ratio(base: Sequence[float], head: Sequence[float], *, confidence: float) -> RatioEstimate:
+    """head/base from paired per-round values: HL estimate and exact Wilcoxon interval."""
+    d = _log_ratios(base, head)
     n = len(d)
     walsh = sorted((d[i] + d[j]) / 2.0 for i in range(n) for j in range(i, n))
     mid = len(walsh) // 2

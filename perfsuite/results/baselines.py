@@ -40,6 +40,15 @@ def check_name(name: str) -> str:
 
 
 @dataclass(frozen=True)
+class RunArgs:
+    """How the baseline's run was started: its pytest arguments, as given, and where (run_config.yaml)."""
+
+    args: tuple[str, ...]
+    invocation_dir: str  # relative to rootdir when inside it, else absolute
+    rootdir: str  # the run's pytest rootdir, absolute, as it was then
+
+
+@dataclass(frozen=True)
 class Baseline:
     name: str
     machine_id: str
@@ -49,6 +58,7 @@ class Baseline:
     run: RunResult
     path: Path
     replicates: tuple[RunResult, ...] = ()  # the older runs kept under this name, newest first
+    run_args: RunArgs | None = None  # None: saved by a perfsuite that did not record them
 
     @property
     def runs(self) -> int:
@@ -106,6 +116,9 @@ class BaselineStore:
             "env": env,
             "results": results,
         }
+        run_args = _run_args(run_dir)
+        if run_args is not None:
+            doc["run_args"] = {"args": list(run_args.args), "invocation_dir": run_args.invocation_dir, "rootdir": run_args.rootdir}
         target = self.path(name, machine)
         doc["replicates"] = _older_runs(target, run, keep - 1)
         atomic_write_text(target, json.dumps(json_safe(doc), indent=1, allow_nan=False))
@@ -164,6 +177,20 @@ def _older_runs(target: Path, run: RunResult, count: int) -> list[dict[str, Any]
     return kept
 
 
+def _run_args(run_dir: Path) -> RunArgs | None:
+    """The run's pytest arguments from its run_config.yaml; None when it does not record them."""
+    import yaml
+
+    try:
+        config = yaml.safe_load((run_dir / "run_config.yaml").read_text(encoding="utf-8")) or {}
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    args, where, root = config.get("invocation"), config.get("invocation_dir"), config.get("rootdir")
+    if not (isinstance(args, list) and all(isinstance(a, str) for a in args) and isinstance(where, str) and isinstance(root, str)):
+        return None
+    return RunArgs(tuple(args), where, root)
+
+
 def read_baseline(path: Path) -> Baseline:
     """Read and validate one baseline file: every problem names the file."""
     try:
@@ -195,4 +222,12 @@ def read_baseline(path: Path) -> Baseline:
         run=parse_run(dict(results.data), run_dir=Path(doc.string("source_run", str(path))), file=f"{path} (results)"),
         path=Path(path),
         replicates=replicates,
+        run_args=_stored_run_args(doc),
     )
+
+
+def _stored_run_args(doc: Doc) -> RunArgs | None:
+    if not doc.has("run_args"):
+        return None  # saved before perfsuite recorded them
+    sub = doc.sub("run_args")
+    return RunArgs(tuple(sub.strings("args")), sub.string("invocation_dir"), sub.string("rootdir"))
