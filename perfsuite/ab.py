@@ -203,6 +203,14 @@ def pinned(side: Side, cores: Sequence[int]) -> Side:
     return Side(side.label, side.description, side.cwd, (*side.args, "--perf-override", f"hardware.cores=[{','.join(map(str, cores))}]"), side.env)
 
 
+def overridden(side: Side, overrides: Sequence[str]) -> Side:
+    """`side` with config overrides of its own, after its other arguments (`perfsuite ab --a-override/--b-override`)."""
+    if not overrides:
+        return side
+    args = tuple(a for o in overrides for a in ("--perf-override", o))
+    return Side(side.label, f"{side.description} + {' '.join(overrides)}", side.cwd, (*side.args, *args), side.env)
+
+
 def _warn_oversubscribed(rnd: Round, log: Callable[[str], None]) -> None:
     """Say so when a duet side runs more torch threads than the CPUs it was given (both sides then time-share)."""
     for key, run in rnd.runs.items():

@@ -12,7 +12,7 @@ from perfsuite import __version__
 from perfsuite.errors import PerfError
 
 # Modules under perfsuite.commands, each with `register(subparsers)`.
-COMMANDS: tuple[str, ...] = ("env", "report", "export", "track", "doctor", "bootstrap", "migrate_out", "import_cmd", "list_cmd", "baseline", "compare", "ab", "init", "new", "nsys_cmd", "history", "merge")
+COMMANDS: tuple[str, ...] = ("env", "report", "export", "track", "doctor", "bootstrap", "migrate_out", "import_cmd", "list_cmd", "baseline", "compare", "ab", "init", "new", "nsys_cmd", "history", "merge", "gate")
 
 
 def build_parser() -> argparse.ArgumentParser:

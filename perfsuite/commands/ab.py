@@ -11,7 +11,7 @@ from perfsuite.errors import PerfDataError
 
 
 def run(args: argparse.Namespace) -> int:
-    from perfsuite.ab import conf_side, git_side, remove_worktrees, run_ab
+    from perfsuite.ab import Side, conf_side, git_side, overridden, remove_worktrees, run_ab
     from perfsuite.compare.gate import decide
     from perfsuite.compare.paired import compare_pairs, look_schedule, min_pairs
     from perfsuite.compare.verdict import suite_confidence
@@ -24,15 +24,23 @@ def run(args: argparse.Namespace) -> int:
         raise PerfDataError(str(exc)) from None
     by_conf = bool(args.a or args.b)
     by_git = bool(args.base or args.head)
-    if by_conf == by_git or (by_conf and not (args.a and args.b)) or (by_git and not args.base):
-        raise PerfDataError("give either --a CONF --b CONF, or --base REF [--head REF]")
+    by_override = not (by_conf or by_git) and bool(args.a_override or args.b_override)
+    if (by_conf == by_git and not by_override) or (by_conf and not (args.a and args.b)) or (by_git and not args.base):
+        raise PerfDataError("give either --a CONF --b CONF, or --base REF [--head REF], or only --b-override KEY=VALUE "
+                            "(both sides the working tree, B with the override)")
+    for option, values in (("--a-override", args.a_override), ("--b-override", args.b_override)):
+        for value in values:
+            if "=" not in value and not value.startswith("~"):
+                raise PerfDataError(f"{option} {value!r}: expected a config override KEY=VALUE, e.g. inference_runtime.slowdown=0.05")
     spec = load_gate(args.gate_config, tuple(args.conf_dir or ()))
     policy = spec.policy.paired()
     cwd = Path.cwd()
     out = Path(args.out).resolve()
     sides = []
     try:
-        if by_conf:
+        if by_override:
+            sides = [Side("a", "working tree", cwd), Side("b", "working tree", cwd)]
+        elif by_conf:
             sides = [conf_side("a", args.a, cwd), conf_side("b", args.b, cwd)]
         else:
             repo = Path(args.repo).resolve()
@@ -41,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             sides.append(git_side("a", repo, args.base, worktrees))
             sides.append(git_side("b", repo, args.head, worktrees) if args.head else
                          type(sides[0])("b", "working tree", cwd))
+        sides = [overridden(sides[0], args.a_override), overridden(sides[1], args.b_override)]
         pytest_args = [a for a in args.pytest_args if a != "--"]
 
         def decided(run: Any) -> bool:
@@ -91,6 +100,11 @@ def register(sub: Any) -> None:
     p.add_argument("--b", help="config tree for side B")
     p.add_argument("--base", help="git ref for side A (a detached worktree)")
     p.add_argument("--head", help="git ref for side B (default: the working tree as it is)")
+    p.add_argument("--a-override", action="append", default=[], metavar="KEY=VALUE",
+                   help="a --perf-override for side A's runs only, repeatable (default: none)")
+    p.add_argument("--b-override", action="append", default=[], metavar="KEY=VALUE",
+                   help="a --perf-override for side B's runs only, repeatable; without --a/--b/--base both sides are the working tree, "
+                        "so B is the same code with the override, e.g. inference_runtime.slowdown=0.05 (default: none)")
     p.add_argument("--repo", default=".", help="the git repository of --base/--head (default: .)")
     p.add_argument("--rounds", type=int, default=24, help="pairs of runs (the first look with --max-rounds); a suite of 20 cases at alpha 0.01 "
                    "needs at least 11 to decide anything. On a shared 2-core VM, end to end, 24 rounds caught 5%% in every case and 3%% in 98%% "
