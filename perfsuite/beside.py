@@ -288,7 +288,10 @@ def remeasure_beside(
         recorded = baseline.run_args
         args = replay_args(recorded.args, recorded.rootdir, root)
         if models_dir is not None and models_dir.is_dir() and not any(a.startswith("--perf-models-dir") for a in args):
-            args = ["--perf-models-dir", str(models_dir), *args]
+            # one token: pytest finds its rootdir (and so the node ids) from the arguments that look
+            # like paths before it knows which options take values; a separate models path would
+            # root the base side in this checkout, and no node id would match
+            args = [f"--perf-models-dir={models_dir}", *args]
         where = Path(recorded.invocation_dir)
         cwd = root / where if not where.is_absolute() else root
         progress(f"the baseline's commit {outcome.commit[:10]} is checked out in {side.cwd}")

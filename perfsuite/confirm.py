@@ -116,7 +116,8 @@ def quiet_child_options(config: Any) -> None:
 
 def child_command(args: Sequence[str], out_dir: Path, *, xdist: bool) -> list[str]:
     """The child's command line: the session's own arguments, then the overrides (argparse: the last wins)."""
-    return [sys.executable, "-m", "pytest", *args, "--perf-out-dir", str(out_dir), *(["-n0"] if xdist else [])]
+    # `--perf-out-dir=DIR` as one token: pytest reads path-like arguments for its rootdir before it knows the options
+    return [sys.executable, "-m", "pytest", *args, f"--perf-out-dir={out_dir}", *(["-n0"] if xdist else [])]
 
 
 # Options of the session that belong to the gate, not to what is measured (flag -> takes a value).

@@ -47,10 +47,11 @@ def add_options(group: Any) -> None:
                          "again in K fresh pytest processes, and judge it on those K runs alone, so one disturbed run cannot fail the "
                          "gate; 0 judges the run as it is. Default: 3.")
     group.addoption("--perf-confirm-budget", default=None, type=_budget_arg, metavar="SECONDS",
-                    help="with --perf-compare: wall time for measuring the cases still inconclusive after the confirmation runs "
-                         "again, in paired rounds beside a git worktree of the baseline's commit run with the baseline's own "
-                         "arguments (needs a git checkout and a baseline saved from a clean commit; docs/gating.md); 0: off. "
-                         "Default: 6 rounds' worth, a round costing 2 x (those cases' wall time in this run + this session's start-up time).")
+                    help="with --perf-compare: wall time for measuring the cases still inconclusive (and worse than their threshold) "
+                         "after the confirmation runs again, in paired rounds beside a git worktree of the baseline's commit run with "
+                         "the baseline's own arguments (needs a git checkout and a baseline saved from a clean commit; docs/gating.md); "
+                         "0: off. Default: only cases whose runs were disturbed (a busy machine), within 6 rounds' worth, a round "
+                         "costing 2 x (those cases' wall time in this run + this session's start-up time); given: every such case.")
     group.addoption("--perf-baseline-dir", default=None, metavar="DIR", help="where baselines are stored. Default: <out dir>/baselines.")
 
 
@@ -234,8 +235,11 @@ class GatePlugin:
         assert self.spec is not None and self.baseline is not None
         if self.baseline.machine_id != self.machine_id:
             return  # judged against another machine's figures: pairs measured here would not decide them
-        so_far = self._judged(perf.results.snapshot())
+        head = perf.results.snapshot()
+        so_far = self._judged(head)
         keys = undecided(so_far, suspect_only=True)
+        if self.budget is None:  # by default only where the machine was busy; a budget given is spent on every suspect
+            keys = self._disturbed(keys, head)
         nodeids = self._nodeids(keys, "the undecided cases")
         if not nodeids:
             return
@@ -265,6 +269,21 @@ class GatePlugin:
         self.wall["beside"] = b.seconds
         say(f"not re-measured beside the baseline's commit: {b.why_not}" if b.why_not else
             f"beside the baseline's commit {b.commit[:10]}: {b.to_dict()['rounds']} paired rounds in {b.seconds:.0f} s; {b.stopped}")
+
+    def _disturbed(self, keys: tuple[str, ...], head: Any) -> tuple[str, ...]:
+        """The cases of ``keys`` whose run here or any confirmation run was disturbed (a busy machine).
+
+        A case undecided on a quiet machine is so because a one-run baseline's interval is wide:
+        paired rounds would decide it, but re-measuring every such case would make an unchanged
+        gate run cost several plain runs, so by default the gate names it (and the `perfsuite ab`
+        command) instead. A disturbed head, though, can only be overcome by measuring the baseline
+        again under the same load.
+        """
+        from perfsuite.compare.verdict import disturbances
+
+        runs = [head, *(self.confirmation.runs if self.confirmation is not None else ())]
+        busy = {r.key for run in runs for r in run.cases if disturbances(r)}
+        return tuple(k for k in keys if k in busy)
 
     def _nodeids(self, keys: tuple[str, ...], which: str) -> list[str]:
         """The test node ids that measured ``keys``; none (with a note when there were keys) when they were not recorded."""
@@ -398,11 +417,25 @@ class GatePlugin:
                 red=failed, green=not failed and self.decision.gated, yellow=not self.decision.gated, bold=True,
             )
             terminalreporter.write_line(f"verdicts: {self.session.run_dir / 'verdicts.json'}, summary: {self.session.run_dir / 'summary.md'}")
+            cost = self.cost_line()
+            if cost:
+                terminalreporter.write_line(cost)
             self._write_diffs(terminalreporter)
         if self.saved is not None:
             terminalreporter.write_line(f"baseline {self.save_as!r} saved: {self.saved} ({_runs_kept(self.saved)})")
         for note in self.notes:
             terminalreporter.write_line(f"perfsuite: {note}", yellow=True)
+
+    def cost_line(self) -> str:
+        """What the gate cost next to what a plain run of the same cases costs (start-up + cases), or ""."""
+        w = self.wall
+        if "total" not in w or "cases" not in w:
+            return ""
+        plain = w.get("startup", 0.0) + w["cases"]
+        extra = [f"{name} {w[name]:.0f} s" for name in ("confirmation", "beside") if w.get(name)]
+        return (f"gate wall time: {w['total']:.0f} s, a plain run's part (start-up + cases) {plain:.0f} s"
+                + (f", re-measuring: {', '.join(extra)}" if extra else ", nothing re-measured")
+                + (f" ({w['total'] / plain:.1f}x)" if plain > 0 else ""))
 
     def _write_diffs(self, terminalreporter: Any) -> None:
         from perfsuite.results.profile_diff import describe

@@ -57,7 +57,7 @@ class FakeRunner:
         if self.fail_on is not None and len(self.calls) == self.fail_on:
             raise OSError("no such interpreter")
         self.now += self.seconds
-        out = Path(cmd[len(cmd) - 1 - cmd[::-1].index("--perf-out-dir") + 1])
+        out = Path(next(a for a in reversed(cmd) if a.startswith("--perf-out-dir=")).split("=", 1)[1])
         side = "head" if Path(cwd).name == "head" else "base"
         n = len(self.calls)
         write_run(out / "runs" / f"20260101-0000{n:02d}", {"a": 0.010 * self.slow[side] * (1 + 0.003 * (n % 3))}, seed=n)
@@ -83,7 +83,7 @@ def test_rounds_alternate_the_order_and_stop_once_every_case_is_decided(tmp_path
     listing = json.loads((tmp_path / "beside" / "nodeids.json").read_text())
     assert listing["nodeids"] == [NODE] and all(c["env"][CONFIRM_ENV] == str(tmp_path / "beside" / "nodeids.json") for c in runner.calls)
     assert runner.calls[0]["env"]["PYTHONPATH"] == "wt" and runner.calls[1]["env"].get("PYTHONPATH") != "wt"  # the base side's own
-    assert runner.calls[1]["cmd"][3:9] == ["benches", "--perf-suite", "s", "--perf-override", "x=1", "--perf-out-dir"]
+    assert runner.calls[1]["cmd"][3:9] == ["benches", "--perf-suite", "s", "--perf-override", "x=1", f"--perf-out-dir={tmp_path / 'beside' / 'round-1' / 'head'}"]
     assert lines[0] == "beside round 1/10 (base then head): 20 s"
     doc = got.to_dict()
     assert doc["rounds"] == len(got.rounds) and doc["orders"][:2] == ["basehead", "headbase"] and doc["estimates"][0]["method"] == "paired-t"
@@ -201,7 +201,10 @@ def test_the_base_side_runs_in_a_worktree_of_the_commit_with_its_own_arguments_w
     assert got.commit == commit and got.stopped.startswith("every case decided") and seen and set(seen) == {"# base\n"}
     base_cmd = runner.calls[0]["cmd"]
     worktree = runner.calls[0]["cwd"]
-    assert base_cmd[3:9] == ["--perf-models-dir", str(models), str(worktree / "benches"), "--perf-override", "x=0", "--perf-out-dir"]
+    # option values as one token: a separate models path would be the first path-like argument pytest
+    # sees and would root the base side (and its node ids) in this checkout instead of the worktree
+    assert base_cmd[3:8] == [f"--perf-models-dir={models}", str(worktree / "benches"), "--perf-override", "x=0", base_cmd[7]]
+    assert base_cmd[7].startswith("--perf-out-dir=")
     assert runner.calls[0]["env"]["PYTHONPATH"].split(":")[0] == str(worktree)
     assert not worktree.exists() and _worktrees(repo) == [f"worktree {repo}"]
 
@@ -234,3 +237,18 @@ def test_a_saved_baseline_carries_the_runs_arguments_and_an_older_one_reads_with
     path.write_text(json.dumps(doc))
     with pytest.raises(Exception, match="run_args.args"):
         read_baseline(path)
+
+
+def test_by_default_only_cases_a_busy_machine_disturbed_are_re_measured_beside(tmp_path):
+    """Quiet but undecided (a one-run baseline's wide interval): named, not re-measured; disturbed: re-measured."""
+    from perfsuite.gate_plugin import GatePlugin
+
+    quiet = load_run(write_run(tmp_path / "quiet", {"a": 0.010, "b": 0.020}, seed=1))
+    busy = load_run(write_run(tmp_path / "busy", {"a": 0.010}, seed=2, noise=("contended",)))
+    plugin = GatePlugin(session=None, store=None, save_as=None, compare_to="main", gate=True, force=False)
+    keys = ("test_latency::a", "test_latency::b")
+    assert plugin._disturbed(keys, quiet) == ()
+    assert plugin._disturbed(keys, busy) == ("test_latency::a",)
+    # a confirmation run disturbed counts too: the machine was busy while the gate re-measured
+    plugin.confirmation = SimpleNamespace(runs=[busy])
+    assert plugin._disturbed(keys, quiet) == ("test_latency::a",)

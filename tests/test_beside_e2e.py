@@ -29,7 +29,10 @@ def project(pytester: pytest.Pytester) -> Path:
     (root / "benches").mkdir()
     (root / "benches/test_latency.py").write_text((REPO / "benches/test_latency.py").read_text())
     (root / "pytest.ini").write_text("[pytest]\n")
-    (root / ".gitignore").write_text("out/\n")
+    (root / ".gitignore").write_text("out/\nmodels/\n")
+    # local model snapshots, host data outside git: the base side is handed this checkout's folder
+    # (as one `--perf-models-dir=` token, or pytest would root the worktree's run here)
+    (root / "models").mkdir()
     _git(root, "init", "-q")
     _git(root, "add", "-A")
     _git(root, "commit", "-qm", "base")

@@ -183,7 +183,7 @@ def _fake_child(tmp_path, mins, *, rc=0, make_folder=True, calls=None):
     def runner(cmd, *, cwd, env, capture_output, text):
         if calls is not None:
             calls.append((cmd, cwd, env))
-        out = cmd[cmd.index("--perf-out-dir") + 1]
+        out = next(a for a in reversed(cmd) if a.startswith("--perf-out-dir=")).split("=", 1)[1]
         if make_folder:
             from pathlib import Path
 
@@ -203,13 +203,13 @@ def test_run_confirmations_runs_fresh_processes_with_the_sessions_arguments(tmp_
                                 probe_reference_s=0.0012, xdist=True, runner=_fake_child(tmp_path, BASE, calls=calls), progress=lines.append)
     assert len(outcome.runs) == 3 and not outcome.failures and len(calls) == 3
     cmd, cwd, env = calls[0]
-    assert cmd[1:] == ["-m", "pytest", "benches", "-k", "latency", "--perf-out-dir", str(tmp_path / "run" / "confirm"), "-n0"]
+    assert cmd[1:] == ["-m", "pytest", "benches", "-k", "latency", f"--perf-out-dir={tmp_path / 'run' / 'confirm'}", "-n0"]
     assert cwd == tmp_path and "PYTEST_XDIST_WORKER" not in env and float(env[PROBE_ENV]) == 0.0012
     assert json.loads((tmp_path / "run/confirm/nodeids.json").read_text())["nodeids"] == ["benches/test_latency.py::test_latency[a]"]
     assert confirm_nodeids(env) == frozenset({"benches/test_latency.py::test_latency[a]"})
     assert (tmp_path / "run/confirm/run-2.log").read_text().startswith("$ ")
     assert lines == [f"confirmation run {i}/3: exit 0, 0 s" for i in (1, 2, 3)]
-    assert outcome.to_dict()["runs"] == 3 and child_command(["x"], tmp_path, xdist=False)[-2:] == ["--perf-out-dir", str(tmp_path)]
+    assert outcome.to_dict()["runs"] == 3 and child_command(["x"], tmp_path, xdist=False)[-1:] == [f"--perf-out-dir={tmp_path}"]
 
 
 def test_a_child_that_writes_no_results_stops_the_confirmation_with_its_output(tmp_path):
@@ -263,6 +263,26 @@ def test_confirmation_stops_once_every_suspect_is_decided_or_the_machine_is_busy
     why = settled(confirm_comparison(busy_first, base[0], busy, policy, models=models, keys=keys), busy, keys)
     assert why.startswith("the last run was disturbed (contended)")
     assert settled(first, [], keys) == ""
+
+
+def test_confirmation_stops_when_no_further_run_can_change_a_one_run_baseline_s_verdict(tmp_path):
+    """One clean run that cannot decide a case leaves it inconclusive for good (every run must regress)."""
+    from perfsuite.compare.confirm import settled
+
+    policy = GatePolicy(noise_floor=0.08)  # wide one-run intervals: a 6% change cannot be proven either way
+    slow = {**BASE, "c": 0.0053}
+    base, models, first, _ = _first(tmp_path, slow, base_runs=1, policy=policy)
+    keys = suspects(first)
+    assert "test_latency::c" in keys
+    one = _runs(tmp_path, "one", slow, 1, seed=70)
+    after = confirm_comparison(first, base[0], one, policy, models=models, keys=keys)
+    assert _latency(after, "c").verdict == "inconclusive" and _latency(after, "c").confirm_runs == 1
+    assert "whatever the next runs say" in settled(after, one, keys)
+    # against replicates the runs are pooled: a further run may still decide, so the runs go on
+    from dataclasses import replace
+
+    pooled = replace(after, verdicts=tuple(replace(v, estimate=replace(v.estimate, method="replicates")) for v in after.verdicts))
+    assert settled(pooled, one, keys) == ""
 
 
 def test_run_confirmations_ends_when_settled_says_why(tmp_path):

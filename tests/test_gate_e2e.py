@@ -71,7 +71,8 @@ def test_save_rerun_unchanged_then_slowed(gate_run, tmp_path, monkeypatch):
     slowed = gate_run("--perf-compare", "main", "--perf-gate", slower=True)
     slowed.assert_outcomes(passed=2)  # pytest's own line still prints
     assert slowed.ret == 1, slowed.stdout.str()
-    slowed.stdout.fnmatch_lines(["*gate FAILED: 1 case(s) regressed: bert.tiny-pydoc-eager-bs1-cpu*"])
+    slowed.stdout.fnmatch_lines(["*gate FAILED: 1 case(s) regressed: bert.tiny-pydoc-eager-bs1-cpu*", "verdicts: *",
+                                 "gate wall time: * s, a plain run's part (start-up + cases) * s, re-measuring: confirmation * s (*x)"])
     # the case that looked regressed was measured again in fresh processes before the gate failed it
     slowed.stdout.fnmatch_lines(["perfsuite gate: * regressed (*test_latency::bert.tiny-pydoc-eager-bs1-cpu*); measuring * again "
                                  "in 3 fresh pytest processes (--perf-confirm 3) ...", "perfsuite gate: confirmation run 1/3: exit 0, * s"])
@@ -92,10 +93,11 @@ def test_save_rerun_unchanged_then_slowed(gate_run, tmp_path, monkeypatch):
     assert "Traceback" not in slowed.stdout.str()
     report = (newest_run(gate_run.out) / "report.html").read_text(encoding="utf-8")  # the gate's verdicts, drawn
     # latency and its throughput mirror (or only one of them when the machine's noise leaves the other
-    # undecided), and the case's own host memory: four layers hold more than two
+    # undecided); the case's own host memory grew (four layers hold more than two) by less than the
+    # gate's 8 MiB memory floor, so it is not called a regression (nor is distilbert's noise)
     own = next(v for v in doc["verdicts"] if v["case"] == "bert.tiny-pydoc-eager-bs1-cpu" and v["metric"] == "host_rss_own")
-    assert own["verdict"] == "regressed", own
-    assert report.count('class="forest-row verdict-regressed"') in (2, 3) and "source: the gate of this session" in report
+    assert own["verdict"] == "ok" and "under the gate's memory floor of 8 MiB" in own["note"], own
+    assert report.count('class="forest-row verdict-regressed"') in (1, 2) and "source: the gate of this session" in report
 
     # Without --perf-gate the verdicts are shown but the exit code is the tests' own.
     shown = gate_run("--perf-compare", "main", "--color=yes", "--perf-confirm", "0", slower=True)

@@ -55,3 +55,15 @@ def test_the_html_report_shows_the_line_as_a_banner(tmp_path):
     view = ComparisonView.of(c, "baseline 'main'", "the gate of this session", d.message)
     page = render(gather(tmp_path / "head", report_dir=tmp_path / "head", comparison=view))
     assert "GATE COULD NOT JUDGE 3 of 3 case(s)" in page
+
+
+def test_the_gate_reports_its_wall_time_next_to_a_plain_run_s():
+    from perfsuite.gate_plugin import GatePlugin
+
+    plugin = GatePlugin(session=None, store=None, save_as=None, compare_to="main", gate=True, force=False)
+    assert plugin.cost_line() == ""  # nothing measured yet
+    plugin.wall.update(startup=10.0, cases=30.0, total=41.0)
+    assert plugin.cost_line() == "gate wall time: 41 s, a plain run's part (start-up + cases) 40 s, nothing re-measured (1.0x)"
+    plugin.wall.update(confirmation=20.0, beside=60.0, total=122.0)
+    assert plugin.cost_line() == ("gate wall time: 122 s, a plain run's part (start-up + cases) 40 s, "
+                                  "re-measuring: confirmation 20 s, beside 60 s (3.0x)")

@@ -136,13 +136,28 @@ def settled(comparison: Comparison, runs: Sequence[RunResult], keys: Sequence[st
     """
     if not runs:
         return ""
-    open_keys = {f"{v.test}::{v.case}" for v in comparison.verdicts if v.verdict == "inconclusive" and _sample_metric(v)} & set(keys)
+    undecided = [v for v in comparison.verdicts if v.verdict == "inconclusive" and _sample_metric(v) and f"{v.test}::{v.case}" in set(keys)]
+    open_keys = {f"{v.test}::{v.case}" for v in undecided}
     if not open_keys:
         return f"every re-measured case is decided after {len(runs)} run{'s' if len(runs) > 1 else ''}"
+    if all(_fixed(v) for v in undecided):
+        return ("the cases left are judged against a one-run baseline, where a case is regressed only if every confirmation "
+                "run says so: a run that could not decide leaves them inconclusive whatever the next runs say")
     flags = sorted({f for r in runs[-1].cases if r.key in open_keys for f in disturbances(r)})
     if flags:
         return f"the last run was disturbed ({', '.join(flags)}): more runs on this busy machine would not decide"
     return ""
+
+
+def _fixed(v: Verdict) -> bool:
+    """An inconclusive verdict that no further confirmation run can change.
+
+    Against a single baseline run, each clean confirmation run is judged alone and the case is
+    `regressed` only if all of them are (`ok` only if all are): once a judged run said anything
+    else, the verdict stays `inconclusive`. (Against replicates, the runs are pooled: a further run
+    may still decide.)
+    """
+    return v.confirm_runs > 0 and v.estimate.method != "replicates"
 
 
 def _confirmed(
