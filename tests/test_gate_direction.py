@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from perfsuite.compare import GatePolicy, compare_runs
 from perfsuite.compare.verdict import direction_veto, judged_by, replicate_models
 from perfsuite.results import load_run
@@ -111,3 +113,23 @@ def test_judged_by_names_every_model():
     assert judged_by(est("replicates", 5)) == "replicates: the spread between 5 baseline runs"
     assert judged_by(est("paired-t", 6, 6)) == "paired rounds (paired-t, 6 pairs)"
     assert judged_by(est("exact")) == "exact figures"
+
+
+def test_a_timing_metric_can_have_its_own_noise_floor(tmp_path):
+    """generate() varies more between processes than one forward: e2e gets its own floor, latency keeps the suite's."""
+    from perfsuite.config.gate import gate_spec, load_gate
+    from perfsuite.errors import PerfConfigError
+
+    spec = gate_spec({"noise_floor": 0.05, "noise_floors": {"e2e": 0.16}}, name="t", file=None)
+    assert spec.policy.floor("e2e") == 0.16 and spec.policy.floor("latency") == 0.05 and spec.policy.paired().floor("e2e") == 0.0
+    assert load_gate("default").policy.floor("e2e") > load_gate("default").policy.floor("latency")
+    base = _run(tmp_path, "base", {"a": 0.010}, seed=1)
+    head = _run(tmp_path, "head", {"a": 0.0125}, seed=2)
+    narrow = {v.metric: v for v in compare_runs(base, head, GatePolicy(noise_floor=0.01)).verdicts}
+    wide = {v.metric: v for v in compare_runs(base, head, GatePolicy(noise_floor=0.01, noise_floors={"latency": 0.16})).verdicts}
+    assert narrow["latency"].estimate.high - narrow["latency"].estimate.low < wide["latency"].estimate.high - wide["latency"].estimate.low
+    assert wide["throughput"].estimate.high - wide["throughput"].estimate.low == pytest.approx(
+        narrow["throughput"].estimate.high - narrow["throughput"].estimate.low)
+    for bad in ({"e2e": 0.7}, {"nonsense": 0.1}, [0.1]):
+        with pytest.raises(PerfConfigError, match="noise_floors"):
+            gate_spec({"noise_floors": bad}, name="t", file=None)

@@ -192,7 +192,7 @@ def _confirmed(
     else:  # a single-run baseline: every informative confirmation run must regress on its own
         judged = []
         for r in results:
-            est, _ = _estimate(metric, base, r, confidences[1], policy.noise_floor, policy.statistic)
+            est, _ = _estimate(metric, base, r, confidences[1], policy.floor(metric.name), policy.statistic)
             if est is None:
                 continue
             word, imp = judge(est, v.threshold, lower_is_better=metric.lower_is_better)

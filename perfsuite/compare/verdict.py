@@ -79,6 +79,7 @@ class GatePolicy:
     min_replicates: int = 3  # baseline runs a case needs before the replicate model judges it (perfsuite.compare.replicates)
     replicate_floor: float = 0.002  # least between-run SD the replicate model assumes (relative)
     memory_floor_bytes: float = 8 * 2**20  # a memory growth smaller than this is never `regressed`, whatever its ratio
+    noise_floors: Mapping[str, float] = field(default_factory=dict)  # metric name -> its own noise_floor (e.g. e2e)
     thresholds: Mapping[str, float] = field(
         default_factory=lambda: {"latency": 0.03, "throughput": 0.03, "memory": 0.10, "exact": 0.0}
     )
@@ -93,6 +94,9 @@ class GatePolicy:
             raise ValueError(f"gate min_replicates must be an integer >= 2, got {self.min_replicates!r}")
         if not 0 <= self.replicate_floor < 1:
             raise ValueError(f"gate replicate_floor must be in [0, 1), got {self.replicate_floor!r}")
+        for name, value in self.noise_floors.items():
+            if not 0 <= value < 1:
+                raise ValueError(f"gate noise_floors.{name} must be in [0, 1), got {value!r}")
         if not 0 <= self.memory_floor_bytes < 2**50:
             raise ValueError(f"gate memory_floor_bytes must be >= 0, got {self.memory_floor_bytes!r}")
         if self.statistic not in STATISTICS:
@@ -105,7 +109,11 @@ class GatePolicy:
 
     def paired(self) -> GatePolicy:
         """This policy for interleaved A/B pairs (`perfsuite ab`): pairing cancels the drift, no noise floor."""
-        return replace(self, noise_floor=0.0)
+        return replace(self, noise_floor=0.0, noise_floors={})
+
+    def floor(self, metric: str) -> float:
+        """The noise floor of two separate runs for ``metric``: its own (``noise_floors``) where set, else ``noise_floor``."""
+        return float(self.noise_floors.get(metric, self.noise_floor))
 
     def threshold(self, case_id: str, group: str) -> float:
         for pattern, g, value in reversed(self.case_thresholds):  # the last matching rule wins
@@ -457,7 +465,7 @@ def compare_runs(
     confidence = suite_confidence(policy.alpha, tests)
     verdicts = []
     for ra, rb, metric in pairs:
-        estimate, note = _estimate(metric, ra, rb, confidence, policy.noise_floor, policy.statistic, models.get(metric.name), policy)
+        estimate, note = _estimate(metric, ra, rb, confidence, policy.floor(metric.name), policy.statistic, models.get(metric.name), policy)
         if estimate is None:
             continue
         threshold = policy.threshold(rb.case.id, metric.group)

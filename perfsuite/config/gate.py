@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from perfsuite.compare.verdict import METRIC_GROUPS, STATISTICS, GatePolicy
+from perfsuite.compare.verdict import METRIC_GROUPS, METRICS, STATISTICS, GatePolicy
 from perfsuite.config.fields import Fields
 from perfsuite.config.sources import ConfSources
 from perfsuite.errors import PerfConfigError
@@ -55,6 +55,13 @@ def gate_spec(data: Any, *, name: str, file: str | None) -> GateSpec:
     if isinstance(min_replicates, bool) or not isinstance(min_replicates, int) or not 2 <= min_replicates <= 50:
         f.error("min_replicates", "must be a whole number of baseline runs from 2 to 50", value=min_replicates)
     replicate_floor = _ratio(f, "replicate_floor", 0.002, lower_ok=True, upper=0.5)
+    known = {m.name for ms in METRICS.values() for m in ms if m.samples is not None}
+    n = f.sub("noise_floors")  # a timing metric's own floor (two separate runs' spread), e.g. {e2e: 0.16}
+    for name in sorted(n.data):
+        if name not in known:
+            n.error(name, "not a timing metric", value=n.data[name], allowed=sorted(known))
+    floors = {name: _ratio(n, name, None, lower_ok=True, upper=0.5) for name in sorted(n.data)}
+    n.done()
     memory_floor = f._get("memory_floor_mib", 8)
     if isinstance(memory_floor, bool) or not isinstance(memory_floor, (int, float)) or not 0 <= memory_floor <= 2**20:
         f.error("memory_floor_mib", "must be MiB from 0 to 1048576 (a memory growth under it is never a regression)", value=memory_floor)
@@ -62,6 +69,7 @@ def gate_spec(data: Any, *, name: str, file: str | None) -> GateSpec:
     policy = GatePolicy(
         alpha=alpha, noise_floor=floor, statistic=statistic, thresholds=thresholds, case_thresholds=tuple(rules), gate_noisy=gate_noisy,
         min_replicates=min_replicates, replicate_floor=replicate_floor, memory_floor_bytes=float(memory_floor) * 2**20,
+        noise_floors=floors,
     )
     return GateSpec(name, policy, inconclusive)
 
