@@ -266,7 +266,9 @@ def test_confirmation_stops_once_every_suspect_is_decided_or_the_machine_is_busy
 
 
 def test_confirmation_stops_when_no_further_run_can_change_a_one_run_baseline_s_verdict(tmp_path):
-    """One clean run that cannot decide a case leaves it inconclusive for good (every run must regress)."""
+    """A clean run that speaks against a regression settles a one-run baseline's case; a run only too wide does not."""
+    from dataclasses import replace
+
     from perfsuite.compare.confirm import settled
 
     policy = GatePolicy(noise_floor=0.08)  # wide one-run intervals: a 6% change cannot be proven either way
@@ -274,15 +276,31 @@ def test_confirmation_stops_when_no_further_run_can_change_a_one_run_baseline_s_
     base, models, first, _ = _first(tmp_path, slow, base_runs=1, policy=policy)
     keys = suspects(first)
     assert "test_latency::c" in keys
-    one = _runs(tmp_path, "one", slow, 1, seed=70)
-    after = confirm_comparison(first, base[0], one, policy, models=models, keys=keys)
-    assert _latency(after, "c").verdict == "inconclusive" and _latency(after, "c").confirm_runs == 1
-    assert "whatever the next runs say" in settled(after, one, keys)
+    # a run as slow as the first, too wide to prove it: agrees, decides nothing, a further run may
+    wide = _runs(tmp_path, "wide", slow, 1, seed=70)
+    after = confirm_comparison(first, base[0], wide, policy, models=models, keys=keys)
+    assert _latency(after, "c").verdict == "inconclusive" and "(wide)" in _latency(after, "c").note
+    assert settled(after, wide, keys) == ""
+    # a run at the baseline's speed speaks against the regression: inconclusive whatever comes next
+    back = _runs(tmp_path, "back", BASE, 1, seed=71)
+    after = confirm_comparison(first, base[0], [*wide, *back], policy, models=models, keys=keys)
+    assert _latency(after, "c").verdict == "inconclusive" and "(wide, inconclusive)" in _latency(after, "c").note
+    assert "whatever the next runs say" in settled(after, [*wide, *back], keys)
     # against replicates the runs are pooled: a further run may still decide, so the runs go on
-    from dataclasses import replace
+    pooled = replace(after, verdicts=tuple(replace(v, open_to_more=True) for v in after.verdicts))
+    assert settled(pooled, back, keys) == ""
 
-    pooled = replace(after, verdicts=tuple(replace(v, estimate=replace(v.estimate, method="replicates")) for v in after.verdicts))
-    assert settled(pooled, one, keys) == ""
+
+def test_one_run_baseline_rule_regressed_needs_one_regressed_run_and_no_disagreement():
+    from perfsuite.compare.confirm import _single_run_rule
+
+    assert _single_run_rule(["regressed"]) == ("regressed", False)
+    assert _single_run_rule(["wide", "regressed"]) == ("regressed", False)  # a noisy run that agrees does not veto
+    assert _single_run_rule(["wide"]) == ("inconclusive", True)
+    assert _single_run_rule(["regressed", "inconclusive"]) == ("inconclusive", False)
+    assert _single_run_rule(["regressed", "ok"]) == ("inconclusive", False)
+    assert _single_run_rule(["ok", "ok"]) == ("ok", False)
+    assert _single_run_rule(["ok", "wide"]) == ("inconclusive", False)
 
 
 def test_run_confirmations_ends_when_settled_says_why(tmp_path):

@@ -16,8 +16,10 @@ judges one run alone can tell that run from a regression. So the gate screens an
      ``k`` runs' summaries against the replicates, with the new runs' own spread pooled into the
      variance (`perfsuite.compare.replicates.ratio_of_runs_to_replicates`);
    - against a single-run baseline: each confirmation run is judged by the single-run rule, and
-     the case is `regressed` only when every one of them is (an intersection: its false-alarm
-     rate is at most that of one run).
+     the case is `regressed` when one of them regressed and every other one agreed: regressed
+     too, or `wide` (worse than the threshold, its own interval too wide to show it: a run whose
+     spread was high says nothing against the regression). A run that said `ok`, or whose
+     estimate was within the threshold, makes the case `inconclusive` (`_single_run_rule`).
 
    Disturbed confirmation runs (a flag outside `SPREAD_FLAGS`) follow the direction rule of
    `perfsuite.compare.verdict.direction_veto`: such a run can still show that a case is `ok`
@@ -27,10 +29,10 @@ judges one run alone can tell that run from a regression. So the gate screens an
    its check broke or its machine was busy.
 
 3. **Sequentially.** The runs are made one at a time, and the gate stops as soon as every suspect
-   is decided (`settled`), or as soon as a run was disturbed: on a busy machine more head-only runs
-   cannot decide, and the gate measures the baseline beside the head instead. Against replicates,
-   each look is judged at ``alpha / looks`` so that looking after every run costs no false alarms;
-   the intersection rule needs no correction (each extra run can only remove a `regressed`).
+   is decided (`settled`), no further run can change what is left, or a run was disturbed: on a
+   busy machine more head-only runs cannot decide, and the gate measures the baseline beside the
+   head instead. Each run (each look, against replicates) is judged at ``alpha / K`` for the K
+   runs asked for, so that "one of them regressed" or looking after every run costs no false alarms.
 
 False alarms: a case is called regressed only when the confirmation runs, judged at the suite's
 one-sided confidence, say so; the screen can only lower that chance. So the suite-wide rate stays
@@ -109,7 +111,6 @@ def confirm_comparison(
     keys = tuple(suspects(first) if keys is None else keys)
     models = models or {}
     confidence = suite_confidence(first.alpha / max(1, looks), first.tests)
-    single_confidence = suite_confidence(first.alpha, first.tests)
     base_cases = {r.key: r for r in base.cases if r.outcome == "passed"}
     again: dict[str, list[CaseResult]] = {}
     for run in runs:
@@ -122,7 +123,7 @@ def confirm_comparison(
         if key not in keys or not _sample_metric(v):
             out.append(v)
             continue
-        out.append(_confirmed(v, base_cases.get(key), again.get(key, []), policy, models, (confidence, single_confidence),
+        out.append(_confirmed(v, base_cases.get(key), again.get(key, []), policy, models, confidence,
                               attempted=bool(runs), failure=failure))
     return replace(first, verdicts=tuple(out))
 
@@ -141,8 +142,8 @@ def settled(comparison: Comparison, runs: Sequence[RunResult], keys: Sequence[st
     if not open_keys:
         return f"every re-measured case is decided after {len(runs)} run{'s' if len(runs) > 1 else ''}"
     if all(_fixed(v) for v in undecided):
-        return ("the cases left are judged against a one-run baseline, where a case is regressed only if every confirmation "
-                "run says so: a run that could not decide leaves them inconclusive whatever the next runs say")
+        return ("the cases left are judged against a one-run baseline, where a confirmation run that said ok or spoke "
+                "against the regression leaves a case inconclusive whatever the next runs say")
     flags = sorted({f for r in runs[-1].cases if r.key in open_keys for f in disturbances(r)})
     if flags:
         return f"the last run was disturbed ({', '.join(flags)}): more runs on this busy machine would not decide"
@@ -150,19 +151,13 @@ def settled(comparison: Comparison, runs: Sequence[RunResult], keys: Sequence[st
 
 
 def _fixed(v: Verdict) -> bool:
-    """An inconclusive verdict that no further confirmation run can change.
-
-    Against a single baseline run, each clean confirmation run is judged alone and the case is
-    `regressed` only if all of them are (`ok` only if all are): once a judged run said anything
-    else, the verdict stays `inconclusive`. (Against replicates, the runs are pooled: a further run
-    may still decide.)
-    """
-    return v.confirm_runs > 0 and v.estimate.method != "replicates"
+    """An inconclusive verdict that no further confirmation run can change (`_single_run_rule`)."""
+    return v.confirm_runs > 0 and not v.open_to_more
 
 
 def _confirmed(
     v: Verdict, base: CaseResult | None, results: list[CaseResult], policy: GatePolicy, models: Mapping[str, ReplicateModel],
-    confidences: tuple[float, float], *, attempted: bool, failure: str,
+    confidence: float, *, attempted: bool, failure: str,
 ) -> Verdict:
     first = _describe(v.estimate)
     if not results:  # nothing re-measured it: the first verdict stands (a broken check must not pass a regression)
@@ -178,7 +173,7 @@ def _confirmed(
     estimate: RatioEstimate | None = None
     if model is not None and model.judges(key, policy.min_replicates) and head_runs:
         estimate = ratio_of_runs_to_replicates(model, key, head_runs, statistic=policy.statistic,
-                                               confidence=confidences[0], floor=policy.replicate_floor)
+                                               confidence=confidence, floor=policy.replicate_floor)
         if estimate is not None and not metric.lower_is_better:
             estimate = _inverted(estimate)
     used = len(head_runs)
@@ -189,10 +184,10 @@ def _confirmed(
         if veto:
             verdict, improved = "inconclusive", False
         rule = f"the mean of {used} confirmation runs against the baseline's {estimate.n_base}"
-    else:  # a single-run baseline: every informative confirmation run must regress on its own
+    else:  # a single-run baseline: each confirmation run judged on its own against it
         judged = []
         for r in results:
-            est, _ = _estimate(metric, base, r, confidences[1], policy.floor(metric.name), policy.statistic)
+            est, _ = _estimate(metric, base, r, confidence, policy.floor(metric.name), policy.statistic)
             if est is None:
                 continue
             word, imp = judge(est, v.threshold, lower_is_better=metric.lower_is_better)
@@ -200,7 +195,7 @@ def _confirmed(
                 word, imp = "inconclusive", False
             if word == "inconclusive" and disturbances(r) and not policy.gate_noisy:
                 continue  # a disturbed run that could not decide says nothing either way
-            judged.append(((word, imp), est))
+            judged.append(((_side(word, est, v, metric.lower_is_better), imp), est))
         if not judged:
             flags = sorted({c for r in results for c in disturbances(r)})
             every = "the confirmation run was" if len(results) == 1 else f"all {len(results)} confirmation runs were"
@@ -208,17 +203,53 @@ def _confirmed(
                    else "the confirmation runs have no comparable samples")
             return replace(v, first=v.estimate, note=f"not confirmed ({why}): this verdict is the first run's alone")
         words = [w for (w, _), _ in judged]
-        verdict = "regressed" if all(w == "regressed" for w in words) else "ok" if all(w == "ok" for w in words) else "inconclusive"
+        verdict, open_to_more = _single_run_rule(words)
         improved = verdict == "ok" and all(imp for (_, imp), _ in judged)
         ests = sorted((e for _, e in judged), key=lambda e: e.ratio)
         estimate = ests[(len(ests) - 1) // 2]  # the median confirmation run's estimate is the one shown
         used = len(judged)
         rule = f"{used} confirmation run{'s' if used > 1 else ''}, each against the baseline run ({', '.join(words)})"
+        if verdict == "inconclusive":
+            said = "re-measured"
+            note = f"{said}: {rule}: {_describe(estimate)}; first run {first}"
+            return replace(v, verdict=verdict, estimate=estimate, improved=False, samples_needed=None, note=_dropped(note, results, used),
+                           first=v.estimate, confirm_runs=used, open_to_more=open_to_more)
     said = "confirmed" if verdict == "regressed" and v.verdict == "regressed" else "re-measured"
     note = f"{said}: {rule}: {_describe(estimate)}; first run {first}"
+    return replace(v, verdict=verdict, estimate=estimate, improved=improved, samples_needed=None, note=_dropped(note, results, used),
+                   first=v.estimate, confirm_runs=used, open_to_more=estimate.method == "replicates" and verdict == "inconclusive")
+
+
+def _dropped(note: str, results: Sequence[CaseResult], used: int) -> str:
     dropped = len(results) - used
-    if dropped:
-        note += f"; {dropped} disturbed confirmation run{'s' if dropped > 1 else ''} left out"
-    return replace(v, verdict=verdict, estimate=estimate, improved=improved, samples_needed=None, note=note,
-                   first=v.estimate, confirm_runs=used)
+    return note + (f"; {dropped} disturbed confirmation run{'s' if dropped > 1 else ''} left out" if dropped else "")
+
+
+def _side(word: str, est: RatioEstimate, v: Verdict, lower_is_better: bool) -> str:
+    """A confirmation run's word: `regressed` / `ok`, or for an undecided run `wide` when its estimate
+    is worse than the threshold (it agrees with a regression but its interval is too wide to show it)
+    and `inconclusive` when it is not (it speaks against the regression)."""
+    if word != "inconclusive":
+        return word
+    badness = est.ratio if lower_is_better else 1.0 / est.ratio
+    return "wide" if badness > 1.0 + v.threshold else "inconclusive"
+
+
+def _single_run_rule(words: Sequence[str]) -> tuple[str, bool]:
+    """(verdict, whether a further run could still change it) from the confirmation runs' words.
+
+    `regressed`: at least one run regressed and every other one agreed (regressed, or `wide`: worse
+    than the threshold but too noisy to prove it: a run whose own spread was high says nothing
+    against the regression). `ok`: every run ok. Otherwise `inconclusive`, for good once a run said
+    `ok` or spoke against the regression (no later run can make every run agree), open while every
+    run so far was only `wide`. Each run is judged at ``alpha / K`` for K possible runs, so that
+    "one of them regressed" keeps the suite's false-alarm rate.
+    """
+    if all(w == "ok" for w in words):
+        return "ok", False
+    if any(w in ("ok", "inconclusive") for w in words):
+        return "inconclusive", False
+    if any(w == "regressed" for w in words):
+        return "regressed", False
+    return "inconclusive", True
 

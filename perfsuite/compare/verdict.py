@@ -208,6 +208,7 @@ class Verdict:
     note: str = ""
     first: RatioEstimate | None = None  # the first run's estimate, when confirmation runs judged this verdict (perfsuite.compare.confirm)
     confirm_runs: int = 0  # confirmation runs the verdict was judged on
+    open_to_more: bool = False  # confirmation runs so far could not decide it, and a further one still could
 
     @property
     def badness(self) -> float:
