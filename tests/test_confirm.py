@@ -291,11 +291,13 @@ def test_confirmation_stops_when_no_further_run_can_change_a_one_run_baseline_s_
     assert settled(pooled, back, keys) == ""
 
 
-def test_one_run_baseline_rule_regressed_needs_one_regressed_run_and_no_disagreement():
+def test_one_run_baseline_rule_regressed_needs_most_runs_regressed_and_no_disagreement():
     from perfsuite.compare.confirm import _single_run_rule
 
     assert _single_run_rule(["regressed"]) == ("regressed", False)
-    assert _single_run_rule(["wide", "regressed"]) == ("regressed", False)  # a noisy run that agrees does not veto
+    assert _single_run_rule(["wide", "regressed"]) == ("inconclusive", True)  # a noisy run that agrees does not veto, nor confirm
+    assert _single_run_rule(["wide", "regressed", "regressed"]) == ("regressed", False)
+    assert _single_run_rule(["wide", "wide", "regressed"]) == ("inconclusive", True)  # an unchanged suite under load did this
     assert _single_run_rule(["wide"]) == ("inconclusive", True)
     assert _single_run_rule(["regressed", "inconclusive"]) == ("inconclusive", False)
     assert _single_run_rule(["regressed", "ok"]) == ("inconclusive", False)
