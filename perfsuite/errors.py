@@ -64,3 +64,7 @@ class PerfProfileError(PerfError):
 
     Only the stage's own result is marked failed with this message; the case's timings stay.
     """
+
+
+class PerfUsageError(PerfError):
+    """A benchmark used perfsuite's API wrongly (`perf.measure` twice, a bad metric): the test fails with this message."""

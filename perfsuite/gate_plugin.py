@@ -341,6 +341,7 @@ class GatePlugin:
             force=self.force,
             hint=self._hint(session),
         )
+        session.config.hook.pytest_perf_verdicts(config=session.config, comparison=self.comparison, decision=self.decision)
         with perf.guard("the profile diffs of regressed cases"):
             self._diff_regressed(head)
         label = self.label
@@ -378,7 +379,9 @@ class GatePlugin:
         from perfsuite.confirm import decide_command
 
         assert self.comparison is not None and self.baseline is not None
-        cases = sorted({v.case for v in self.comparison.of("inconclusive")})
+        keys = sorted({f"{v.test}::{v.case}" for v in self.comparison.of("inconclusive")})
+        # -k by the tests' own names (test_latency[<case id>], test_pipeline[8]): a case id alone need not name a test
+        cases = list(dict.fromkeys(n.rsplit("::", 1)[-1] for k in keys for n in self.session.nodeids.get(k, [k.rsplit("::", 1)[-1]])))
         if not cases:
             return ""
         git = self.baseline.env.get("git") if isinstance(self.baseline.env, dict) else None

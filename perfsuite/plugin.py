@@ -37,6 +37,8 @@ CASE_RECORD = pytest.StashKey["Any"]()  # the CaseRecord a benchmark test filled
 WORKER_KEY = pytest.StashKey[bool]()  # this process is an xdist worker of a perfsuite controller
 CONFIRM_IDS = pytest.StashKey["frozenset[str] | None"]()  # a gate's confirmation run: the node ids it re-measures
 CASE_PARAM = "perf_case"
+OWN_CASE = pytest.StashKey["Any"]()  # the case of a test that measures its own code (`perf` without perf_case)
+PERF_FIXTURE = "perf"
 GATE_PLUGIN = "perfsuite-gate"  # perfsuite.gate_plugin.GATE_PLUGIN, without importing it here
 
 
@@ -68,11 +70,17 @@ def _fixtures_package() -> str:
 # Registered with the plugin (pytest imports a plugin's `pytest_plugins`), so benchmarks anywhere
 # get perf_case, built_model, runtime, batch, ... without a conftest of their own. Fixtures of a
 # plugin rank below any conftest's, so a project's own `device` or `model` fixture still wins.
-pytest_plugins = [f"{_fixtures_package()}.{m}" for m in ("case", "device", "model", "dataset", "runtime", "batch")]
+pytest_plugins = [f"{_fixtures_package()}.{m}" for m in ("case", "device", "model", "dataset", "runtime", "batch", "perf")]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from perfsuite import hookspec
+
+    pluginmanager.add_hookspecs(hookspec)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -169,6 +177,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if getattr(config.option, "benchmark_json", "") is None:
         config.option.benchmark_json = str(run_dir / "benchmark.json")
     config.stash[PERF_SESSION] = session
+    session.on_result = lambda result: config.hook.pytest_perf_case_result(config=config, result=result)
     _sigterm_interrupts(config)
     from perfsuite.gate_plugin import register as register_gate
     from perfsuite.report.html_plugin import register as register_html
@@ -261,7 +270,14 @@ def _write_run_header(session: Any, config: pytest.Config) -> None:
     env["threads"] = session.threads or env["threads"]
     env["machine_id"] = machine_id_of(env)  # with the threads this run really uses
     env["determinism"] = {"seed": plan.run.seed, **{k: v for k, v in (session.threads or {}).items() if "determin" in k or "cudnn" in k}}
-    atomic_write_text(session.run_dir / "env.json", json.dumps(env, indent=2, sort_keys=True))
+    own = dict(env)
+    config.hook.pytest_perf_env(config=config, env=env)  # plugins add keys; perfsuite's own keep their values
+    env.update(own)
+    try:
+        text = json.dumps(env, indent=2, sort_keys=True)
+    except (TypeError, ValueError) as exc:
+        raise pytest.UsageError(f"a pytest_perf_env hook added a value env.json cannot hold ({exc}): add JSON values only") from None
+    atomic_write_text(session.run_dir / "env.json", text)
 
 
 def _relative_to(path: Path, root: Path) -> str:
@@ -294,7 +310,22 @@ def _case_of(item: pytest.Item) -> Any:
 
     callspec = getattr(item, "callspec", None)
     case = callspec.params.get(CASE_PARAM) if callspec else None
+    if case is None and CASE_PARAM not in getattr(item, "fixturenames", ()):
+        return item.stash.get(OWN_CASE, None)  # a test measuring its own code is its own case
     return case if isinstance(case, Case) else None  # an empty parameter set gives NOTSET
+
+
+def _own_cases(perf: Any, items: list[pytest.Item]) -> None:
+    """Give each test that uses `perf` without a suite case (`perf_case`) a case of its own."""
+    from perfsuite.config.own import own_case
+
+    base = perf.plan.cases[0].config
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if PERF_FIXTURE in names and CASE_PARAM not in names:
+            callspec = getattr(item, "callspec", None)
+            test = getattr(item, "originalname", item.name)
+            item.stash[OWN_CASE] = own_case(base, test=test, params=callspec.id if callspec else None, device=perf.plan.device)
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -302,6 +333,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     if perf is None:
         return
     stages = set(perf.plan.run.stages)
+    _own_cases(perf, items)
     keep, deselected = [], []
     for item in items:
         marker = item.get_closest_marker("perf_stage")
@@ -476,8 +508,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         run = perf.results.snapshot()
         gate = config.pluginmanager.get_plugin(GATE_PLUGIN)
         write_summary(terminalreporter, run.cases, run.sweeps, comparison=getattr(gate, "comparison", None))
+    from perfsuite.config.own import OWN
+
     skipped = [e for e in perf.plan.exclusions]
-    if skipped:
+    cases = perf.results.snapshot().cases
+    own_only = bool(cases) and all(r.case.model_family == OWN for r in cases)
+    if skipped and not own_only:  # a run of tests that measure their own code ran no suite case: the matrix is not theirs
         pairs = [e.label for e in skipped if e.runtime is None]  # model x dataset: the modalities differ
         terminalreporter.write_line(f"left out by the matrix ({len(skipped)}):" + (" " + ", ".join(pairs) if pairs else ""))
         for e in skipped:

@@ -76,3 +76,6 @@ def _load_builtins() -> None:
     import perfsuite.runtimes.eager  # noqa: F401
     import perfsuite.runtimes.onnxrt  # noqa: F401
     import perfsuite.runtimes.tensorrt  # noqa: F401
+    from perfsuite.extensions import load_entry_points
+
+    load_entry_points()  # other packages' models, datasets and runtimes (perfsuite.extensions)

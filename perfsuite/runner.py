@@ -205,13 +205,33 @@ def measure_latency(
 
     ``progress`` defaults to the callback the pytest plugin installed (`current_progress`).
     """
+    cycle = itertools.cycle(batches.inputs)
+    return measure_callable(
+        case, lambda: call(next(cycle)), batch_size=case.batch_size, tokens_per_call=round(batches.tokens_per_batch) or None,
+        weights=weights_bytes(module), progress=progress,
+    )
+
+
+def measure_callable(
+    case: Case,
+    fn: Callable[[], Any],
+    *,
+    batch_size: int,
+    tokens_per_call: int | None = None,
+    weights: int | None = None,
+    progress: ProgressFn | None = None,
+) -> CaseOutcome:
+    """Time ``fn()`` with the case's clock and policies (warm-up, adaptive stop, noise flags), then a memory pass.
+
+    The engine behind `perf.measure` and the latency benches: ``batch_size`` items (and
+    ``tokens_per_call`` tokens) per call make the rates; ``weights`` is the model's size when known.
+    An out-of-memory error is caught and returned as ``oom``.
+    """
     spec = case.config.measure
     clock: Clock = clock_for(case.device, mode=spec.cuda_timing, block=spec.cuda_block)
     progress = progress if progress is not None else current_progress.get()
-    cycle = itertools.cycle(batches.inputs)
-    fn = lambda: call(next(cycle))  # noqa: E731
-    outcome = CaseOutcome(memory=MemoryResult(weights_bytes=weights_bytes(module)))
-    with catch_oom(case.batch_size, device=case.device) as oom:
+    outcome = CaseOutcome(memory=MemoryResult(weights_bytes=weights))
+    with catch_oom(batch_size, device=case.device) as oom:
         with _tracked(case, outcome):
             m = measure(
                 fn, clock=clock, warmup=spec.warmup, stop=spec.stop, disable_gc=spec.disable_gc, progress=_with_memory_ahead(progress),
@@ -233,30 +253,34 @@ def measure_latency(
         m = m.with_extra(speed_probe=outcome.speed.to_dict())
     outcome.measurement = m
     # Rates of None (with the reason) when the median could not be established: never a crash.
-    outcome.throughput = throughput(m, batch_size=case.batch_size, tokens_per_call=round(batches.tokens_per_batch) or None)
+    outcome.throughput = throughput(m, batch_size=batch_size, tokens_per_call=tokens_per_call)
     return outcome
 
 
 def measure_generation_case(case: Case, model: Any, batches: Any) -> tuple[Any, CaseOutcome]:
     """TTFT / TPOT / decode tokens/s of greedy `generate` with min_new_tokens == max_new_tokens."""
-    from perfsuite.measure import measure_generation, time_generation
+    return measure_generate(case, model.module, batches.inputs[0], max_new_tokens=case.config.infer.max_new_tokens)
 
-    spec = case.config.measure
-    outcome = CaseOutcome(memory=MemoryResult(weights_bytes=weights_bytes(model.module)))
-    inputs = batches.inputs[0]
-    new_tokens = case.config.infer.max_new_tokens
-    result = None
+
+def measure_generate(case: Case, module: Any, inputs: Any, *, max_new_tokens: int) -> tuple[Any, CaseOutcome]:
+    """``module.generate(**inputs)`` timed token by token (`measure_generation`), then one tracked call for memory.
+
+    The engine behind `perf.generate` and the generation benches: the case's generation runs and
+    warm-up runs, the case's slowdown (gate experiments) after every forward, OOM caught.
+    """
+    from perfsuite.measure import measure_generation, time_generation
     from perfsuite.runtimes.eager import slowed_forwards
 
-    with catch_oom(case.batch_size, device=case.device) as oom, slowed_forwards(model.module, case.runtime.slowdown):
+    spec = case.config.measure
+    outcome = CaseOutcome(memory=MemoryResult(weights_bytes=weights_bytes(module)))
+    result = None
+    with catch_oom(case.batch_size, device=case.device) as oom, slowed_forwards(module, case.runtime.slowdown):
         with _tracked(case, outcome), phase_ranges(case.device)("timed"):  # warm-up runs included (NVTX on CUDA)
             result = measure_generation(
-                model.module, inputs, max_new_tokens=new_tokens, runs=spec.generation_runs, warmup_runs=spec.generation_warmup_runs
+                module, inputs, max_new_tokens=max_new_tokens, runs=spec.generation_runs, warmup_runs=spec.generation_warmup_runs
             )
         # one more generate call, tracked: the memory pass (MEMORY_PASS_MIN_S makes it one call)
         clock = time.perf_counter
-        _memory_pass(
-            case, outcome, lambda: time_generation(model.module, inputs, max_new_tokens=new_tokens), clock, None
-        )
+        _memory_pass(case, outcome, lambda: time_generation(module, inputs, max_new_tokens=max_new_tokens), clock, None)
     outcome.oom = oom.record
     return result, outcome

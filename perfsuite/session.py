@@ -71,6 +71,7 @@ class PerfSession:
     _parity: dict[str, Any] = field(default_factory=dict)  # case id -> ParityResult (one check per case)
     _last_use: dict[Any, int] = field(default_factory=dict)
     _model_levels: dict[Any, ModelLevel | None] = field(default_factory=dict)  # kept after the model is dropped
+    on_result: Any = None  # called with each final CaseResult (the plugin's pytest_perf_case_result hook)
     _index: dict[str, int] = field(default_factory=dict)
 
     # -- lifetime of shared objects ---------------------------------------------------------------
@@ -161,6 +162,8 @@ class PerfSession:
             if point is not None:
                 self.sweep_points.setdefault((result.test, result.case.group), []).append((result.case.batch_size, point))
         self.results.record(result)
+        if self.on_result is not None:
+            self.on_result(result)
 
     def sweeps(self) -> list[SweepResult]:
         """Throughput/latency curve and knee for every case group measured at two or more batch sizes."""
@@ -208,6 +211,12 @@ class PerfSession:
             built = self._models[case.model_key] = BuiltModel(model, model.load_s, load[0] if load else None, level)
         self._model_levels[case.model_key] = built.level
         return built
+
+    def own_level(self, case: Case) -> None:
+        """The level a test's own case counts its memory from: now, before it measures (once per case)."""
+        if case.model_key not in self._model_levels:
+            private, method = settled_level()
+            self._model_levels[case.model_key] = ModelLevel(private, 0, method)
 
     def own_memory(self, case: Case, memory: MemoryResult | None) -> MemoryResult | None:
         """`memory` with the level its case's model was built from, so that it has an own figure.

@@ -4,7 +4,7 @@ Builds the wheel (`pip wheel . --no-deps --no-build-isolation`, from a copy of t
 the checkout gets no build/ or egg-info), installs it into a fresh venv under tmp, and runs a
 user's project there: their own conf dir (a model through the `local` adapter pointing at a tiny
 BERT snapshot they saved, a dataset of .txt files, a suite mixing it with the built-in bert.tiny)
-and their own bench using perfsuite's fixtures. The venv reuses this environment's packages
+and their own benches through perfsuite's public API (`perf`). The venv reuses this environment's packages
 (tests/overlay_venv.py), so nothing is downloaded and only perfsuite comes from the wheel.
 """
 
@@ -41,17 +41,17 @@ BertModel(config).save_pretrained(snap)
 """
 
 USER_BENCH = """
-from perfsuite.benchmark_fixture import record_measurement
-from perfsuite.runner import measure_latency
+from perfsuite import Perf
 
 
-def test_forward(benchmark, perf_case, built_model, runtime, batch, perf_record):
-    outcome = measure_latency(perf_case, runtime, batch, built_model.model.module)
-    m = outcome.measurement
-    perf_record.measurement, perf_record.throughput, perf_record.memory = m, outcome.throughput, outcome.memory
-    perf_record.details["model"] = built_model.model.info().as_dict()
-    record_measurement(benchmark, m, profile_call=lambda: runtime(batch.inputs[0]))
+def test_forward(perf: Perf, runtime, batch):
+    m = perf.measure(runtime, batch)
     assert m.rounds >= 5 and min(m.samples_s) > 0
+
+
+def test_own_code(perf: Perf):  # no suite fixture: the test is its own case
+    perf.measure(sorted, list(range(300, 0, -1)))
+    perf.metric("items", 300.0, better="higher")
 """
 
 FAST = list(FAST_POLICY)
@@ -108,7 +108,7 @@ def test_installed_wheel_runs_a_users_own_benchmarks(wheel_venv: Path, tmp_path:
         "--perf-out-dir", "out", "-p", "no:cacheprovider", "--benchmark-cprofile", "tottime", *overrides,
         cwd=project,
     )
-    assert "2 passed" in result.stdout, result.stdout[-3000:]
+    assert "3 passed" in result.stdout, result.stdout[-3000:]
     assert "perfsuite: suite mine, device cpu, 2 cases" in result.stdout
     assert "cProfile (time in s)" in result.stdout
     (run_dir,) = (project / "out" / "runs").iterdir()
@@ -120,13 +120,16 @@ def test_installed_wheel_runs_a_users_own_benchmarks(wheel_venv: Path, tmp_path:
     assert {(r.case.id, r.outcome) for r in loaded.cases} == {
         ("mybert-mytexts-eager-bs1-cpu", "passed"),
         ("bert.tiny-mytexts-eager-bs1-cpu", "passed"),
+        ("test_own_code-cpu", "passed"),
     }
+    own = next(r for r in loaded.cases if r.test == "test_own_code")
+    assert own.stats.n >= 5 and [m.name for m in own.metrics] == ["items"]
     mine = next(r for r in loaded.cases if r.case.id.startswith("mybert"))
     assert mine.details["model"]["weights"] == str((project / "snapshots" / "tinybert").resolve())
     assert mine.details["model"]["tokenizer"] != "hash"  # the snapshot's own tokenizer
     assert mine.stats.n >= 5 and mine.throughput.samples_per_s > 0
     bench = json.loads((run_dir / "benchmark.json").read_text())
-    assert len(bench["benchmarks"]) == 2 and all(b["stats"]["rounds"] >= 5 for b in bench["benchmarks"])
+    assert len(bench["benchmarks"]) == 3 and all(b["stats"]["rounds"] >= 5 for b in bench["benchmarks"])
 
 
 def test_installed_wheel_scaffolds_a_project_from_its_packaged_templates(wheel_venv: Path, tmp_path: Path) -> None:
@@ -137,3 +140,74 @@ def test_installed_wheel_scaffolds_a_project_from_its_packaged_templates(wheel_v
         assert (tmp_path / "proj" / rel).is_file(), rel
     made = run(python, "-m", "perfsuite.cli", "new", "model", "tb", "--family", "bert.tiny", "--no-validate", cwd=tmp_path / "proj")
     assert (tmp_path / "proj/conf/model/tb/output/direct/default.yaml").is_file() and "model=tb" in made.stdout
+
+
+EXT_PYPROJECT = """
+[build-system]
+requires = ["setuptools>=61"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "perfsuite-ext-example"
+version = "0.1"
+
+[project.entry-points."perfsuite.models"]
+tinyenc = "perfsuite_ext_example:extension"
+
+[tool.setuptools]
+packages = ["perfsuite_ext_example"]
+
+[tool.setuptools.package-data]
+perfsuite_ext_example = ["conf/**/*.yaml"]
+"""
+
+EXT_MODULE = """
+from pathlib import Path
+
+from perfsuite import Built, Extension, ModelSpec
+
+
+def build(spec: ModelSpec):
+    def make() -> Built:
+        from transformers import BertConfig, BertModel
+
+        return Built(BertModel(BertConfig(**spec.config_dict())))
+
+    return make
+
+
+extension = Extension(models={"tinyenc": build}, conf_dir=Path(__file__).parent / "conf")
+"""
+
+EXT_CONF = {
+    "model/tinyenc/arch/tinyenc.small.yaml": "adapter: tinyenc\nmodality: text\nconfig:\n  num_hidden_layers: 1\n  num_attention_heads: 2\n"
+                                            "  hidden_size: 32\n  intermediate_size: 64\n  max_position_embeddings: 64\n  vocab_size: 512\n",
+    "model/tinyenc/infer/tinyenc.default.yaml": "batch_sizes: [1]\nseq_len: 16\nmax_new_tokens: 0\nprecision: fp32\nnum_batches: 1\n",
+}
+
+
+def test_a_package_registers_a_model_family_through_an_entry_point(wheel_venv: Path, tmp_path: Path) -> None:
+    """A package installed from its own folder brings an adapter and the conf tree naming it; `model=<its id>` runs it."""
+    python = wheel_venv
+    pkg = tmp_path / "ext"
+    (pkg / "perfsuite_ext_example").mkdir(parents=True)
+    (pkg / "pyproject.toml").write_text(EXT_PYPROJECT)
+    (pkg / "perfsuite_ext_example" / "__init__.py").write_text(EXT_MODULE)
+    for rel, text in EXT_CONF.items():
+        path = pkg / "perfsuite_ext_example" / "conf" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    pip_install(python, "--no-build-isolation", pkg, cwd=tmp_path)
+
+    project = tmp_path / "project"
+    (project / "benches").mkdir(parents=True)
+    (project / "benches" / "test_it.py").write_text("def test_latency(perf, runtime, batch):\n    perf.measure(runtime, batch)\n")
+    overrides = [arg for ov in [*FAST, "model=tinyenc.small", "dataset=pydoc"] for arg in ("--perf-override", ov)]
+    result = run(python, "-m", "pytest", "benches", "--device", "cpu", "--perf-out-dir", "out", "-p", "no:cacheprovider", *overrides, cwd=project)
+    assert "2 passed" in result.stdout, result.stdout[-3000:]  # the default suite's batch sizes 1 and 4
+    (run_dir,) = (project / "out" / "runs").iterdir()
+    cases = load_run(run_dir).cases
+    assert {(c.case.id, c.case.model_family, c.outcome) for c in cases} == {
+        ("tinyenc.small-pydoc-eager-bs1-cpu", "tinyenc", "passed"), ("tinyenc.small-pydoc-eager-bs4-cpu", "tinyenc", "passed")}
+    listed = run(python, "-m", "perfsuite.cli", "list", "models", cwd=project)
+    assert "tinyenc.small" in listed.stdout

@@ -65,7 +65,7 @@ from perfsuite.results.run import RunResult
 
 VERDICTS = ("regressed", "ok", "inconclusive")
 STATISTICS = ("min", "median")  # what a timing verdict compares; see perfsuite.compare.stats
-METRIC_GROUPS = ("latency", "throughput", "memory", "exact")
+METRIC_GROUPS = ("latency", "throughput", "memory", "exact", "own")  # own: a test's own figures (perf.metric)
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class GatePolicy:
     memory_floor_bytes: float = 8 * 2**20  # a memory growth smaller than this is never `regressed`, whatever its ratio
     noise_floors: Mapping[str, float] = field(default_factory=dict)  # metric name -> its own noise_floor (e.g. e2e)
     thresholds: Mapping[str, float] = field(
-        default_factory=lambda: {"latency": 0.03, "throughput": 0.03, "memory": 0.10, "exact": 0.0}
+        default_factory=lambda: {"latency": 0.03, "throughput": 0.03, "memory": 0.10, "exact": 0.0, "own": 0.05}
     )
     case_thresholds: tuple[tuple[str, str, float], ...] = ()  # (case-id glob, metric group, threshold)
 
@@ -190,6 +190,20 @@ METRICS: dict[str, tuple[Metric, ...]] = {
         Metric("flops_per_call", "exact", True, value=lambda r: float(r.static.flops_per_call) if r.static else None, unit="FLOP"),
     ),
 }
+
+
+def own_metrics(result: CaseResult) -> tuple[Metric, ...]:
+    """The test's own figures of ``result`` (`perf.metric`) as comparable metrics: one number each, group `own`."""
+
+    def getter(name: str) -> Callable[[CaseResult], float | None]:
+        return lambda r: next((m.value for m in r.metrics if m.name == name), None)
+
+    return tuple(Metric(m.name, "own", m.lower_is_better, value=getter(m.name), unit=m.unit) for m in result.metrics)
+
+
+def metrics_of(result: CaseResult) -> tuple[Metric, ...]:
+    """Every comparable figure of ``result``: its kind's built-in metrics, then the test's own."""
+    return (*METRICS.get(result.kind, ()), *own_metrics(result))
 
 
 @dataclass(frozen=True)
@@ -460,7 +474,7 @@ def compare_runs(
     a = {r.key: r for r in base.cases if r.outcome == "passed"}
     b = {r.key: r for r in head.cases if r.outcome == "passed"}
     shared = [k for k in b if k in a]
-    pairs = [(a[k], b[k], m) for k in shared for m in METRICS.get(b[k].kind, ())]
+    pairs = [(a[k], b[k], m) for k in shared for m in metrics_of(b[k])]
     if tests is None:
         tests = sum(sample_tests(b[k]) for k in shared) or 1
     confidence = suite_confidence(policy.alpha, tests)
@@ -470,6 +484,8 @@ def compare_runs(
         if estimate is None:
             continue
         threshold = policy.threshold(rb.case.id, metric.group)
+        if metric.group == "own":  # the test's own threshold (perf.metric(..., threshold=)) where it gave one
+            threshold = next((m.threshold for m in rb.metrics if m.name == metric.name and m.threshold is not None), threshold)
         verdict, improved = judge(estimate, threshold, lower_is_better=metric.lower_is_better)
         needed = None
         veto = ""

@@ -359,6 +359,7 @@ class Case:
     config: CaseConfig
     batch_size: int
     device: str  # "cpu", "cuda", "cuda:1", "mps"
+    label: str | None = None  # a test's own case (perfsuite.config.own): its id instead of model-dataset-runtime-bs
 
     @property
     def model(self) -> ModelSpec:
@@ -374,6 +375,8 @@ class Case:
 
     @property
     def id(self) -> str:
+        if self.label is not None:
+            return self.label
         return f"{self.model.id}-{self.dataset.name}-{self.runtime.name}-bs{self.batch_size}-{self.device}"
 
     @property

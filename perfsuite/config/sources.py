@@ -29,7 +29,7 @@ def is_plain_name(name: str) -> bool:
 
 @dataclass(frozen=True)
 class ConfSources:
-    dirs: tuple[Path, ...]  # search order: user dirs first, built-in last
+    dirs: tuple[Path, ...]  # search order: user dirs first, then extensions' (perfsuite.extensions), built-in last
 
     @classmethod
     def create(cls, user_dirs: tuple[str | Path, ...] = (), builtin: Path = BUILTIN_CONF) -> ConfSources:
@@ -46,7 +46,10 @@ class ConfSources:
             resolved.append(path)
         if not (builtin / "config.yaml").is_file():
             raise PerfConfigError(f"perfsuite's built-in config tree is missing: {builtin}/config.yaml not found")
-        return cls(tuple(resolved) + (builtin,))
+        from perfsuite.extensions import conf_dirs
+
+        extra = tuple(d for d in conf_dirs() if d not in resolved)  # installed packages' and conftest.py's (perfsuite.extensions)
+        return cls(tuple(resolved) + extra + (builtin,))
 
     def find(self, group: str, option: str) -> Path | None:
         """The YAML file of `group/option`, searching user dirs first; None for an unknown option.

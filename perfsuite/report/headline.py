@@ -315,12 +315,30 @@ def roofline_blocks(results: Sequence[CaseResult]) -> list[Block]:
     return blocks
 
 
+OWN_HEADER = ("case", "test", "metric", "value", "better", "vs baseline")
+
+
+def own_metrics_table(results: Sequence[CaseResult], comparison: Comparison | None = None) -> Table | None:
+    """The tests' own figures (`perf.metric`), one row each, with the gate's verdict where there is one."""
+    verdicts = {(f"{v.test}::{v.case}", v.metric): v for v in comparison.verdicts} if comparison is not None else {}
+    rows = []
+    for r in results:
+        for m in r.metrics:
+            v = verdicts.get((r.key, m.name))
+            cell = Cell(NOT_APPLICABLE) if v is None else Cell(f"{v.verdict} {change(v.estimate.ratio)}", _VERDICT_TONE[v.verdict], status=True)
+            rows.append((Cell(r.case.id), Cell(r.test), Cell(m.name), Cell(f"{m.value:.4g} {m.unit}".strip()), Cell(m.better), cell))
+    if not rows:
+        return None
+    table = _drop_empty(OWN_HEADER, rows, ("vs baseline",))
+    return Table(f"own metrics: {len(rows)}", table.header, table.rows)
+
+
 def headline(results: Sequence[CaseResult], sweeps: Sequence[SweepResult] = (), comparison: Comparison | None = None) -> tuple[Block, ...]:
     """The run's tables, one per kind present (latency first), each sweep's, then the warnings."""
     verdicts = verdict_cells(comparison)
     blocks: list[Block] = []
     for kind in KINDS:
-        of_kind = [r for r in results if r.kind == kind]
+        of_kind = [r for r in results if r.kind == kind and not r.metrics_only]  # figures only: the own-metrics table
         deep: list[Block] = []
         if kind == "profile":  # the torch.profiler pass; the deep-profile stages get their own tables after it
             deep = _deep_blocks(of_kind)
@@ -338,7 +356,9 @@ def headline(results: Sequence[CaseResult], sweeps: Sequence[SweepResult] = (), 
             runtimes = runtime_table(of_kind)  # eager vs compiled / exported / mixed-precision runtimes
             blocks += [runtimes] if runtimes is not None else []
             blocks += [sweep_table(s) for s in sweeps]
-    latency = [r for r in results if r.kind == "latency"]
+    own = own_metrics_table(results, comparison)
+    blocks += [own] if own is not None else []
+    latency = [r for r in results if r.kind == "latency" and not r.metrics_only]
     noisy = [r.case.id for r in latency if r.noise_codes]
     if noisy:
         blocks.append(Note(f"noisy ({len(noisy)}): " + ", ".join(noisy) + "  -> see results.json measurement.noise; do not gate on these", "warn"))

@@ -74,6 +74,7 @@ class Page:
     diffs: tuple[Mapping[str, Any], ...]
     generated: str
     version: str
+    own: tuple[tuple[str, ...], ...] = ()  # the tests' own figures (perf.metric): OWN_HEADER rows
 
 
 def script_json(data: Any) -> Markup:
@@ -92,7 +93,7 @@ def build_page(inp: ReportInputs) -> Page:
     verdicts = inp.comparison.by_key() if inp.comparison else {}
     faster = speedups(cases)  # eager p50 / this runtime's p50, for runs with several runtimes
     rows = [table_row(c, panel_of.get(c.key), verdicts.get(c.key, ()), inp.links.get(c.case.id, (None, None)), faster.get(c.key))
-            for c in cases if c.kind in TIMED]
+            for c in cases if c.kind in TIMED and not c.metrics_only]
     forest_svg, forest_note = forest(inp.comparison) if inp.comparison else (None, "")
     flops = flops_rows(cases)
     roofline_svg, roofline_note = roofline(cases)
@@ -120,7 +121,20 @@ def build_page(inp: ReportInputs) -> Page:
         diffs=tuple(diff_rows(inp.diffs, inp.diff_links)),
         generated=inp.generated,
         version=inp.version,
+        own=own_rows(cases, inp.comparison),
     )
+
+
+def own_rows(cases: Sequence[CaseResult], comparison: ComparisonView | None) -> tuple[tuple[str, ...], ...]:
+    """One row per figure a test recorded with perf.metric, with its verdict when compared."""
+    verdicts = {(v.key, v.metric): v for v in comparison.verdicts} if comparison is not None else {}
+    rows = []
+    for c in cases:
+        for m in c.metrics:
+            v = verdicts.get((c.key, m.name))
+            shown = "-" if v is None else f"{v.verdict} {units.change(v.ratio)}"
+            rows.append((c.case.id, c.test, m.name, f"{m.value:.4g} {m.unit}".strip(), m.better, shown))
+    return tuple(rows)
 
 
 def machine_table(cases: Sequence[CaseResult]) -> tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]:

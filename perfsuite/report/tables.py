@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 TABLES_DIR = "tables"
 CASES_CSV = "cases.csv"
 METRICS_PARQUET = "metrics.parquet"
+OWN_PREFIX = "own."  # a test's own figure (perf.metric) in the tables: own.<name>
 PARQUET_NEEDS = "pandas and pyarrow: pip install 'perfsuite[report]'"
 
 
@@ -215,13 +216,21 @@ def metric_records(run: RunResult) -> list[dict[str, Any]]:
                 **base, "metric": spec.name, "unit": spec.unit, "value": value, "n_samples": spec.n(r),
                 "not_established": spec.why(r) if value is None else None,
             })
+        for m in r.metrics:  # the test's own figures (perf.metric)
+            out.append({**base, "metric": OWN_PREFIX + m.name, "unit": m.unit, "value": m.value, "n_samples": None, "not_established": None})
     return out
+
+
+def _own_columns(run: RunResult) -> list[str]:
+    """cases.csv's columns of the tests' own figures, in the order they first appear."""
+    return list(dict.fromkeys(OWN_PREFIX + m.name for r in run.cases for m in r.metrics))
 
 
 def wide_columns(run: RunResult) -> list[tuple[str, str]]:
     """cases.csv's (column, dtype)s: the case's own, `n_samples`, then the metrics of the kinds in the run."""
     kinds = {r.kind for r in run.cases}
-    return [*CASE_COLUMNS, ("n_samples", "Int64"), *((s.name, "float64") for s in SPECS if kinds & set(s.kinds))]
+    return [*CASE_COLUMNS, ("n_samples", "Int64"), *((s.name, "float64") for s in SPECS if kinds & set(s.kinds)),
+            *((name, "float64") for name in _own_columns(run))]
 
 
 def case_records(run: RunResult) -> list[dict[str, Any]]:
@@ -233,6 +242,7 @@ def case_records(run: RunResult) -> list[dict[str, Any]]:
         for spec in SPECS:
             if r.kind in spec.kinds:
                 row[spec.name] = value_of(spec.name, r)
+        row.update({OWN_PREFIX + m.name: m.value for m in r.metrics})
         out.append(row)
     return out
 

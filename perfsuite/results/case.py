@@ -22,6 +22,7 @@ from perfsuite.measure.record import Measurement
 from perfsuite.measure.stats import SampleStats, json_float
 from perfsuite.measure.throughput import Throughput
 from perfsuite.results.deep import LayerSummary, MemoryTimelineSummary, NsightSummary
+from perfsuite.results.own_metrics import OwnMetric, metrics_from, metrics_to_dict
 from perfsuite.results.reading import Doc, convert
 from perfsuite.results.runtime_setup import RuntimeSetup
 from perfsuite.runtimes.parity import ParityResult
@@ -444,6 +445,7 @@ class CaseResult:
     layers: LayerSummary | None = None  # layer_timing stage (optional section)
     memory_timeline: MemoryTimelineSummary | None = None  # memory_timeline stage (optional section)
     nsight: NsightSummary | None = None  # nsight stage (optional section)
+    metrics: tuple[OwnMetric, ...] = ()  # the test's own figures (perf.metric), gated by their direction
     # output.direct.save_raw_samples: false stores only the statistics (and how they were made)
     keep_samples: bool = field(default=True, compare=False)
 
@@ -465,6 +467,12 @@ class CaseResult:
     @property
     def noise_codes(self) -> tuple[str, ...]:
         return () if self.measurement is None else tuple(f.code for f in self.measurement.noise)
+
+    @property
+    def metrics_only(self) -> bool:
+        """A passed test that recorded only its own figures (`perf.metric`): nothing timed, nothing missing."""
+        timed = (self.measurement, self.summary, self.generation, self.oom, self.profile, self.static)
+        return bool(self.metrics) and self.outcome == "passed" and all(part is None for part in timed)
 
     @property
     def median_established(self) -> bool:
@@ -503,8 +511,8 @@ class CaseResult:
         }
 
     def _deep_sections(self) -> dict[str, Any]:
-        """The deep-profile sections, present only when measured: older readers never see a new key."""
-        out = {}
+        """The deep-profile sections and the test's own metrics, present only when measured: older readers never see a new key."""
+        out: dict[str, Any] = {"metrics": metrics_to_dict(self.metrics)} if self.metrics else {}
         for key in ("layers", "memory_timeline", "nsight"):
             part = getattr(self, key)
             if part is not None:
@@ -530,6 +538,8 @@ class CaseResult:
             out["parity"] = self.parity.to_dict()
         if self.runtime_setup is not None:
             out["runtime_setup"] = self.runtime_setup.to_dict()
+        if self.metrics:
+            out["metrics"] = metrics_to_dict(self.metrics)
         return out
 
     @classmethod
@@ -577,6 +587,7 @@ class CaseResult:
             layers=None if layers is None else LayerSummary.from_doc(layers),
             memory_timeline=None if timeline is None else MemoryTimelineSummary.from_doc(timeline),
             nsight=None if nsight is None else NsightSummary.from_doc(nsight),
+            metrics=metrics_from(doc),
         )
 
 
@@ -605,6 +616,7 @@ class CaseDraft:
     layers: LayerSummary | None = None
     memory_timeline: MemoryTimelineSummary | None = None
     nsight: NsightSummary | None = None
+    metrics: dict[str, OwnMetric] = field(default_factory=dict)  # perf.metric, by name (the last value of a name wins)
 
     def finish(self, test: str, outcome: str, reason: str | None) -> CaseResult:
         return CaseResult(
@@ -630,6 +642,7 @@ class CaseDraft:
             layers=self.layers,
             memory_timeline=self.memory_timeline,
             nsight=self.nsight,
+            metrics=tuple(self.metrics.values()),
         )
 
     def extra_info(self) -> dict[str, Any]:

@@ -367,6 +367,8 @@ def metric_rows(run: RunResult, uid: str, wall_s: Mapping[tuple[str, str], float
             value = value_of(name, r)
             if value is not None:
                 yield {**base, "metric": name, "unit": spec.unit, "value": value, "n_samples": spec.n(r)}
+        for m in r.metrics:  # the test's own figures (perf.metric), as the tables name them
+            yield {**base, "metric": f"own.{m.name}", "unit": m.unit, "value": m.value, "n_samples": None}
         took = wall_s.get((r.test, r.case.id))
         if took is not None:
             yield {**base, "metric": WALL_METRIC, "unit": "s", "value": float(took), "n_samples": None}

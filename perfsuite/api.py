@@ -1,0 +1,340 @@
+"""`Perf`: what a benchmark test measures with (the `perf` fixture). docs/api.md is its guide.
+
+    def test_pipeline(perf):
+        perf.measure(my_pipeline, texts)              # latency, throughput, memory, noise flags
+        perf.metric("accuracy", acc, better="higher")  # a figure of your own, gated too
+
+One call times a callable with perfsuite's engine (warm-up until the median settles, adaptive
+stopping, the case's device clock, a memory pass after the timed rounds, noise flags) and records
+everything into the case's result: results.json, the terminal table, report.html, tables/, the
+history, the gate and pytest-benchmark's table and JSON all read it from there.
+
+In a suite bench (a test that takes `perf_case` or a fixture built from it: `model`, `runtime`,
+`batch`), the case is the suite's (model, dataset, runtime, batch size); what those fixtures
+built (load time, the parity check, compile / export time, the data's origin) joins the result
+without further code. In any other test the case is the test itself: its parameters and the
+device (`test_pipeline::cpu`, `test_pipeline::8-cpu`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from perfsuite.config.schema import Case
+from perfsuite.errors import PerfUsageError
+from perfsuite.measure.record import Measurement
+from perfsuite.results.case import CaseDraft, GenerationSummary
+from perfsuite.results.own_metrics import own_metric
+
+__all__ = ["Perf"]
+
+
+class Perf:
+    """The `perf` fixture of one test: its case, and the calls that measure it."""
+
+    def __init__(self, request: pytest.FixtureRequest, case: Case, draft: CaseDraft, session: Any) -> None:
+        self._request = request
+        self._draft = draft
+        self._case = case
+        self._session = session
+
+    # -- what the test runs on ---------------------------------------------------------------------
+    @property
+    def case(self) -> Case:
+        """The case this test measures (suite case, or the test's own: `case.id`, `case.device`, `case.config`)."""
+        return self._draft.case
+
+    @property
+    def draft(self) -> CaseDraft:
+        """The case's result as this test fills it (typed parts; the plugin finishes it when the test ends)."""
+        return self._draft
+
+    @property
+    def session(self) -> Any:
+        """The benchmark session: its plan (suite, cases), run folder (`run_dir`) and output folder (`out_dir`)."""
+        return self._session
+
+    @property
+    def device(self) -> str:
+        """Where the case runs: "cpu", "cuda", "cuda:1", "mps" (--device)."""
+        return self._case.device
+
+    def sync(self) -> None:
+        """Wait until the device has finished queued work (torch.cuda / torch.mps synchronize; nothing on CPU)."""
+        from perfsuite.measure.sync import synchronizer
+
+        synchronizer(self._case.device)()
+
+    @property
+    def enabled(self) -> bool:
+        """False under --benchmark-disable: `measure` and `generate` then call once, untimed (a smoke test)."""
+        from perfsuite.benchmark_fixture import benchmark_enabled
+
+        return benchmark_enabled(self._benchmark)
+
+    @property
+    def _benchmark(self) -> Any:
+        """pytest-benchmark's fixture, taken when a timing needs it (an unused one would warn)."""
+        return self._request.getfixturevalue("benchmark")
+
+    # -- measuring -----------------------------------------------------------------------------------
+    def measure(
+        self, fn: Callable[..., Any], *args: Any, batch_size: int | None = None, tokens: int | None = None, weights_of: Any = None
+    ) -> Measurement | None:
+        """Time ``fn(*args)`` and record latency, throughput, memory and noise flags as this test's result.
+
+        ``batch_size``: items per call (samples/s; default the suite case's batch size, else 1).
+        ``tokens``: tokens per call (tokens/s). ``weights_of``: a torch module whose weights' size
+        to record (a suite case's model is known already). An argument that is the suite's
+        prepared `batch` is not passed whole: each call gets its next batch of inputs, and its
+        batch size and tokens count. Returns the measurement (None under --benchmark-disable).
+        A test measures one case: a second `measure` or `generate` call is an error.
+        """
+        from perfsuite.benchmark_fixture import record_measurement
+        from perfsuite.measure import weights_bytes
+        from perfsuite.runner import measure_callable
+
+        self._first_timing("measure")
+        if not callable(fn):
+            raise PerfUsageError(f"perf.measure needs a callable first, got {type(fn).__name__}")
+        batch_size, tokens = _positive(batch_size, "batch_size"), _positive(tokens, "tokens")
+        call, prepared = _call_of(fn, args)
+        built = self._fixture("built_model")
+        self._before_timing()
+        if prepared is not None:
+            batch_size = batch_size or prepared.batch_size
+            tokens = tokens or (round(prepared.tokens_per_batch) or None)
+            self._draft.details["data"] = {"origin": prepared.origin, "truncated_samples": prepared.truncated_samples,
+                                           "tokens_per_batch": prepared.tokens_per_batch}
+        batch_size = batch_size or self._case.batch_size
+        if batch_size != self._draft.case.batch_size:
+            from dataclasses import replace
+
+            self._draft.case = replace(self._draft.case, batch_size=batch_size)
+        if not self.enabled:
+            call()
+            self.sync()
+            return None
+        module = weights_of if weights_of is not None else (built.model.module if built is not None else None)
+        outcome = measure_callable(self._case, call, batch_size=batch_size, tokens_per_call=tokens,
+                                   weights=weights_bytes(module) if module is not None else None)
+        draft = self._draft
+        draft.memory = outcome.memory
+        draft.details.update(_context(built, self._fixture("runtime")))
+        if outcome.oom is not None:
+            draft.oom = outcome.oom
+            pytest.skip(f"OOM at batch size {batch_size}: {outcome.oom.message} (recorded as oom; caches freed)")
+        m = outcome.measurement
+        assert m is not None
+        draft.measurement = m
+        draft.throughput = outcome.throughput
+        draft.device_state = outcome.device_state(samples=(m.warmup_calls + m.calls) * batch_size)
+        draft.keep_samples = self._case.config.output.direct.save_raw_samples
+        if self._case.config.output.direct.record_output_shapes:
+            draft.details["output_shapes"] = _shapes(call())
+        # --benchmark-cprofile: a few more calls under cProfile, after the timed samples.
+        record_measurement(self._benchmark, m, profile_call=lambda: (call(), self.sync()))
+        self._benchmark.extra_info.update(draft.extra_info())
+        return m
+
+    def generate(self, model: Any, inputs: Any, *, max_new_tokens: int | None = None) -> GenerationSummary | None:
+        """Time ``model.generate(**inputs)`` token by token: TTFT, TPOT, inter-token latency, decode tokens/s.
+
+        Greedy, exactly ``max_new_tokens`` new tokens per run (default: the suite case's
+        `infer.max_new_tokens`); each token is timestamped after a device synchronize. ``inputs``
+        is a mapping of tensors (input_ids, attention_mask) or the suite's prepared `batch` (its
+        first batch); right-padded rows are moved to the left first (a decoder continues from the
+        last position). Returns the summary (None under --benchmark-disable).
+        """
+        from perfsuite.benchmark_fixture import record_samples
+        from perfsuite.runner import measure_generate
+        from perfsuite.session import PreparedBatches
+
+        self._first_timing("generate")
+        module = getattr(model, "module", model)  # a suite model wraps its torch module
+        if not callable(getattr(module, "generate", None)):
+            raise PerfUsageError(f"perf.generate needs a model with a generate() method, got {type(model).__name__}")
+        if isinstance(inputs, PreparedBatches):
+            inputs = inputs.inputs[0]
+        if not hasattr(inputs, "keys") or "input_ids" not in inputs:
+            raise PerfUsageError("perf.generate needs inputs as a mapping with 'input_ids' (and 'attention_mask'), "
+                                 f"got {type(inputs).__name__}")
+        inputs = left_padded(inputs)
+        tokens = max_new_tokens if max_new_tokens is not None else self._case.config.infer.max_new_tokens
+        if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1:
+            raise PerfUsageError(f"perf.generate needs max_new_tokens >= 1, got {tokens!r}")
+        draft, built = self._draft, self._fixture("built_model")
+        draft.kind = "generation"
+        self._before_timing()
+        if not self.enabled:
+            module.generate(**inputs, max_new_tokens=min(tokens, 2), min_new_tokens=min(tokens, 2), do_sample=False)
+            return None
+        result, outcome = measure_generate(self._case, module, inputs, max_new_tokens=tokens)
+        draft.memory = outcome.memory
+        draft.details.update(_context(built, None))
+        if outcome.oom is not None:
+            draft.oom = outcome.oom
+            pytest.skip(f"OOM at batch size {self._case.batch_size} while generating: {outcome.oom.message}")
+        draft.generation = summary = GenerationSummary.of(result)
+        record_samples(
+            self._benchmark,
+            [r.e2e_s for r in result.runs],
+            {"timer": "perf_counter_ns + device sync per token", "warmup": result.warmup_runs, "min_rounds": len(result.runs)},
+        )
+        self._benchmark.extra_info.update(draft.extra_info())
+        return summary
+
+    def metric(self, name: str, value: float, *, unit: str = "", better: str = "lower", threshold: float | None = None) -> None:
+        """Record a figure of your own (``better`` "lower" or "higher") as part of this test's result.
+
+        The gate compares it with the baseline's: a change for the worse beyond ``threshold``
+        (default: the gate's `thresholds.own`, 5%) regresses. Calling it again with the same
+        name replaces the value.
+        """
+        try:
+            m = own_metric(name, value, unit=unit, better=better, threshold=threshold)
+        except (TypeError, ValueError) as exc:
+            raise PerfUsageError(f"perf.metric: {exc}") from None
+        self._draft.metrics[m.name] = m
+
+    # -- the deep stages of a suite case (perfsuite.stages), each in a test of its own --------------------
+    def profile(self, runtime: Any, batch: Any) -> Any:
+        """torch.profiler around a few calls of ``runtime`` (traces/<case>.json.gz, tables/<case>.ops.csv)."""
+        from perfsuite import stages
+
+        self._stage("profile")
+        return stages.profile(self, runtime, batch)
+
+    def layers(self, model: Any, runtime: Any, batch: Any) -> Any:
+        """Per-module time from forward hooks, in forwards of their own (tables/<case>.layers.csv)."""
+        from perfsuite import stages
+
+        self._stage("layers")
+        return stages.layers(self, model, runtime, batch)
+
+    def memory_timeline(self, runtime: Any, batch: Any) -> Any:
+        """Peak memory per phase (load, warm-up, timed, profiled), replayed under memory trackers."""
+        from perfsuite import stages
+
+        self._stage("memory_timeline")
+        built = self._fixture("built_model")
+        return stages.memory_timeline(self, runtime, batch, load=built.load_memory if built is not None else None)
+
+    def static(self, model: Any, batch: Any) -> Any:
+        """Parameters, weight bytes, FLOPs and bytes moved per call, and the device's roofs (nothing timed)."""
+        from perfsuite import stages
+
+        self._stage("static")
+        return stages.static(self, model, batch)
+
+    def nsight(self) -> Any:
+        """Nsight Systems / Compute over this case's `test_latency` (next to this test's file), where the tools exist."""
+        from pathlib import Path
+
+        from perfsuite import stages
+
+        self._stage("nsight")
+        return stages.nsight(self, Path(self._request.path).parent / "test_latency.py")
+
+    def _stage(self, what: str) -> None:
+        from perfsuite.config.own import is_own
+
+        if is_own(self._case):
+            raise PerfUsageError(f"perf.{what} profiles a suite case: take `model`, `runtime` and `batch` (or `perf_case`) in this test")
+        self._first_timing(what)
+        self._check_parity()
+
+    # -- plumbing --------------------------------------------------------------------------------------
+    def _first_timing(self, what: str) -> None:
+        d = self._draft
+        if any(part is not None for part in (d.measurement, d.generation, d.oom, d.profile, d.static, d.layers, d.memory_timeline, d.nsight)):
+            raise PerfUsageError(
+                f"perf.{what}: this test has measured already; one test measures one case (parametrize the test, "
+                "or split it, to measure more)"
+            )
+
+    def _fixture(self, name: str) -> Any:
+        """A suite fixture's value when this test uses it (never builds one the test did not ask for)."""
+        return self._request.getfixturevalue(name) if name in self._request.fixturenames else None
+
+    def _before_timing(self) -> None:
+        """What a suite case settles before its first timed call: compile / export time, the parity check, load time."""
+        built_runtime = self._fixture("built_runtime")
+        if built_runtime is not None:
+            self._draft.runtime_setup = built_runtime.setup
+        self._check_parity()
+        built = self._fixture("built_model")
+        if built is not None:
+            self._draft.load_s = built.load_s
+
+    def _check_parity(self) -> None:
+        """A suite runtime's outputs against eager fp32, before it is timed or profiled (whether or not the test took `parity`)."""
+        from perfsuite.runtimes.parity import require_parity
+
+        if "built_runtime" in self._request.fixturenames:
+            require_parity(self._request.getfixturevalue("parity"), self._case.id)  # a mismatch fails the case untimed
+
+
+def left_padded(inputs: Any) -> dict[str, Any]:
+    """``inputs`` with each row's padding moved to the left (decoders continue from the last position)."""
+    import torch
+
+    out = dict(inputs)
+    mask = out.get("attention_mask")
+    if mask is None:
+        return out
+    ids = out["input_ids"]
+    shift = ids.shape[1] - mask.sum(dim=1)
+    index = (torch.arange(ids.shape[1], device=ids.device)[None, :] - shift[:, None]) % ids.shape[1]
+    out["input_ids"], out["attention_mask"] = ids.gather(1, index), mask.gather(1, index)
+    return out
+
+
+def _positive(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise PerfUsageError(f"perf.measure: {name} must be a whole number >= 1, got {value!r}")
+    return value
+
+
+def _call_of(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Callable[[], Any], Any]:
+    """A no-argument call of ``fn(*args)``; a prepared suite batch among ``args`` gives its batches in turn."""
+    from perfsuite.session import PreparedBatches
+
+    found = [i for i, a in enumerate(args) if isinstance(a, PreparedBatches)]
+    if not found:
+        return (lambda: fn(*args)), None
+    if len(found) > 1:
+        raise PerfUsageError("perf.measure: pass the suite's batch once")
+    i = found[0]
+    prepared: Any = args[i]
+    cycle = itertools.cycle(prepared.inputs)
+    head, tail = args[:i], args[i + 1:]
+    return (lambda: fn(*head, next(cycle), *tail)), prepared
+
+
+def _shapes(output: Any) -> dict[str, list[int]]:
+    """The shapes of a model output's main tensors (output.direct.record_output_shapes)."""
+    found = {}
+    for name in ("logits", "last_hidden_state", "pooler_output"):
+        value = getattr(output, name, None)
+        if value is not None and hasattr(value, "shape"):
+            found[name] = list(value.shape)
+    return found
+
+
+def _context(built: Any, runtime: Any) -> dict[str, Any]:
+    """Display details of a suite case: the model's description, the runtime's, the threads in force."""
+    from perfsuite.pinning import threads_in_force
+
+    out: dict[str, Any] = {"threads_in_force": threads_in_force()}
+    if built is not None:
+        out["model"] = built.model.info().as_dict()
+    if runtime is not None and hasattr(runtime, "describe"):
+        out["runtime"] = runtime.describe()
+    return out
