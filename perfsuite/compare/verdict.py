@@ -61,11 +61,12 @@ from dataclasses import dataclass, field, replace
 from perfsuite.compare.replicates import ReplicateModel, ratio_to_replicates
 from perfsuite.compare.stats import RatioEstimate, exact_ratio, ratio_of_medians, ratio_of_minimums, ratio_of_samples, samples_to_decide
 from perfsuite.results.case import CaseResult
+from perfsuite.results.metrics import GROUP_THRESHOLDS, MetricDef, gated_of
 from perfsuite.results.run import RunResult
 
 VERDICTS = ("regressed", "ok", "inconclusive")
 STATISTICS = ("min", "median")  # what a timing verdict compares; see perfsuite.compare.stats
-METRIC_GROUPS = ("latency", "throughput", "memory", "exact", "own")  # own: a test's own figures (perf.metric)
+METRIC_GROUPS = tuple(GROUP_THRESHOLDS)  # the registry's gate groups, then `own`: a test's own figures (perf.metric)
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class GatePolicy:
     memory_floor_bytes: float = 8 * 2**20  # a memory growth smaller than this is never `regressed`, whatever its ratio
     noise_floors: Mapping[str, float] = field(default_factory=dict)  # metric name -> its own noise_floor (e.g. e2e)
     thresholds: Mapping[str, float] = field(
-        default_factory=lambda: {"latency": 0.03, "throughput": 0.03, "memory": 0.10, "exact": 0.0, "own": 0.05}
+        default_factory=lambda: dict(GROUP_THRESHOLDS)
     )
     case_thresholds: tuple[tuple[str, str, float], ...] = ()  # (case-id glob, metric group, threshold)
 
@@ -133,63 +134,20 @@ class Metric:
     median: Callable[[CaseResult], float | None] | None = None
     value: Callable[[CaseResult], float | None] | None = None  # deterministic figures
     unit: str = "s"
+    floor_scale: Callable[[CaseResult], float] | None = None  # bytes: a growth below memory_floor_bytes x this never regresses
 
 
-def _latency_samples(r: CaseResult) -> tuple[float, ...] | None:
-    samples = r.samples_s
-    return samples if samples else None
+def _gate_view(d: MetricDef) -> Metric:
+    """The gate's view of a registry metric (perfsuite.results.metrics): its verdict name, group and readers."""
+    g = d.gate
+    assert g is not None
+    if g.samples is not None:
+        return Metric(g.name, g.group, d.better == "lower", samples=g.samples, median=g.median, unit=d.unit, floor_scale=g.floor_scale)
+    return Metric(g.name, g.group, d.better == "lower", value=d.value, unit=d.unit, floor_scale=g.floor_scale)
 
 
-def _latency_median(r: CaseResult) -> float | None:
-    return r.stats.p50_s if r.stats is not None else None
-
-
-def _rate_samples(r: CaseResult) -> tuple[float, ...] | None:
-    """Calls per second of each sample: the batch size cancels in a ratio of the same case."""
-    samples = r.samples_s
-    return tuple(1.0 / s for s in samples if s > 0) if samples else None
-
-
-def _rate_median(r: CaseResult) -> float | None:
-    median = _latency_median(r)
-    return 1.0 / median if median else None
-
-
-def _host_rss_own(r: CaseResult) -> float | None:
-    """The case's own host memory; None (no verdict) for results without it, never the process peak instead."""
-    own = r.memory.host.own_peak_bytes if r.memory and r.memory.host else None
-    return float(own) if own is not None else None
-
-
-def _cuda_peak(r: CaseResult) -> float | None:
-    return float(r.memory.cuda.max_allocated_bytes) if r.memory and r.memory.cuda else None
-
-
-def _weights(r: CaseResult) -> float | None:
-    return float(r.memory.weights_bytes) if r.memory and r.memory.weights_bytes is not None else None
-
-
-METRICS: dict[str, tuple[Metric, ...]] = {
-    "latency": (
-        Metric("latency", "latency", True, samples=_latency_samples, median=_latency_median),
-        # The same samples seen as a rate: its verdict mirrors latency's (ratio inverted).
-        Metric("throughput", "throughput", False, samples=_rate_samples, median=_rate_median, unit="1/s"),
-        # The process RSS peak depends on which cases ran before in the process: context, not gated.
-        Metric("host_rss_own", "memory", True, value=_host_rss_own, unit="B"),
-        Metric("cuda_max_allocated", "memory", True, value=_cuda_peak, unit="B"),
-        Metric("weights_bytes", "exact", True, value=_weights, unit="B"),
-    ),
-    "generation": (
-        Metric("ttft", "latency", True, samples=lambda r: r.generation.ttft_samples_s or None if r.generation else None,
-               median=lambda r: r.generation.ttft.p50_s if r.generation else None),
-        Metric("e2e", "latency", True, samples=lambda r: r.generation.e2e_samples_s or None if r.generation else None,
-               median=lambda r: r.generation.e2e.p50_s if r.generation else None),
-    ),
-    "static": (
-        Metric("params", "exact", True, value=lambda r: float(r.static.params) if r.static else None, unit=""),
-        Metric("flops_per_call", "exact", True, value=lambda r: float(r.static.flops_per_call) if r.static else None, unit="FLOP"),
-    ),
-}
+#: The gated metrics of each result kind, from the registry, timings first (a case's worst verdict names them first).
+METRICS: dict[str, tuple[Metric, ...]] = {kind: tuple(_gate_view(d) for d in gated_of(kind)) for kind in ("latency", "generation", "static")}
 
 
 def own_metrics(result: CaseResult) -> tuple[Metric, ...]:
@@ -493,8 +451,8 @@ def compare_runs(
             veto = direction_veto(verdict, base_disturbances(ra, estimate, models.get(metric.name)), disturbances(rb))
         if veto:
             verdict, improved, note = "inconclusive", False, veto
-        elif verdict == "regressed" and metric.group == "memory":
-            verdict, note = _memory_floor(metric, ra, rb, policy.memory_floor_bytes)
+        elif verdict == "regressed" and metric.floor_scale is not None:
+            verdict, note = _memory_floor(metric, ra, rb, policy.memory_floor_bytes * metric.floor_scale(rb))
         elif verdict == "inconclusive":
             turned = estimate if metric.lower_is_better else replace(
                 estimate, ratio=1.0 / estimate.ratio, low=1.0 / estimate.high, high=1.0 / estimate.low

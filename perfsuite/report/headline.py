@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from perfsuite.compare.speedup import REFERENCE_RUNTIME, speedups
 from perfsuite.report.deep_tables import LAYER_HEADER, MEMORY_HEADER, NSIGHT_HEADER, deep_rows, profiler_overhead, stage_of
-from perfsuite.report.tables import value_of
+from perfsuite.results.metrics import DEFS, value_of
 from perfsuite.report.units import change, duration, si, size
 from perfsuite.results.case import KINDS, CaseResult
 from perfsuite.results.run import SweepResult
@@ -190,6 +190,21 @@ def _static_row(r: CaseResult, verdict: Cell) -> tuple[Cell, ...]:
     )
 
 
+_FORMATS: Mapping[str, Callable[[float | None], str]] = {"duration": duration, "size": size, "si": si}
+
+
+def _with_registry_columns(kind: str, header: Sequence[str], rows: list[tuple[Cell, ...]], results: Sequence[CaseResult]
+                           ) -> tuple[tuple[str, ...], list[tuple[Cell, ...]], tuple[str, ...]]:
+    """The kind's table with a column for each registry metric of that kind that declares one (`MetricDef.column`),
+    before the last two columns (verdict and notes); left out where no case has the figure."""
+    extra = [d for d in DEFS if d.column and kind in d.kinds and d.column not in header]
+    if not extra:
+        return tuple(header), rows, ()
+    names = tuple(d.column for d in extra if d.column)
+    cells = [tuple(_figure(r, d.name, _FORMATS[d.fmt], measured=False) for d in extra) for r in results]
+    return ((*header[:-2], *names, *header[-2:]), [(*row[:-2], *more, *row[-2:]) for row, more in zip(rows, cells)], names)
+
+
 _KIND_TABLES: Mapping[str, tuple[tuple[str, ...], Callable[[CaseResult, Cell], tuple[Cell, ...]]]] = {
     "latency": (LATENCY_HEADER, _latency_row),
     "generation": (GENERATION_HEADER, _generation_row),
@@ -348,7 +363,8 @@ def headline(results: Sequence[CaseResult], sweeps: Sequence[SweepResult] = (), 
             continue
         header, row = _KIND_TABLES[kind]
         rows = [row(r, verdicts.get(r.key, Cell(NOT_APPLICABLE))) for r in of_kind]
-        blocks.append(_titled(_drop_empty(header, rows, OPTIONAL), kind, of_kind))
+        header, rows, extra = _with_registry_columns(kind, header, rows, of_kind)
+        blocks.append(_titled(_drop_empty(header, rows, (*OPTIONAL, *extra)), kind, of_kind))
         blocks += deep
         if kind == "static":
             blocks += roofline_blocks(results)

@@ -4,7 +4,7 @@ The long table is what a notebook wants: ``pd.read_parquet(run_dir / "tables/met
 (or `load_metrics(run_dir)`, which builds the same frame from results.json for any run, imported
 ones included), then filter, pivot and concatenate runs. The wide CSV is what a spreadsheet wants:
 one row per case, one column per metric, units in the column names. The columns are documented
-in docs/tables.md; `LONG_COLUMNS` and `metric_specs()` here are their one definition.
+in docs/tables.md; `LONG_COLUMNS` here and the metric registry (`perfsuite.results.metrics`) are their one definition.
 
 Every case gets a row for every metric of its kind: a figure that was not measured or not
 established is empty (NaN in pandas), with the reason in `not_established` when there is one,
@@ -20,16 +20,14 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from perfsuite.measure.stats import SampleStats
 from perfsuite.results.case import CaseResult
 from perfsuite.results.layout import atomic_write_bytes, atomic_write_text
+from perfsuite.results.metrics import BY_NAME, DEFS, MetricDef, gen_n, latency_n, value_of  # noqa: F401 - BY_NAME, value_of: re-exported
 from perfsuite.results.run import RunResult, load_run
 
 if TYPE_CHECKING:
@@ -46,135 +44,10 @@ class PerfTablesWarning(UserWarning):
     """A table of the run folder could not be written (a missing optional package)."""
 
 
-# -- what a metric is --------------------------------------------------------------------------------
+# -- what a metric is: perfsuite.results.metrics (the one registry) -----------------------------------
 
-Getter = Callable[[CaseResult], "float | None"]
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """One figure of a case: its name (a table column), unit, the kinds that have it, how to read it."""
-
-    name: str
-    unit: str  # "s", "B", "samples/s", "tokens/s", "tokens", "FLOP", "FLOP/B", "params", "steps", "ratio"
-    kinds: tuple[str, ...]
-    value: Getter
-    why: Callable[[CaseResult], str | None] = lambda r: None  # why a missing value is missing
-    n: Callable[[CaseResult], int | None] = lambda r: None  # samples behind the figure
-
-
-LATENCY, GENERATION, PROFILE, STATIC = ("latency",), ("generation",), ("profile",), ("static",)
-MEASURED = LATENCY + GENERATION
-
-
-def _latency_n(r: CaseResult) -> int | None:
-    return r.stats.n if r.stats is not None else None
-
-
-def _stat(kind_stats: Callable[[CaseResult], SampleStats | None], key: str) -> tuple[Getter, Callable[[CaseResult], str | None]]:
-    """Reader and reason of one statistic (`p50`, `mean`, ...) of the stats `kind_stats` picks."""
-
-    def value(r: CaseResult) -> float | None:
-        stats = kind_stats(r)
-        return None if stats is None else getattr(stats, f"{key}_s", getattr(stats, key, None))
-
-    def why(r: CaseResult) -> str | None:
-        stats = kind_stats(r)
-        return None if stats is None else stats.not_established.get(key)
-
-    return value, why
-
-
-def _ci(i: int) -> tuple[Getter, Callable[[CaseResult], str | None]]:
-    def value(r: CaseResult) -> float | None:
-        ci = r.stats.median_ci_s if r.stats is not None else None
-        return None if ci is None else ci[i]
-
-    return value, lambda r: r.stats.not_established.get("median_ci") if r.stats is not None else None
-
-
-def _gen(part: str) -> Callable[[CaseResult], SampleStats | None]:
-    return lambda r: getattr(r.generation, part) if r.generation is not None else None
-
-
-def _gen_n(r: CaseResult) -> int | None:
-    return r.generation.n_runs if r.generation is not None else None
-
-
-def _rate(attr: str) -> tuple[Getter, Callable[[CaseResult], str | None]]:
-    return (lambda r: getattr(r.throughput, attr) if r.throughput is not None else None,
-            lambda r: r.throughput.not_established if r.throughput is not None else None)
-
-
-def _host(attr: str) -> Getter:
-    return lambda r: getattr(r.memory.host, attr) if r.memory is not None and r.memory.host is not None else None
-
-
-def _cuda(attr: str) -> Getter:
-    return lambda r: getattr(r.memory.cuda, attr) if r.memory is not None and r.memory.cuda is not None else None
-
-
-def _weights(r: CaseResult) -> float | None:
-    if r.static is not None:
-        return r.static.weights_bytes
-    return r.memory.weights_bytes if r.memory is not None else None
-
-
-def _flops(r: CaseResult) -> float | None:
-    if r.static is not None:
-        return r.static.flops_per_call
-    return r.profile.flops_per_call if r.profile is not None else None
-
-
-def _first_call(r: CaseResult) -> float | None:
-    return r.measurement.first_call_s if r.measurement is not None else None
-
-
-def metric_specs() -> tuple[MetricSpec, ...]:
-    """Every metric, in column order."""
-    latency = lambda r: r.stats  # noqa: E731
-    specs = [MetricSpec(f"latency_{k}_s", "s", LATENCY, *_stat(latency, k), n=_latency_n)
-             for k in ("p50", "p90", "p95", "p99", "mean", "min", "max", "stdev", "iqr")]
-    specs.append(MetricSpec("latency_cv", "ratio", LATENCY, *_stat(latency, "cv"), n=_latency_n))
-    specs += [MetricSpec(f"latency_median_ci_{side}_s", "s", LATENCY, *_ci(i), n=_latency_n) for i, side in enumerate(("low", "high"))]
-    specs.append(MetricSpec("samples_per_s", "samples/s", LATENCY, *_rate("samples_per_s"), n=_latency_n))
-    specs.append(MetricSpec("tokens_per_s", "tokens/s", LATENCY, *_rate("tokens_per_s"), n=_latency_n))
-    specs.append(MetricSpec("first_call_s", "s", LATENCY, _first_call))
-    for part, keys in (("ttft", ("p50", "p90", "p99")), ("tpot", ("p50", "p90", "p99")), ("inter_token", ("p50", "p99")), ("e2e", ("p50", "p90", "p99"))):
-        specs += [MetricSpec(f"{part}_{k}_s", "s", GENERATION, *_stat(_gen(part), k), n=_gen_n) for k in keys]
-    # decode_tokens_per_s is a SampleStats of rates: its "p50_s" field holds tokens/s, not seconds
-    specs.append(MetricSpec("decode_tokens_per_s_p50", "tokens/s", GENERATION, *_stat(_gen("decode_tokens_per_s"), "p50"), n=_gen_n))
-    specs.append(MetricSpec("new_tokens", "tokens", GENERATION, lambda r: r.generation.new_tokens if r.generation else None))
-    specs.append(MetricSpec("prompt_tokens", "tokens", GENERATION, lambda r: r.generation.prompt_tokens if r.generation else None))
-    specs.append(MetricSpec("load_s", "s", MEASURED, lambda r: r.load_s))
-    specs += [
-        # The case's own memory (counted from the level before its model was built): what the gate judges.
-        MetricSpec("host_rss_own_bytes", "B", MEASURED, _host("own_peak_bytes")),
-        MetricSpec("host_rss_peak_bytes", "B", MEASURED, _host("rss_peak_bytes")),  # the process's: context
-        MetricSpec("host_rss_increase_bytes", "B", MEASURED, _host("rss_increase_bytes")),
-        MetricSpec("cuda_max_allocated_bytes", "B", MEASURED, _cuda("max_allocated_bytes")),
-        MetricSpec("cuda_max_reserved_bytes", "B", MEASURED, _cuda("max_reserved_bytes")),
-        MetricSpec("weights_bytes", "B", MEASURED + STATIC, _weights),
-        MetricSpec("params", "params", STATIC, lambda r: r.static.params if r.static else None),
-        MetricSpec("flops_per_call", "FLOP", PROFILE + STATIC, _flops),
-        MetricSpec("flops_per_weight_byte", "FLOP/B", STATIC, lambda r: r.static.flops_per_weight_byte if r.static else None),
-        MetricSpec("profile_total_flops", "FLOP", PROFILE, lambda r: r.profile.total_flops if r.profile else None),
-        MetricSpec("profile_active_steps", "steps", PROFILE, lambda r: r.profile.active_steps if r.profile else None),
-    ]
-    return tuple(specs)
-
-
-SPECS = metric_specs()
-BY_NAME: Mapping[str, MetricSpec] = {s.name: s for s in SPECS}
-
-
-def value_of(name: str, result: CaseResult) -> float | None:
-    """One metric of one case as a finite float, or None (not measured, not established, NaN)."""
-    raw = BY_NAME[name].value(result)
-    if raw is None or isinstance(raw, bool):
-        return None
-    value = float(raw)
-    return value if math.isfinite(value) else None
+MetricSpec = MetricDef  # the registry's declaration of one column (name, unit, kinds, reader)
+SPECS = DEFS
 
 
 # -- the rows ----------------------------------------------------------------------------------------
@@ -238,7 +111,7 @@ def case_records(run: RunResult) -> list[dict[str, Any]]:
     out = []
     for r in run.cases:
         row = _case_fields(run, r)
-        row["n_samples"] = _gen_n(r) if r.kind == "generation" else _latency_n(r)
+        row["n_samples"] = gen_n(r) if r.kind == "generation" else latency_n(r)
         for spec in SPECS:
             if r.kind in spec.kinds:
                 row[spec.name] = value_of(spec.name, r)

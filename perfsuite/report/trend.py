@@ -18,8 +18,9 @@ from perfsuite.compare.changepoint import DEFAULT_ALPHA, ChangePoint, change_poi
 from perfsuite.report.svg import el
 from perfsuite.report.units import change, duration, si, size
 from perfsuite.results.history import HistoryPoint, series_of
+from perfsuite.results.metrics import TRENDS
 
-TREND_METRICS = ("latency_p50_s", "samples_per_s", "ttft_p50_s", "tpot_p50_s")
+TREND_METRICS = TRENDS  # `trend=True` in the metric registry
 
 
 @dataclass(frozen=True)

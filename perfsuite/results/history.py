@@ -31,20 +31,16 @@ from pathlib import Path
 from typing import Any
 
 from perfsuite.errors import PerfError
+from perfsuite.results.metrics import BY_NAME, HISTORY, value_of
 from perfsuite.results.run import RunResult
 
 HISTORY_SCHEMA_VERSION = 2
 HISTORY_DIR = "history"
 HISTORY_FILE = "history.sqlite"
 WALL_METRIC = "wall_s"
-# The figures a trend is worth keeping for (perfsuite.report.tables names): the latency summary of
-# the raw samples, rates, generation timings, memory. Full raw samples stay in each run's results.json.
-METRICS = (
-    "latency_p50_s", "latency_p90_s", "latency_p99_s", "latency_mean_s", "latency_min_s", "latency_iqr_s",
-    "latency_median_ci_low_s", "latency_median_ci_high_s", "samples_per_s", "tokens_per_s",
-    "ttft_p50_s", "tpot_p50_s", "e2e_p50_s", "decode_tokens_per_s_p50",
-    "host_rss_own_bytes", "host_rss_peak_bytes", "cuda_max_allocated_bytes", "load_s",
-)
+# The figures a trend is worth keeping for (`history=True` in the metric registry): the latency
+# summary of the raw samples, rates, generation timings, memory. Raw samples stay in results.json.
+METRICS = HISTORY
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS perfsuite_meta (key VARCHAR(64) PRIMARY KEY, value VARCHAR(255) NOT NULL)",
@@ -356,8 +352,6 @@ def _immediate_transactions(engine: Any) -> None:
 
 
 def metric_rows(run: RunResult, uid: str, wall_s: Mapping[tuple[str, str], float]) -> Iterable[dict[str, Any]]:
-    from perfsuite.report.tables import BY_NAME, value_of
-
     for r in run.cases:
         base = {"run_uid": uid, "test": r.test, "case_id": r.case.id, "kind": r.kind, "outcome": r.outcome, "noisy": int(bool(r.noise_codes))}
         for name in METRICS:

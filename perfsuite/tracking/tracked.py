@@ -27,23 +27,15 @@ from perfsuite.results.run import RunResult
 VERDICT_CODES = {"ok": 0, "inconclusive": 1, "regressed": 2}
 MAX_PARAM_CHARS = 500  # MLflow's limit before 2.x; newer ones take more, the full config is an artifact
 _KEY_BAD = re.compile(r"[^A-Za-z0-9_\-. /:]+")
-_THROUGHPUT = ("samples_per_s", "tokens_per_s", "decode_tokens_per_s_p50")
-_GENERATION = ("ttft_", "tpot_", "inter_token_", "e2e_", "new_tokens", "prompt_tokens")
 # Files of the run folder a tracker keeps as artifacts (those that exist), then tables/ and traces/.
 RUN_FILES = ("report.html", "summary.md", "run_config.yaml", "env.json", "results.json", "verdicts.json", "benchmark.json")
 
 
 def metric_group(name: str) -> str:
-    """The `output.trackers.<t>.metrics` group a table metric (perfsuite.report.tables) belongs to."""
-    if name in _THROUGHPUT:
-        return "throughput"
-    if name.startswith(_GENERATION):
-        return "generation"
-    if name.startswith("latency_") or name == "first_call_s":
-        return "latency"
-    if name.endswith("_bytes"):
-        return "memory"
-    return "compute"  # params, FLOPs, profiled steps, load time, and any metric added later
+    """The `output.trackers.<t>.metrics` group of a metric: the registry's `tracking` (perfsuite.results.metrics); `compute` if unknown."""
+    from perfsuite.results.metrics import tracking_group
+
+    return tracking_group(name)
 
 
 def clean_key(key: str) -> str:
@@ -118,14 +110,14 @@ def config_params(composed: Mapping[str, Any], extra: Mapping[str, Any] = {}) ->
 
 def metric_points(run: RunResult, verdicts: Any = None) -> tuple[MetricPoint, ...]:
     """Every finite metric of every case, and the gate's verdicts (`ComparisonView`) when given."""
-    from perfsuite.report.tables import SPECS, value_of
+    from perfsuite.results.metrics import DEFS, value_of
 
     points = []
     by_key = {}
     for r in run.cases:
         by_key[f"{r.test}::{r.case.id}"] = r
         base = f"{r.test}/{r.case.group}"
-        for spec in SPECS:
+        for spec in DEFS:
             if r.kind not in spec.kinds:
                 continue
             value = value_of(spec.name, r)
