@@ -24,9 +24,10 @@ def test_each_metric_is_declared_once_with_a_known_direction_and_tracking_group(
 
 def test_the_gate_reads_its_metrics_groups_and_default_thresholds_from_the_registry() -> None:
     gated = {kind: [m.name for m in ms] for kind, ms in METRICS.items()}
-    assert gated["latency"][:5] == ["latency", "throughput", "host_rss_own", "cuda_max_allocated", "weights_bytes"]
+    builtin = ["latency", "throughput", "host_rss_own", "cuda_max_allocated", "weights_bytes"]
+    assert gated["latency"][:2] == builtin[:2] and [n for n in gated["latency"] if n in builtin] == builtin  # timings first
     assert gated["generation"] == ["ttft", "e2e"] and gated["static"] == ["params", "flops_per_call"]
-    assert set(METRIC_GROUPS) == set(metrics.GROUP_THRESHOLDS) and METRIC_GROUPS[:4] == ("latency", "throughput", "memory", "exact")
+    assert METRIC_GROUPS == tuple(metrics.GROUP_THRESHOLDS) and {"latency", "throughput", "memory", "exact", "own"} <= set(METRIC_GROUPS)
     assert dict(GatePolicy().thresholds) == dict(metrics.GROUP_THRESHOLDS)
     for kind, ms in METRICS.items():
         for m in ms:
@@ -47,3 +48,36 @@ def test_tables_history_trends_and_trackers_read_the_registry() -> None:
                                              ("host_rss_peak_bytes", "memory"), ("params", "compute"), ("load_s", "compute")])
 def test_tracking_groups_stay_what_trackers_had(name: str, group: str) -> None:
     assert metrics.tracking_group(name) == group
+
+
+def _timed(setup_s: float | None = None, own: int | None = None, batch: int = 1):
+    from perfsuite.measure.memory import HostMemory
+    from perfsuite.results.case import CaseInfo, CaseResult, MemoryResult
+    from perfsuite.results.runtime_setup import RuntimeSetup
+
+    info = CaseInfo(id=f"m-bs{batch}-cpu", model="m", model_family="m", modality="text", dataset="d", runtime="compile",
+                    batch_size=batch, device="cpu", precision="fp32", seed=0)
+    host = None if own is None else HostMemory(rss_start_bytes=0, rss_peak_bytes=own, rss_end_bytes=0, samples=5,
+                                                private_peak_bytes=own, private_before_model_bytes=0, mapped_weights_bytes=0, own_method="x")
+    return CaseResult(test="test_latency", kind="latency", case=info, outcome="passed", finished="2026-12-04T00:00:00",
+                      runtime_setup=None if setup_s is None else RuntimeSetup(backend="compile", cache="cold", cold_s=setup_s),
+                      memory=MemoryResult(host=host))
+
+
+def _verdict(base, head, metric: str, policy=None):
+    from perfsuite.compare.verdict import compare_runs
+    from perfsuite.results.run import RunResult
+
+    def run(r):
+        return RunResult(run_dir=__import__("pathlib").Path("r"), status="finished", suite=None, device="cpu", started=None, cases=(r,))
+
+    return next(v for v in compare_runs(run(base), run(head), policy or GatePolicy()).verdicts if v.metric == metric)
+
+
+def test_runtime_setup_time_is_a_gated_metric_with_its_own_threshold() -> None:
+    assert metrics.value_of("runtime_setup_s", _timed(12.5)) == 12.5
+    assert "runtime_setup_s" in [s.name for s in tables.SPECS] and "runtime_setup_s" in history.METRICS
+    assert _verdict(_timed(10.0), _timed(16.0), "runtime_setup").verdict == "regressed"  # +60% > 50%
+    assert _verdict(_timed(10.0), _timed(13.0), "runtime_setup").verdict == "ok"  # compile-time noise passes
+    strict = GatePolicy(thresholds={**GatePolicy().thresholds, "setup": 0.2})
+    assert _verdict(_timed(10.0), _timed(13.0), "runtime_setup", strict).verdict == "regressed"

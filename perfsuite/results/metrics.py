@@ -140,6 +140,12 @@ def _rate_median(r: CaseResult) -> float | None:
     return 1.0 / median if median else None
 
 
+def _setup_s(r: CaseResult) -> float | None:
+    """Compile / export time before timing: with an empty cache when measured so, else with the cache."""
+    s = r.runtime_setup
+    return None if s is None else (s.cold_s if s.cold_s is not None else s.warm_s)
+
+
 _BYTES = lambda r: 1.0  # noqa: E731 - the memory floor as configured
 
 
@@ -158,6 +164,9 @@ def _definitions() -> tuple[MetricDef, ...]:
                   history=True, trend=True, gate=Gated("throughput", "throughput", 0.03, LATENCY, _rate_samples, _rate_median)),
         MetricDef("tokens_per_s", "tokens/s", LATENCY, *_rate("tokens_per_s"), n=latency_n, better="higher", tracking="throughput", history=True),
         MetricDef("first_call_s", "s", LATENCY, _first_call, better="lower", tracking="latency"),
+        # Measured once per case: gated as one number, with a threshold for compile-time noise (20-40% between runs).
+        MetricDef("runtime_setup_s", "s", LATENCY, _setup_s, better="lower", history=True, column="setup", fmt="duration",
+                  gate=Gated("runtime_setup", "setup", 0.5, LATENCY)),
     ]
     for part, keys in (("ttft", ("p50", "p90", "p99")), ("tpot", ("p50", "p90", "p99")), ("inter_token", ("p50", "p99")), ("e2e", ("p50", "p90", "p99"))):
         for k in keys:
