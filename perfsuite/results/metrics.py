@@ -146,7 +146,13 @@ def _setup_s(r: CaseResult) -> float | None:
     return None if s is None else (s.cold_s if s.cold_s is not None else s.warm_s)
 
 
+def _own_per_sample(r: CaseResult) -> float | None:
+    own = r.memory.host.own_peak_bytes if r.memory is not None and r.memory.host is not None else None
+    return None if own is None else own / max(r.case.batch_size, 1)
+
+
 _BYTES = lambda r: 1.0  # noqa: E731 - the memory floor as configured
+_PER_SAMPLE = lambda r: 1.0 / max(r.case.batch_size, 1)  # noqa: E731 - the floor shared by the batch's samples
 
 
 def _definitions() -> tuple[MetricDef, ...]:
@@ -186,6 +192,9 @@ def _definitions() -> tuple[MetricDef, ...]:
         # The case's own memory (counted from the level before its model was built): what the gate judges.
         MetricDef("host_rss_own_bytes", "B", MEASURED, _host("own_peak_bytes"), better="lower", tracking="memory", history=True,
                   gate=Gated("host_rss_own", "memory", 0.10, LATENCY, floor_scale=_BYTES)),
+        # What a batch costs per sample: the own peak over the batch size (weights included, shared by the batch).
+        MetricDef("host_rss_own_per_sample_bytes", "B", LATENCY, _own_per_sample, better="lower", tracking="memory", history=True,
+                  column="own RSS/sample", fmt="size", gate=Gated("memory_per_sample", "memory_per_sample", 0.10, LATENCY, floor_scale=_PER_SAMPLE)),
         MetricDef("host_rss_peak_bytes", "B", MEASURED, _host("rss_peak_bytes"), tracking="memory", history=True),  # the process's: context
         MetricDef("host_rss_increase_bytes", "B", MEASURED, _host("rss_increase_bytes"), tracking="memory"),
         MetricDef("cuda_max_allocated_bytes", "B", MEASURED, _cuda("max_allocated_bytes"), better="lower", tracking="memory", history=True,
