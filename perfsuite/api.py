@@ -12,8 +12,8 @@ history, the gate and pytest-benchmark's table and JSON all read it from there.
 In a suite bench (a test that takes `perf_case` or a fixture built from it: `model`, `runtime`,
 `batch`), the case is the suite's (model, dataset, runtime, batch size); what those fixtures
 built (load time, the parity check, compile / export time, the data's origin) joins the result
-without further code. In any other test the case is the test itself: its parameters and the
-device (`test_pipeline::cpu`, `test_pipeline::8-cpu`).
+without further code. In any other test the case is the test itself: its name with its
+parameters, and the device (`test_pipeline-cpu`, `test_pipeline[8]-cpu`).
 """
 
 from __future__ import annotations
@@ -114,7 +114,14 @@ class Perf:
         if batch_size != self._draft.case.batch_size:
             from dataclasses import replace
 
+            from perfsuite.config.own import is_own
+
+            if not is_own(self._case):
+                raise PerfUsageError(f"perf.measure: a suite case's batch size is the suite's ({self._case.batch_size}, in its id "
+                                     f"{self._case.id}), got batch_size={batch_size}; set the suite's batch_sizes instead")
             self._draft.case = replace(self._draft.case, batch_size=batch_size)
+        if weights_of is not None and not callable(getattr(weights_of, "parameters", None)):
+            raise PerfUsageError(f"perf.measure: weights_of takes a torch module, got {type(weights_of).__name__}")
         if not self.enabled:
             call()
             self.sync()

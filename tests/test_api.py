@@ -65,6 +65,19 @@ def test_generate_without_generate(perf):
 
 def test_bad_batch_size(perf):
     perf.measure(len, "abc", batch_size=0)
+
+
+def test_weights_of_not_a_module(perf):
+    perf.measure(len, "abc", weights_of=3)
+'''
+
+SUITE_MISUSE = '''
+def test_suite_batch_size(perf, runtime, batch):
+    perf.measure(runtime, batch, batch_size=99)
+
+
+def test_profile_own_case(perf):
+    perf.profile(None, None)
 '''
 
 
@@ -115,7 +128,7 @@ def test_api_misuse_fails_the_test_with_its_reason(pytester: pytest.Pytester, tm
     pytester.mkpydir("benches")
     (pytester.path / "benches" / "test_misuse.py").write_text(MISUSE)
     result = _run(pytester, tmp_path / "out")
-    result.assert_outcomes(failed=6)
+    result.assert_outcomes(failed=7)
     text = result.stdout.str()
     for expected in (
         "perf.measure: this test has measured already; one test measures one case",
@@ -124,8 +137,19 @@ def test_api_misuse_fails_the_test_with_its_reason(pytester: pytest.Pytester, tm
         "the value must be finite",
         "perf.generate needs a model with a generate() method",
         "batch_size must be a whole number >= 1, got 0",
+        "weights_of takes a torch module, got int",
     ):
         assert expected in text, expected
+
+
+def test_suite_case_misuse_fails_with_its_reason(pytester: pytest.Pytester, tmp_path: Path) -> None:
+    pytester.mkpydir("benches")
+    (pytester.path / "benches" / "test_misuse.py").write_text(SUITE_MISUSE)
+    result = _run(pytester, tmp_path / "out", *as_overrides(["model=bert.tiny", "dataset=pydoc"]))
+    result.assert_outcomes(failed=3)  # the smoke suite's batch sizes 1 and 4, and the own case
+    text = result.stdout.str()
+    assert "a suite case's batch size is the suite's (1, in its id bert.tiny-pydoc-eager-bs1-cpu), got batch_size=99" in text
+    assert "perf.profile profiles a suite case" in text
 
 
 @pytest.mark.parametrize(
