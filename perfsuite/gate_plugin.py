@@ -145,11 +145,13 @@ class GatePlugin:
         verdicts = self.case_verdict(result)
         if not verdicts:
             return [("perf_verdict", "new" if self.baseline is not None else "none")]
-        out = [("perf_verdict", worst_per_case(verdicts)[result.case.id])]
+        again = bool(self.confirm and suspects(self._as_comparison(verdicts)))
+        # A case the gate re-measures has no verdict yet: "suspect", never a first run's "regressed" that the gate may overturn.
+        out = [("perf_verdict", "suspect" if again else worst_per_case(verdicts)[result.case.id])]
         for v in verdicts:
             e = v.estimate
             out.append((f"perf_{v.metric}", f"{v.verdict} {e.change:+.2%} [{e.low - 1:+.2%}, {e.high - 1:+.2%}]"))
-        if self.confirm and verdicts and suspects(self._as_comparison(verdicts)):
+        if again:
             out.append(("perf_confirm", f"re-measured in {self.confirm} fresh runs after the session; the final verdict is in verdicts.json"))
         return out
 

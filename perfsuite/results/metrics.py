@@ -194,7 +194,7 @@ def _definitions() -> tuple[MetricDef, ...]:
                   gate=Gated("host_rss_own", "memory", 0.10, LATENCY, floor_scale=_BYTES)),
         # What a batch costs per sample: the own peak over the batch size (weights included, shared by the batch).
         MetricDef("host_rss_own_per_sample_bytes", "B", LATENCY, _own_per_sample, better="lower", tracking="memory", history=True,
-                  column="own RSS/sample", fmt="size", gate=Gated("memory_per_sample", "memory_per_sample", 0.10, LATENCY, floor_scale=_PER_SAMPLE)),
+                  gate=Gated("memory_per_sample", "memory_per_sample", 0.10, LATENCY, floor_scale=_PER_SAMPLE)),
         MetricDef("host_rss_peak_bytes", "B", MEASURED, _host("rss_peak_bytes"), tracking="memory", history=True),  # the process's: context
         MetricDef("host_rss_increase_bytes", "B", MEASURED, _host("rss_increase_bytes"), tracking="memory"),
         MetricDef("cuda_max_allocated_bytes", "B", MEASURED, _cuda("max_allocated_bytes"), better="lower", tracking="memory", history=True,
