@@ -502,17 +502,16 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     if perf is None:
         return
     terminalreporter.write_sep("-", "perfsuite")
+    run = perf.results.snapshot()
     with perf.guard("the summary table"):
         from perfsuite.report.terminal import write_summary
 
-        run = perf.results.snapshot()
         gate = config.pluginmanager.get_plugin(GATE_PLUGIN)
         write_summary(terminalreporter, run.cases, run.sweeps, comparison=getattr(gate, "comparison", None))
     from perfsuite.config.own import OWN
 
     skipped = [e for e in perf.plan.exclusions]
-    cases = perf.results.snapshot().cases
-    own_only = bool(cases) and all(r.case.model_family == OWN for r in cases)
+    own_only = bool(run.cases) and all(r.case.model_family == OWN for r in run.cases)
     if skipped and not own_only:  # a run of tests that measure their own code ran no suite case: the matrix is not theirs
         pairs = [e.label for e in skipped if e.runtime is None]  # model x dataset: the modalities differ
         terminalreporter.write_line(f"left out by the matrix ({len(skipped)}):" + (" " + ", ".join(pairs) if pairs else ""))
