@@ -168,8 +168,8 @@ class Perf:
         if isinstance(inputs, PreparedBatches):
             inputs = inputs.inputs[0]
         if not hasattr(inputs, "keys") or "input_ids" not in inputs:
-            raise PerfUsageError("perf.generate needs inputs as a mapping with 'input_ids' (and 'attention_mask'), "
-                                 f"got {type(inputs).__name__}")
+            got = f"a mapping of {sorted(map(str, inputs.keys()))}" if hasattr(inputs, "keys") else type(inputs).__name__
+            raise PerfUsageError(f"perf.generate needs inputs as a mapping with 'input_ids' (and 'attention_mask'), got {got}")
         inputs = left_padded(inputs)
         tokens = max_new_tokens if max_new_tokens is not None else self._case.config.infer.max_new_tokens
         if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1:

@@ -69,6 +69,21 @@ def test_bad_batch_size(perf):
 
 def test_weights_of_not_a_module(perf):
     perf.measure(len, "abc", weights_of=3)
+
+
+class Decoder:
+    def generate(self, **kwargs):
+        return None
+
+
+def test_generate_without_input_ids(perf):
+    perf.generate(Decoder(), {"ids": [1, 2]})
+
+
+def test_generate_without_new_tokens(perf):
+    import torch
+
+    perf.generate(Decoder(), {"input_ids": torch.ones(1, 3, dtype=torch.long)})  # a test's own case has no infer.max_new_tokens
 '''
 
 SUITE_MISUSE = '''
@@ -128,7 +143,7 @@ def test_api_misuse_fails_the_test_with_its_reason(pytester: pytest.Pytester, tm
     pytester.mkpydir("benches")
     (pytester.path / "benches" / "test_misuse.py").write_text(MISUSE)
     result = _run(pytester, tmp_path / "out")
-    result.assert_outcomes(failed=7)
+    result.assert_outcomes(failed=9)
     text = result.stdout.str()
     for expected in (
         "perf.measure: this test has measured already; one test measures one case",
@@ -138,6 +153,8 @@ def test_api_misuse_fails_the_test_with_its_reason(pytester: pytest.Pytester, tm
         "perf.generate needs a model with a generate() method",
         "batch_size must be a whole number >= 1, got 0",
         "weights_of takes a torch module, got int",
+        "perf.generate needs inputs as a mapping with 'input_ids' (and 'attention_mask'), got a mapping of ['ids']",
+        "perf.generate needs max_new_tokens >= 1, got 0",
     ):
         assert expected in text, expected
 
