@@ -1,7 +1,8 @@
 """Re-measure undecided cases beside the baseline's commit (statistics: perfsuite.compare.beside).
 
 A case the gate could not decide (its head runs disturbed by a busy machine, or its interval too
-wide) is measured again in paired rounds: side A is a detached git worktree of the commit the
+wide), or one it found regressed against a one-run baseline (to rule out a baseline run that was
+unusually fast), is measured again in paired rounds: side A is a detached git worktree of the commit the
 baseline was measured at, run with the baseline's own recorded pytest arguments (its suite,
 overrides, device and config trees: a change made by an override is as real as one made by a
 commit); side B is the head, run with this session's arguments in its own folder. Each side is one
@@ -139,13 +140,16 @@ class BesideOutcome:
     seconds: float = 0.0
     stopped: str = ""  # why the rounds ended
     why_not: str = ""  # why no case was re-measured: the verdicts' notes say it
+    verify: tuple[str, ...] = ()  # keys re-measured to check a regression against a one-run baseline
 
     def rejudge(self, comparison: Comparison) -> Comparison:
-        return rejudge(comparison, self.estimates, keys=self.keys, commit=self.commit, why_not=self.why_not)
+        """The final verdicts: paired estimates, a regression being checked kept where the rounds agree with it."""
+        return rejudge(comparison, self.estimates, keys=self.keys, commit=self.commit, why_not=self.why_not, verify=self.verify)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "cases": list(self.keys),
+            "verified": list(self.verify),
             "commit": self.commit,
             "budget_s": round(self.budget_s, 1),
             "planned_rounds": self.planned,
@@ -229,7 +233,9 @@ def run_rounds(
         done = [(r.values["base"], r.values["head"]) for r in outcome.rounds if len(r.values) == 2]
         if len(done) in looks:
             outcome.estimates = beside_estimates(done, confidence=confidence)
-            if outcome.estimates and all_decided(outcome.rejudge(first), keys):
+            # stop when the rounds themselves decide: a regression under check is not "decided" by
+            # rounds that merely lean its way
+            if outcome.estimates and all_decided(rejudge(first, outcome.estimates, keys=keys, commit=outcome.commit), keys):
                 outcome.stopped = f"every case decided after {len(done)} rounds"
                 break
     else:
@@ -260,16 +266,18 @@ def remeasure_beside(
     runner: Runner = subprocess.run,
     clock: Callable[[], float] = time.perf_counter,
     progress: Callable[[str], None] = lambda line: None,
+    verify: Sequence[str] = (),
 ) -> BesideOutcome:
     """Check out the baseline's commit in a temporary worktree, run the rounds (`run_rounds`), remove the worktree.
 
     ``baseline``: a perfsuite.results.baselines.Baseline; ``rootdir``: this session's pytest
     rootdir; ``models_dir``: the local model snapshots (host data, not in git) the base side
-    gets unless its own arguments name a folder.
+    gets unless its own arguments name a folder; ``verify``: the keys among ``keys`` whose
+    regression against a one-run baseline is being checked (`perfsuite.compare.beside.rejudge`).
     """
     from perfsuite.ab import git_side, remove_worktrees
 
-    outcome = BesideOutcome(tuple(keys), budget_s=budget_s)
+    outcome = BesideOutcome(tuple(keys), budget_s=budget_s, verify=tuple(k for k in verify if k in keys))
     repo = git_toplevel(rootdir)
     try:
         outcome.commit = base_commit(baseline, repo)

@@ -47,11 +47,13 @@ def add_options(group: Any) -> None:
                          "again in K fresh pytest processes, and judge it on those K runs alone, so one disturbed run cannot fail the "
                          "gate; 0 judges the run as it is. Default: 3.")
     group.addoption("--perf-confirm-budget", default=None, type=_budget_arg, metavar="SECONDS",
-                    help="with --perf-compare: wall time for measuring the cases still inconclusive (and worse than their threshold) "
-                         "after the confirmation runs again, in paired rounds beside a git worktree of the baseline's commit run with "
-                         "the baseline's own arguments (needs a git checkout and a baseline saved from a clean commit; docs/gating.md); "
-                         "0: off. Default: only cases whose runs were disturbed (a busy machine), within 6 rounds' worth, a round "
-                         "costing 2 x (those cases' wall time in this run + this session's start-up time); given: every such case.")
+                    help="with --perf-compare: wall time for paired rounds beside a git worktree of the baseline's commit, run "
+                         "with the baseline's own arguments (needs a git checkout and a baseline saved from a clean commit; "
+                         "docs/gating.md). They re-measure the cases still inconclusive (and worse than their threshold) after the "
+                         "confirmation runs, and check each case found regressed against a one-run baseline before the gate fails it "
+                         "(was that one baseline run unusually fast?). 0: off. Default: the regressions to check and the inconclusive "
+                         "cases whose runs were disturbed (a busy machine), within 6 rounds' worth, a round costing 2 x (those cases' "
+                         "wall time in this run + this session's start-up time); given: every such case.")
     group.addoption("--perf-baseline-dir", default=None, metavar="DIR", help="where baselines are stored. Default: <out dir>/baselines.")
 
 
@@ -230,7 +232,7 @@ class GatePlugin:
     def _beside(self, session: pytest.Session) -> None:
         """Cases still undecided after the confirmation runs: paired rounds beside the baseline's commit (perfsuite.beside)."""
         from perfsuite.beside import BESIDE_DIR, default_budget, remeasure_beside
-        from perfsuite.compare.beside import undecided
+        from perfsuite.compare.beside import one_run_regressions, undecided
         from perfsuite.plugin import PERF_OPTIONS
 
         perf = self.session
@@ -239,10 +241,12 @@ class GatePlugin:
             return  # judged against another machine's figures: pairs measured here would not decide them
         head = perf.results.snapshot()
         so_far = self._judged(head)
-        keys = undecided(so_far, suspect_only=True)
+        open_keys = undecided(so_far, suspect_only=True)
         if self.budget is None:  # by default only where the machine was busy; a budget given is spent on every suspect
-            keys = self._disturbed(keys, head)
-        nodeids = self._nodeids(keys, "the undecided cases")
+            open_keys = self._disturbed(open_keys, head)
+        verify = one_run_regressions(so_far)  # before failing: was the one baseline run itself unusually fast?
+        keys = tuple(dict.fromkeys((*open_keys, *verify)))
+        nodeids = self._nodeids(keys, "the cases to re-measure beside the baseline")
         if not nodeids:
             return
         config, say = session.config, _sayer(session.config)
@@ -250,8 +254,13 @@ class GatePlugin:
         round_s = 2.0 * (case_s + startup_s)
         budget = self.budget if self.budget is not None else default_budget(case_s, startup_s)
         options = config.stash.get(PERF_OPTIONS, None)
-        say(f"{len(keys)} case{'s' if len(keys) > 1 else ''} still inconclusive ({', '.join(keys[:5])}{', ...' if len(keys) > 5 else ''}); "
-            f"re-measuring beside the baseline's commit in paired rounds of about {round_s:.0f} s, "
+        why = []
+        if open_keys:
+            why.append(f"{len(open_keys)} case{'s' if len(open_keys) > 1 else ''} still inconclusive ({_listed(open_keys)})")
+        if verify:
+            why.append(f"{len(verify)} case{'s' if len(verify) > 1 else ''} regressed against a one-run baseline ({_listed(verify)}), "
+                       "checked against an unusually fast baseline run before the gate fails")
+        say(f"{'; '.join(why)}; re-measuring beside the baseline's commit in paired rounds of about {round_s:.0f} s, "
             f"within {budget:.0f} s (--perf-confirm-budget) ...")
         self.beside = remeasure_beside(
             keys, nodeids, self.baseline,
@@ -266,6 +275,7 @@ class GatePlugin:
             statistic=self.spec.policy.statistic,
             xdist=hasattr(config.option, "numprocesses"),
             progress=say,
+            verify=verify,
         )
         b = self.beside
         self.wall["beside"] = b.seconds
@@ -454,6 +464,10 @@ class GatePlugin:
             terminalreporter.write_line(f"profile diff of {d.case} (head - base, per profiled step; {d.path or 'not saved'}):")
             for row in d.top:
                 terminalreporter.write_line(f"  {describe(row)}")
+
+
+def _listed(keys: tuple[str, ...]) -> str:
+    return ", ".join(keys[:5]) + (", ..." if len(keys) > 5 else "")
 
 
 def _runs_kept(path: Path) -> str:
