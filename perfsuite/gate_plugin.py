@@ -51,7 +51,7 @@ def add_options(group: Any) -> None:
                          "with the baseline's own arguments (needs a git checkout and a baseline saved from a clean commit; "
                          "docs/gating.md). They re-measure the cases still inconclusive (and worse than their threshold) after the "
                          "confirmation runs, and check each case found regressed against a one-run baseline before the gate fails it "
-                         "(was that one baseline run unusually fast?). 0: off. Default: the regressions to check and the inconclusive "
+                         "(was that one baseline run unusually fast?; not with --perf-confirm 0). 0: off. Default: the regressions to check and the inconclusive "
                          "cases whose runs were disturbed (a busy machine), within 6 rounds' worth, a round costing 2 x (those cases' "
                          "wall time in this run + this session's start-up time); given: every such case.")
     group.addoption("--perf-baseline-dir", default=None, metavar="DIR", help="where baselines are stored. Default: <out dir>/baselines.")
@@ -244,7 +244,8 @@ class GatePlugin:
         open_keys = undecided(so_far, suspect_only=True)
         if self.budget is None:  # by default only where the machine was busy; a budget given is spent on every suspect
             open_keys = self._disturbed(open_keys, head)
-        verify = one_run_regressions(so_far)  # before failing: was the one baseline run itself unusually fast?
+        # before failing: was the one baseline run itself unusually fast? (part of confirming: --perf-confirm 0 judges the run as it is)
+        verify = one_run_regressions(so_far) if self.confirm > 0 else ()
         keys = tuple(dict.fromkeys((*open_keys, *verify)))
         nodeids = self._nodeids(keys, "the cases to re-measure beside the baseline")
         if not nodeids:
