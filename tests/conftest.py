@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +28,20 @@ except ImportError:  # pandas or pyarrow not installed: the tests that need them
 
 
 pytest_plugins = ["pytester"]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _not_an_xdist_worker_below() -> Iterator[None]:
+    """Processes the tests start are plain pytest sessions, also when this suite runs under xdist (`-n 2`).
+
+    xdist marks its workers with PYTEST_XDIST_* variables, and a child process inherits them:
+    pytest-benchmark in a child would take it for a worker and turn itself off. Session-scoped, so
+    that module fixtures which start processes come after it.
+    """
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID"):
+            mp.delenv(name, raising=False)
+        yield
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -51,8 +51,8 @@ def one_run_regressions(comparison: Comparison) -> tuple[str, ...]:
     The first run and every confirmation run are each compared with that one baseline run, so
     however many of them agree, nothing has measured how far the baseline run itself was from its
     code's usual speed: a baseline process that ran unusually fast makes every later run look
-    regressed (an unchanged suite failed its gate so, bert.tiny +18.4% [+2.6%, +36.6%] in two runs
-    on an idle VM, 2026-12-04). The gate checks such a regression in paired rounds beside the
+    regressed (an unchanged suite failed its gate so on an idle VM, bert.tiny +18.4% [+2.6%, +36.6%]
+    in two runs; docs/gating.md). The gate checks such a regression in paired rounds beside the
     baseline's commit before it fails (`rejudge` with ``verify``).
     """
     keys: dict[str, None] = {}

@@ -1,8 +1,8 @@
 """Confirmation runs: a case whose run looks regressed is measured again before the gate fails it. Pure functions.
 
 One run of unchanged code is sometimes much slower than its usual spread for reasons no measurement
-inside that run can see: on 2026-11-26 one run in about 130 had its fastest call 29% slower, with
-the speed probe around it normal and its own block spread 2.7% (docs/performance.md). No rule that
+inside that run can see: on the 2-core development VM about one run in 130 had its fastest call
+29% slower, with the speed probe around it normal and its own block spread 2.7% (docs/gating.md). No rule that
 judges one run alone can tell that run from a regression. So the gate screens and then confirms:
 
 1. **Screen.** After the run, a case is a suspect when any of its sample-based verdicts has a point
@@ -242,7 +242,7 @@ def _single_run_rule(words: Sequence[str]) -> tuple[str, bool]:
     run (worse than the threshold but too noisy to prove it) does not speak against the
     regression, but it does not confirm it either: with one regressed run against two wide ones
     the evidence is that one run's, which an unchanged suite on a busy machine produced (distilbert
-    +12.4% [-8.5%, +38.2%] from (wide, wide, regressed), 2026-12-04). `ok`: every run ok.
+    +12.4% [-8.5%, +38.2%] from (wide, wide, regressed); docs/gating.md). `ok`: every run ok.
     Otherwise `inconclusive`, for good once a run said `ok` or spoke against the regression (no
     later run can make every run agree), open while only `wide` runs keep the regressed ones from
     a majority. Each run is judged at ``alpha / K`` for K possible runs.

@@ -10,8 +10,8 @@
 On a virtual machine the host can slow the whole guest for seconds to minutes (other tenants on
 the same socket share its caches, memory bandwidth and clocks). Nothing inside the guest accounts
 for it (the development VM's steal time stays 0), and no statistic of one run sees it when it
-covers the whole run: on 2026-11-26 one 0.5 s run of an unchanged case had its fastest call 30%
-slower than the median of 129 other runs, with a normal block spread and no contention flag
+covers the whole run: one 0.5 s run of an unchanged case had its fastest call 30% slower than
+the median of 129 other runs, with a normal block spread and no contention flag
 (docs/performance.md). A fixed kernel timed on the same core next to the case sees the same
 slowdown: over 60 runs in a noisy hour the fastest probe around each run moved with the run's
 fastest call (correlation 0.98 of the logs). Not every whole-run slowdown is the machine's: a
