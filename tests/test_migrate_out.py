@@ -18,7 +18,7 @@ from perfsuite.cli import main
 from perfsuite.errors import PerfDataError
 from perfsuite.results import migrate
 from perfsuite.results.layout import OutLayout
-from perfsuite.results.lock import RunLockHeld
+from perfsuite.results.lock import RunLock, RunLockHeld
 from perfsuite.results.migrate import (
     LOG_DIR,
     apply_migration,
@@ -215,14 +215,10 @@ def test_a_live_run_lock_makes_it_refuse_naming_the_pid(out: Path) -> None:
 
 
 def test_cli_reports_a_held_lock_as_an_error(out: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    lock = OutLayout(out).lock_file
-    lock.write_text(json.dumps({
-        "pid": os.getpid(), "host": os.uname().nodename, "started": "2026-11-01T12:00:00",
-        "process_started": None, "purpose": "perfsuite session", "argv": "pytest benches", "token": "t",
-    }))
-    assert main(["migrate-out", "--out", str(out), "--apply"]) == 2
+    with RunLock(OutLayout(out), purpose="perfsuite session"):  # held by this process, through another descriptor
+        assert main(["migrate-out", "--out", str(out), "--apply"]) == 2
     err = capsys.readouterr().err
-    assert f"pid {os.getpid()}" in err and "pytest benches" in err
+    assert f"pid {os.getpid()}" in err and "perfsuite session" in err
     assert (out / "notes.txt").exists()
 
 

@@ -1,7 +1,8 @@
-"""RunLock: exclusive out/ lock with pid and start time; stale locks (dead pid) are replaced with a warning."""
+"""RunLock: an exclusive flock on out/runs/.lock that says who holds it; the kernel frees it when its holder dies."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -14,7 +15,7 @@ import pytest
 
 from perfsuite.errors import PerfError
 from perfsuite.results.layout import OutLayout
-from perfsuite.results.lock import LockInfo, RunLock, RunLockHeld, StaleLockWarning, check_unlocked, read_lock
+from perfsuite.results.lock import LockInfo, RunLock, RunLockHeld, check_unlocked, read_lock
 
 
 @pytest.fixture
@@ -30,7 +31,7 @@ def dead_pid() -> int:
 
 def write_lock(layout: OutLayout, **fields: object) -> None:
     info = LockInfo(pid=os.getpid(), host=socket.gethostname(), started="2026-11-01T12:00:00",
-                    process_started=None, purpose="perfsuite session", argv="pytest benches", token="other")
+                    purpose="perfsuite session", argv="pytest benches", token="other")
     layout.lock_file.parent.mkdir(parents=True, exist_ok=True)
     layout.lock_file.write_text(json.dumps(asdict(replace(info, **fields))))  # type: ignore[arg-type]
 
@@ -61,7 +62,8 @@ def test_second_holder_is_refused_with_the_pid(layout: OutLayout) -> None:
     check_unlocked(layout)
 
 
-def test_lock_held_by_another_live_process(layout: OutLayout) -> None:
+def _holder(layout: OutLayout) -> subprocess.Popen:
+    """Another process that holds the lock until its stdin closes."""
     holder = subprocess.Popen(
         [sys.executable, "-c", (
             "import sys; from pathlib import Path\n"
@@ -72,8 +74,13 @@ def test_lock_held_by_another_live_process(layout: OutLayout) -> None:
         )],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[1],
     )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_lock_held_by_another_live_process(layout: OutLayout) -> None:
+    holder = _holder(layout)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         with pytest.raises(RunLockHeld, match=f"pid {holder.pid}"):
             RunLock(layout).acquire()
     finally:
@@ -85,49 +92,63 @@ def test_lock_held_by_another_live_process(layout: OutLayout) -> None:
         pass
 
 
-def test_stale_lock_of_a_dead_pid_is_replaced_with_a_warning(layout: OutLayout) -> None:
-    pid = dead_pid()
-    write_lock(layout, pid=pid)
-    check_unlocked(layout)  # a dead holder does not block
-    with pytest.warns(StaleLockWarning, match=f"pid {pid}"):
-        with RunLock(layout) as lock:
-            assert read_lock(layout.lock_file) == lock.info
+def test_a_file_left_by_a_dead_process_does_not_block(layout: OutLayout) -> None:
+    write_lock(layout, pid=dead_pid())  # its holder is gone: the kernel released the lock with it
+    check_unlocked(layout)
+    with RunLock(layout) as lock:
+        assert read_lock(layout.lock_file) == lock.info
     assert not layout.lock_file.exists()
 
 
-def test_reused_pid_is_detected_by_its_start_time(layout: OutLayout) -> None:
-    pytest.importorskip("psutil")
-    write_lock(layout, pid=os.getpid(), process_started=1.0)  # this pid, but a process started in 1970
-    with pytest.warns(StaleLockWarning):
-        with RunLock(layout):
-            pass
+def test_a_holder_killed_with_sigkill_leaves_the_lock_free(layout: OutLayout) -> None:
+    holder = _holder(layout)
+    try:
+        with pytest.raises(RunLockHeld, match=f"pid {holder.pid}"):
+            check_unlocked(layout)
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    assert layout.lock_file.exists()  # no chance to clean up
+    check_unlocked(layout)
+    with RunLock(layout):
+        pass
 
 
-def test_lock_from_another_host_is_respected(layout: OutLayout) -> None:
-    write_lock(layout, pid=dead_pid(), host="some-other-host")
-    with pytest.raises(RunLockHeld, match="some-other-host"):
-        RunLock(layout).acquire()
-    assert layout.lock_file.exists()
-
-
-def test_unreadable_lock_being_written_counts_as_held_then_as_stale(layout: OutLayout) -> None:
+def test_a_lock_held_before_its_holder_wrote_who_it_is(layout: OutLayout) -> None:
     layout.lock_file.parent.mkdir(parents=True)
-    layout.lock_file.write_text("")
-    with pytest.raises(RunLockHeld, match="writing the lock file"):
-        RunLock(layout).acquire()
-    old = layout.lock_file.stat().st_mtime - 60
-    os.utime(layout.lock_file, (old, old))
-    with pytest.warns(StaleLockWarning, match="unreadable"):
-        with RunLock(layout):
-            pass
+    fd = os.open(layout.lock_file, os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with pytest.raises(RunLockHeld, match="writing the lock file"):
+            RunLock(layout).acquire()
+    finally:
+        os.close(fd)
+    with RunLock(layout):
+        pass
 
 
-def test_release_never_removes_someone_elses_lock(layout: OutLayout) -> None:
+def test_release_never_removes_a_file_it_does_not_hold(layout: OutLayout) -> None:
     lock = RunLock(layout)
     lock.acquire()
-    write_lock(layout, token="someone-else")
+    layout.lock_file.unlink()
+    write_lock(layout, token="someone-else")  # another file at the path now
     lock.release()
-    assert layout.lock_file.exists()
+    assert read_lock(layout.lock_file).token == "someone-else"  # type: ignore[union-attr]
+
+
+def test_a_lock_on_a_file_its_holder_removed_is_retried_on_the_new_file(layout: OutLayout, monkeypatch) -> None:
+    import perfsuite.results.lock as lock_module
+
+    calls = []
+    real = lock_module._same_file
+
+    def first_one_was_removed(fd: int, path: Path) -> bool:
+        calls.append(fd)
+        return len(calls) > 1 and real(fd, path)
+
+    monkeypatch.setattr(lock_module, "_same_file", first_one_was_removed)
+    with RunLock(layout) as lock:
+        assert len(calls) == 2 and read_lock(layout.lock_file) == lock.info
 
 
 def test_not_reentrant(layout: OutLayout) -> None:
