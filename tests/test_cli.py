@@ -118,6 +118,13 @@ class TestList:
         assert not any(line.startswith("parity") for line in lines)  # the tolerances' subfolder is no runtime
         assert not any(line.startswith("local") for line in lines)  # the local template is no model
 
+    def test_without_a_kind_it_lists_all_four_under_headings(self, capsys):
+        assert main(["list"]) == 0
+        out = capsys.readouterr().out
+        headings = [line for line in out.splitlines() if line and not line.startswith(" ")]
+        assert headings == ["suites:", "models:", "datasets:", "runtimes:"]
+        assert "  smoke " in out and "  gpt2.tiny " in out and "  pydoc " in out and "  pytorch " in out
+
     def test_user_conf_dirs_come_first_and_bad_files_do_not_stop_it(self, conf_dir, capsys):
         conf = conf_dir({
             "suite/mine.yaml": "name: mine\ndescription: My nightly matrix\nmodels: [bert.tiny]\ndatasets: [pydoc]\n",

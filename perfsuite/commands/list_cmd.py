@@ -1,4 +1,4 @@
-"""`perfsuite list suites|models|datasets|runtimes [--perf-conf-dir DIR ...]`: what a run can select.
+"""`perfsuite list [suites|models|datasets|runtimes] [--perf-conf-dir DIR ...]`: what a run can select (all four by default).
 
 One line per name, with what it is: a suite's description, a model's family, adapter and
 modality, a dataset's adapter and modality, a runtime's backend and precision. Names come from the built-in
@@ -78,8 +78,12 @@ def format_rows(rows: list[tuple[str, str]]) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     sources = ConfSources.create(tuple(args.perf_conf_dir))
-    for line in format_rows(LISTERS[args.what](sources)):
-        print(line)
+    kinds = [args.what] if args.what else list(KINDS)
+    for i, kind in enumerate(kinds):
+        if len(kinds) > 1:
+            print(("\n" if i else "") + f"{kind}:")
+        for line in format_rows(LISTERS[kind](sources)):
+            print(("  " if len(kinds) > 1 else "") + line)
     return 0
 
 
@@ -89,7 +93,7 @@ def register(sub: Any) -> None:
         help="list the suites, models, datasets or runtimes a run can select",
         description="One line per name, with what it is, from the built-in conf tree and any --perf-conf-dir.",
     )
-    p.add_argument("what", choices=KINDS, help="what to list")
+    p.add_argument("what", nargs="?", choices=KINDS, default=None, help="what to list. Default: all four, each under its heading")
     p.add_argument(
         "--perf-conf-dir", action="append", default=[], metavar="DIR",
         help="extra config tree searched before the built-in conf/, repeatable (as for pytest). Default: none",
