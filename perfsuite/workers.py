@@ -73,14 +73,19 @@ def split_cores(cores: Sequence[int], workers: int) -> list[tuple[int, ...]]:
     return [tuple(ordered[i * per : (i + 1) * per]) for i in range(workers)]
 
 
-def plan_slots(device: str, workers: int, *, cores: Sequence[int], cuda_devices: Sequence[str], flag: str = "--device") -> tuple[WorkerSlot, ...]:
-    """One slot per worker for `device`, or a WorkerPlanError that says what fits."""
+def plan_slots(device: str, workers: int, *, cores: Sequence[int], cuda_devices: Sequence[str], flag: str = "--device",
+               asked: str = "") -> tuple[WorkerSlot, ...]:
+    """One slot per worker for `device`, or a WorkerPlanError that says what fits.
+
+    ``asked``: how the user asked for the workers, as messages quote it (default ``-n WORKERS``).
+    """
+    asked = asked or f"-n {workers}"
     if workers < 1:
-        raise WorkerPlanError(f"-n {workers}: perfsuite needs at least one worker")
+        raise WorkerPlanError(f"{asked}: perfsuite needs at least one worker")
     if device == "cpu":
         if workers > len(cores):
             raise WorkerPlanError(
-                f"-n {workers} asks for {workers} workers, but this process may use only {len(cores)} CPU core(s) "
+                f"{asked} asks for {workers} workers, but this process may use only {len(cores)} CPU core(s) "
                 f"({sorted(cores)}); each worker needs a core of its own or its timings would share it. "
                 f"Use -n {len(cores)} or fewer (workers are not queued onto shared cores)."
             )
@@ -88,12 +93,12 @@ def plan_slots(device: str, workers: int, *, cores: Sequence[int], cuda_devices:
     if device.startswith("cuda"):
         if ":" in device:
             raise WorkerPlanError(
-                f"{flag} {device} names one GPU, but -n {workers} starts {workers} workers; pass {flag} cuda "
+                f"{flag} {device} names one GPU, but {asked} starts {workers} workers; pass {flag} cuda "
                 "to give each worker a GPU of its own (worker k gets GPU k of CUDA_VISIBLE_DEVICES)."
             )
         if workers > len(cuda_devices):
             raise WorkerPlanError(
-                f"-n {workers} asks for {workers} workers, but {len(cuda_devices)} CUDA device(s) are visible "
+                f"{asked} asks for {workers} workers, but {len(cuda_devices)} CUDA device(s) are visible "
                 f"({', '.join(cuda_devices) or 'none'}); one worker per GPU keeps every GPU to one case at a time. "
                 f"Use -n {len(cuda_devices)} or fewer (workers are not queued onto shared GPUs)."
             )

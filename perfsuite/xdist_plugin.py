@@ -258,6 +258,47 @@ def refused_benchmark_options(config: pytest.Config) -> list[str]:
     return [flag for flag, value in given.items() if value]
 
 
+# -- command-line time: what `-n auto` means for a perfsuite run ------------------------------------
+
+AUTO_ENV = "PYTEST_XDIST_AUTO_NUM_WORKERS"  # xdist's own override of `-n auto`: left to xdist
+
+
+def auto_worker_count(config: pytest.Config) -> int | None:
+    """`-n auto` (or `logical`) for a perfsuite run: one worker per device slot it may use, else None.
+
+    xdist's own count is the machine's physical cores, which is more than a container or a
+    `taskset` lets this process use, and says nothing about GPUs; perfsuite gives each worker a
+    core set (or a GPU) of its own, so it counts the CPU cores in this process's affinity, or the
+    visible CUDA devices. None (xdist decides) when perfsuite is off, for a single device such as
+    mps, or when $PYTEST_XDIST_AUTO_NUM_WORKERS says how many.
+    """
+    from perfsuite.options import PerfOptions, targets_benches
+    from perfsuite.workers import allowed_cores, visible_cuda_devices
+
+    if os.environ.get(AUTO_ENV):
+        return None
+    options = PerfOptions.from_config(config)
+    if not (options.explicit or targets_benches(config)):
+        return None
+    if options.device == "cpu":
+        return max(1, len(allowed_cores()))
+    if options.device == "cuda":
+        return max(1, len(visible_cuda_devices(os.environ, cuda_device_count())))
+    return None
+
+
+def workers_asked(config: pytest.Config, count: int) -> str:
+    """How the user asked for ``count`` workers, for messages: `-n 3`, or `-n auto (3 workers)`."""
+    from perfsuite.options import command_line
+
+    args = command_line(config)
+    typed = [args[i + 1] for i, a in enumerate(args[:-1]) if a in ("-n", "--numprocesses")]
+    typed += [a.split("=", 1)[1] for a in args if a.startswith("--numprocesses=")]
+    typed += [a[2:] for a in args if a.startswith("-n") and len(a) > 2 and not a.startswith("--")]
+    word = typed[-1] if typed else str(count)
+    return f"-n {count}" if word == str(count) else f"-n {word} ({count} workers)"
+
+
 # -- configure time: the controller's slots, a worker's session (called from perfsuite.plugin) --------
 
 def worker_slots(config: pytest.Config, options: Any, plan: Any, missing: str | None) -> tuple[Any, ...]:
@@ -276,7 +317,9 @@ def worker_slots(config: pytest.Config, options: Any, plan: Any, missing: str | 
     device = "cpu" if missing else plan.device  # every case is skipped: the workers need no GPU
     cuda = visible_cuda_devices(os.environ, cuda_device_count()) if device.startswith("cuda") else []
     try:
-        return plan_slots(device, worker_count(config), cores=allowed_cores(), cuda_devices=cuda, flag=options.device_flag)
+        count = worker_count(config)
+        return plan_slots(device, count, cores=allowed_cores(), cuda_devices=cuda, flag=options.device_flag,
+                          asked=workers_asked(config, count))
     except PerfError as exc:
         raise pytest.UsageError(str(exc)) from None
 

@@ -18,6 +18,8 @@ def test_cpu_workers_get_disjoint_equal_core_sets():
 def test_more_workers_than_cores_or_gpus_is_refused_with_what_fits():
     with pytest.raises(WorkerPlanError, match=r"-n 3 asks for 3 workers, but this process may use only 2 CPU core\(s\) \(\[0, 1\]\).*Use -n 2"):
         plan_slots("cpu", 3, cores=[0, 1], cuda_devices=[])
+    with pytest.raises(WorkerPlanError, match=r"^-n logical \(3 workers\) asks for 3 workers, but this process may use only 2"):
+        plan_slots("cpu", 3, cores=[0, 1], cuda_devices=[], asked="-n logical (3 workers)")  # said as the user typed it
     with pytest.raises(WorkerPlanError, match=r"-n 3 asks for 3 workers, but 2 CUDA device\(s\) are visible \(0, 1\).*Use -n 2"):
         plan_slots("cuda", 3, cores=list(range(8)), cuda_devices=["0", "1"])
     with pytest.raises(WorkerPlanError, match="names one GPU"):

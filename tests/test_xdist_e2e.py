@@ -79,6 +79,23 @@ def test_more_workers_than_cores_is_a_usage_error(xrun):
     assert not (xrun.out / "runs").is_dir() or not any((xrun.out / "runs").iterdir())
 
 
+def test_n_auto_gives_a_worker_per_core_this_process_may_use(xrun, pytester):
+    """xdist's own `auto` counts the machine's cores; a process limited to one (taskset, a container) gets one worker."""
+    import os
+    import subprocess
+    import sys
+
+    core = min(os.sched_getaffinity(0))
+    argv = [sys.executable, "-m", "pytest", str(REPO / "benches" / "test_latency.py"), "-p", "no:cacheprovider", "-k", "bert and bs1",
+            "--perf-conf-dir", str(xrun.out.parent / "user_conf"), "--perf-out-dir", str(xrun.out), "--perf-suite", "duo", *FAST]
+    one_core = {"cwd": pytester.path, "capture_output": True, "text": True, "preexec_fn": lambda: os.sched_setaffinity(0, {core})}
+    done = subprocess.run([*argv, "-n", "auto"], **one_core)  # type: ignore[call-overload]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"perfsuite workers: gw0: cores [{core}]" in done.stdout and "gw1" not in done.stdout
+    refused = subprocess.run([*argv, "-n", "2"], **one_core)  # type: ignore[call-overload]
+    assert refused.returncode == pytest.ExitCode.USAGE_ERROR and "-n 2 asks for 2 workers, but this process may use only 1 CPU core(s)" in refused.stderr
+
+
 def test_pytest_benchmarks_per_worker_storage_is_refused(xrun):
     result = xrun(str(REPO / "benches" / "test_latency.py"), "-n", "2", "--device", "cpu", "--benchmark-autosave")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
