@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 
@@ -151,3 +152,37 @@ class TestList:
         with pytest.raises(SystemExit) as info:
             main(["list", "widgets"])
         assert info.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def _subparsers(parser: argparse.ArgumentParser, path: str = "perfsuite"):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield f"{path} {name}", sub
+                yield from _subparsers(sub, f"{path} {name}")
+
+
+def test_no_numeric_option_of_any_command_takes_a_bare_int_or_float():
+    """Every number a user types is range-checked (perfsuite.commands.args): a bare int/float lets -1, nan or inf through."""
+    from perfsuite.cli import build_parser
+
+    bare = [f"{path} {'/'.join(a.option_strings) or a.dest}" for path, sub in _subparsers(build_parser())
+            for a in sub._actions if a.type in (int, float)]
+    assert bare == []
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["history", "--alpha", "2"], "argument --alpha: must be in (0, 1)"),
+    (["history", "--permutations", "0"], "argument --permutations: must be 1 to 100000"),
+    (["doctor", "--interval-s", "-1"], "argument --interval-s: must be in [0.05, 60]"),
+    (["doctor", "--interval-s", "nan"], "argument --interval-s: must be in [0.05, 60]"),
+    (["track", "--timeout-s", "-5"], "argument --timeout-s: must be in (0, 600]"),
+    (["track", "--timeout-s", "inf"], "argument --timeout-s: must be in (0, 600]"),
+    (["gate", "calibrate", "--trials", "0"], "argument --trials: must be 1 to 1000"),
+    (["ab", "--rounds", "x", "--a", "a", "--b", "b"], "argument --rounds: 'x' is not a whole number"),
+])
+def test_a_number_out_of_range_is_a_usage_error_naming_the_range(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and message in err and "Traceback" not in err

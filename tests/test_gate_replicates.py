@@ -198,8 +198,9 @@ def test_cli_save_three_times_then_compare_against_the_replicates(tmp_path, caps
     by = {(v["case"], v["metric"]): v for v in doc["verdicts"]}
     assert by[("a", "latency")]["method"] == "replicates" and by[("a", "latency")]["verdict"] == "regressed"
     assert by[("b", "latency")]["verdict"] != "regressed"
-    assert main(["baseline", "save", "main", "--keep", "0", "--out", str(out)]) == 2
-    assert "keeps 1 to 50" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        main(["baseline", "save", "main", "--keep", "0", "--out", str(out)])
+    assert info.value.code == 2 and "argument --keep: must be 1 to 50 (runs a baseline keeps), got 0" in capsys.readouterr().err
 
 
 def test_a_disturbed_baseline_run_does_not_widen_the_replicate_model(tmp_path):

@@ -157,9 +157,9 @@ def test_a_pytest_run_with_an_injected_slowdown_is_marked_in_the_history(pyteste
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--alpha", "1.5"], "argument --alpha: must be between 0 and 1"),
+    (["--alpha", "1.5"], "argument --alpha: must be in (0, 1)"),
     (["--alpha", "often"], "argument --alpha: 'often' is not a number"),
-    (["--permutations", "0"], "argument --permutations: must be at least 1"),
+    (["--permutations", "0"], "argument --permutations: must be 1 to 100000"),
     (["--permutations", "10"], "--permutations 10 cannot give p <= --alpha 0.05: use at least 19 shuffles"),
 ])
 def test_history_options_that_could_never_find_a_change_are_refused(tmp_path, capsys, args, message):

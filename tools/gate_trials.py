@@ -29,7 +29,8 @@ if str(REPO) not in sys.path:
 
 from perfsuite.calibrate.summary import arm_rows, document  # noqa: E402
 from perfsuite.calibrate.trials import Change, Trial, TrialPlan, TrialRunner, config_change, slowdown_change  # noqa: E402
-from perfsuite.commands.gate import int_in, slowdowns  # noqa: E402
+from perfsuite.commands.args import int_in  # noqa: E402
+from perfsuite.commands.gate import slowdowns  # noqa: E402
 from perfsuite.report.calibration import ARM_HEADER, arm_table  # noqa: E402
 from perfsuite.report.terminal import table  # noqa: E402
 from perfsuite.results.layout import atomic_write_text  # noqa: E402

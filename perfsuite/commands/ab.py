@@ -7,7 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from perfsuite.commands.args import int_in
 from perfsuite.errors import PerfDataError
+
+MAX_ROUNDS = 1000  # pairs of runs: beyond this a run of days, not a typo worth starting
 
 
 def run(args: argparse.Namespace) -> int:
@@ -106,18 +109,18 @@ def register(sub: Any) -> None:
                    help="a --perf-override for side B's runs only, repeatable; without --a/--b/--base both sides are the working tree, "
                         "so B is the same code with the override, e.g. inference_runtime.slowdown=0.05 (default: none)")
     p.add_argument("--repo", default=".", help="the git repository of --base/--head (default: .)")
-    p.add_argument("--rounds", type=int, default=24, help="pairs of runs (the first look with --max-rounds); a suite of 20 cases at alpha 0.01 "
+    p.add_argument("--rounds", type=int_in(1, MAX_ROUNDS, "pairs of runs"), default=24, help="pairs of runs (the first look with --max-rounds); a suite of 20 cases at alpha 0.01 "
                    "needs at least 11 to decide anything. On a shared 2-core VM, end to end, 24 rounds caught 5%% in every case and 3%% in 98%% "
                    "of runs for cases whose pair ratios spread by <= 3%%; 2%% took 48 (docs/performance.md) (default: 24)")
-    p.add_argument("--max-rounds", type=int, default=None,
+    p.add_argument("--max-rounds", type=int_in(1, MAX_ROUNDS, "pairs of runs at most"), default=None,
                    help="sequential: after --rounds, look at the verdicts every --look-every rounds and stop once no case is inconclusive, "
                         "at most this many rounds; each look is judged at alpha / looks (default: --rounds, a fixed design)")
-    p.add_argument("--look-every", type=int, default=None, help="rounds between two looks of a sequential run (default: half of --rounds)")
+    p.add_argument("--look-every", type=int_in(1, MAX_ROUNDS, "rounds between two looks"), default=None, help="rounds between two looks of a sequential run (default: half of --rounds)")
     p.add_argument("--order", choices=("alternate", "random", "duet"), default="alternate",
                    help="ABAB..., a random order per round, or duet: A and B at the same time, each pinned to its own half of the CPUs, "
                         "the halves swapped every round (needs 2+ CPUs; opt-in: its false-alarm rate is not established yet, docs/gating.md) "
                         "(default: alternate)")
-    p.add_argument("--seed", type=int, default=0, help="seed of --order random (default: 0)")
+    p.add_argument("--seed", type=int_in(0, 2**32 - 1, "a random seed"), default=0, help="seed of --order random (default: 0)")
     p.add_argument("--benches", default="benches", help="the benchmark folder each side runs (default: benches)")
     p.add_argument("--gate-config", default="paired", help="conf/gate/NAME.yaml for statistic, thresholds and alpha (its noise floor is not used) (default: paired)")
     p.add_argument("--conf-dir", action="append", help="extra config tree for the gate config")

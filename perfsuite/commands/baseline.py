@@ -7,8 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from perfsuite.commands.args import int_in
 from perfsuite.errors import PerfDataError
-from perfsuite.results.baselines import DEFAULT_KEEP, BaselineStore, read_baseline
+from perfsuite.results.baselines import DEFAULT_KEEP, MAX_KEEP, BaselineStore, read_baseline
 from perfsuite.results.run import latest_run
 
 
@@ -59,7 +60,7 @@ def register(sub: Any) -> None:
     p.add_argument("name", nargs="?", help="baseline name (letters, digits, '.', '_', '-')")
     p.add_argument("--run", help="save: the run folder to save (default: the newest under OUT/runs)")
     p.add_argument("--to", help="promote: the new name")
-    p.add_argument("--keep", type=int, default=DEFAULT_KEEP, help=f"save: keep the last N runs under NAME; the gate judges by their spread from 3 on; 1 replaces (default: {DEFAULT_KEEP})")
+    p.add_argument("--keep", type=int_in(1, MAX_KEEP, "runs a baseline keeps"), default=DEFAULT_KEEP, help=f"save: keep the last N runs under NAME; the gate judges by their spread from 3 on; 1 replaces (default: {DEFAULT_KEEP})")
     p.add_argument("--machine-id", help="show/promote/delete: the machine id folder (default: any, this machine's first)")
     p.add_argument("--out", default="out", help="the out/ folder (default: out)")
     p.add_argument("--baseline-dir", help="where baselines live (default: OUT/baselines)")

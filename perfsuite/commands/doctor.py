@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from perfsuite.commands.args import number_in
+
 
 def run(args: argparse.Namespace) -> int:
     from perfsuite.config.validate import check_device
@@ -39,6 +41,6 @@ def register(sub: Any) -> None:
     p = sub.add_parser("doctor", help="check torch/CUDA/driver, NVML, disk, threads and other runs before a benchmark run")
     p.add_argument("--device", default="cpu", help="the device the run will use: cpu, cuda, cuda:N, mps (default: cpu)")
     p.add_argument("--out", default="out", help="the out/ folder runs will write to (default: out)")
-    p.add_argument("--interval-s", type=float, default=0.5, help="how long to sample CPU use when the machine looks busy (default: 0.5)")
+    p.add_argument("--interval-s", type=number_in(0.05, 60, "seconds of CPU sampling"), default=0.5, help="how long to sample CPU use when the machine looks busy (default: 0.5)")
     p.add_argument("--json", action="store_true", help="print the findings as JSON")
     p.set_defaults(func=run)

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import datetime as _dt
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from perfsuite.commands.args import int_in
 
 DEFAULT_SLOWDOWNS = "0,0.05,0.1,0.25,1.0"
 MAX_TRIALS = 1000
@@ -34,19 +35,6 @@ def slowdowns(text: str) -> tuple[float, ...]:
             raise argparse.ArgumentTypeError(f"{value:g} is given twice")
         out.append(value)
     return tuple(sorted(out))
-
-
-def int_in(low: int, high: int, what: str) -> Callable[[str], int]:
-    """An argparse ``type=`` for an integer ``low`` to ``high``."""
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number ({what})") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"must be {low} to {high} ({what}), got {value}")
-        return value
-    return parse
 
 
 def run(args: argparse.Namespace) -> int:

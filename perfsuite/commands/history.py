@@ -15,6 +15,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from perfsuite.commands.args import int_in, number_in
 from perfsuite.errors import PerfDataError
 
 
@@ -76,28 +77,6 @@ def run(args: argparse.Namespace) -> int:
     return 1 if flagged and args.fail_on_change else 0
 
 
-def alpha(text: str) -> float:
-    """--alpha: a significance level strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number; give a significance level such as 0.05") from None
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (0.05: a 5% chance of flagging a history without a change), got {text}")
-    return value
-
-
-def permutations(text: str) -> int:
-    """--permutations: a whole number of shuffles, at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of shuffles") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1 (199 by default), got {value}")
-    return value
-
-
 def register(sub: Any) -> None:
     p = sub.add_parser("history", help="each metric of each case over the stored runs, with change points")
     p.add_argument("--out", default="out", help="the out/ folder whose history/history.sqlite to read (default: out)")
@@ -105,8 +84,10 @@ def register(sub: Any) -> None:
     p.add_argument("--case", metavar="TEXT", help="only cases whose test::case id contains TEXT")
     p.add_argument("--metric", default="latency_p50_s", help="the metric to show (default: latency_p50_s; 'all' for every metric)")
     p.add_argument("--machine", metavar="ID", help="only this machine id (default: every machine, each its own series)")
-    p.add_argument("--alpha", type=alpha, default=0.05, help="significance of a change point (default: 0.05)")
-    p.add_argument("--permutations", type=permutations, default=199, help="shuffles of the permutation test (default: 199)")
+    p.add_argument("--alpha", type=number_in(0, 1, "0.05: a 5% chance of flagging a history without a change", open_low=True, open_high=True),
+                   default=0.05, help="significance of a change point (default: 0.05)")
+    p.add_argument("--permutations", type=int_in(1, 100_000, "shuffles of the permutation test"), default=199,
+                   help="shuffles of the permutation test (default: 199)")
     p.add_argument("--include-injected", action="store_true",
                    help="judge runs with an injected slowdown (inference_runtime.slowdown > 0) too, each slowdown of a commit "
                         "as a group of its own (default: listed, marked and left out)")

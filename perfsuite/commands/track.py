@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from perfsuite.commands.args import number_in
 from perfsuite.config.tracking import TRACKERS, WANDB_MODES, TrackingSpec
 from perfsuite.errors import PerfDataError
 
@@ -97,7 +98,7 @@ def register(sub: Any) -> None:
                    help=f"tracker(s): {', '.join(TRACKERS)}; repeatable (default: the run's output.tracking)")
     p.add_argument("--mlflow-uri", metavar="URI", help="MLflow tracking URI (default: the run's setting, $MLFLOW_TRACKING_URI, else sqlite:///OUT/tracking/mlflow.db)")
     p.add_argument("--experiment", metavar="NAME", help="MLflow experiment (default: the run's setting, perfsuite)")
-    p.add_argument("--timeout-s", type=float, metavar="S", help="give up on an MLflow server that does not answer within S seconds (default: the run's setting, 5)")
+    p.add_argument("--timeout-s", type=number_in(0, 600, "seconds to wait for an MLflow server", open_low=True), metavar="S", help="give up on an MLflow server that does not answer within S seconds (default: the run's setting, 5)")
     p.add_argument("--tb-log-dir", metavar="DIR", help="TensorBoard log folder; the run goes to DIR/<run name> (default: RUN_DIR/tensorboard)")
     p.add_argument("--wandb-mode", choices=WANDB_MODES, help="W&B mode (default: offline unless W&B is configured)")
     p.add_argument("--wandb-project", metavar="NAME", help="W&B project (default: the run's setting, perfsuite)")
