@@ -213,3 +213,19 @@ def test_a_disturbed_baseline_run_does_not_widen_the_replicate_model(tmp_path):
     assert with_slow.cases["test_latency::a"].runs == clean.cases["test_latency::a"].runs == 5
     spread = load_run(write_run(tmp_path / "spread", mins, noise=("high_iqr",), seed=12))  # a spread flag: kept
     assert replicate_models([*base, spread], "min")["latency"].cases["test_latency::a"].runs == 6
+
+
+def test_baseline_list_names_an_unreadable_baseline_and_lists_the_rest(tmp_path, capsys):
+    out = tmp_path / "out"
+    run = write_run(out / "runs" / "20260101-000000_s-cpu", {"a": 0.01}, seed=1)
+    for name in ("main", "nightly"):
+        assert main(["baseline", "save", name, "--run", str(run), "--out", str(out)]) == 0
+    (broken,) = (out / "baselines").glob("*/main.json")
+    broken.write_text("{not json")
+    capsys.readouterr()
+    assert main(["baseline", "list", "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert any("main" in line and "UNREADABLE" in line for line in lines)
+    assert any("nightly" in line and "1 results" in line for line in lines)  # the readable one is still listed
+    assert "1 of 2 baselines cannot be read" in captured.err and str(broken) in captured.err and "Traceback" not in captured.err

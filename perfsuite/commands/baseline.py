@@ -28,9 +28,17 @@ def run(args: argparse.Namespace) -> int:
         found = store.list()
         if not found:
             print(f"no baselines under {store.root}")
-        for machine, name, path in found:
-            b = read_baseline(path)
+        broken = []
+        for machine, name, path in found:  # one unreadable file is named, not a reason to hide the others
+            try:
+                b = read_baseline(path)
+            except PerfDataError as exc:
+                broken.append(str(exc))
+                print(f"{machine}  {name:<24} UNREADABLE (see below)")
+                continue
             print(f"{machine}  {name:<24} saved {b.saved}  {len(b.run.cases)} results  {b.runs} run{'s' if b.runs > 1 else ''}  suite {b.run.suite}  device {b.run.device}")
+        if broken:
+            raise PerfDataError(f"{len(broken)} of {len(found)} baselines cannot be read (save them again or delete them): " + "; ".join(broken))
     elif args.action == "show":
         b = store.load(args.name, args.machine_id)
         print(json.dumps({"name": b.name, "machine_id": b.machine_id, "saved": b.saved, "source_run": b.source_run,
