@@ -46,6 +46,12 @@ def saved_json(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return saved
 
 
+def _with_stat(raw: bytes, key: str, value: float) -> bytes:
+    doc = json.loads(raw)
+    doc["benchmarks"][0]["stats"][key] = value
+    return json.dumps(doc).encode()
+
+
 def local_ts(iso: str) -> str:
     when = _dt.datetime.fromisoformat(iso)
     return (when.astimezone().replace(tzinfo=None) if when.tzinfo else when).strftime("%Y%m%d-%H%M%S")
@@ -141,6 +147,8 @@ def test_a_different_file_with_the_same_name_and_time_gets_its_own_folder(saved_
         (lambda raw: json.dumps({**json.loads(raw), "datetime": "yesterday"}).encode(), "not an ISO date-time"),
         (lambda raw: json.dumps({**json.loads(raw), "benchmarks": [{"name": "x", "stats": {"min": 1}}]}).encode(),
          r"benchmarks\[0\].stats.max is missing"),
+        (lambda raw: _with_stat(raw, "median", -0.00703), r"benchmarks\[0\].stats.median is -0.00703, not a physical duration"),
+        (lambda raw: _with_stat(raw, "min", 0), r"benchmarks\[0\].stats.min is 0, not a physical duration"),
     ],
 )
 def test_bad_files_are_clear_errors_and_write_nothing(

@@ -101,6 +101,45 @@ def test_wrong_inner_types_are_a_clear_error_naming_the_key(tmp_path, path, valu
         load_run(tmp_path)
 
 
+def _written_run(tmp_path):
+    from perfsuite.measure.stats import summarize
+
+    m = fake_measurement()
+    w = writer(tmp_path)
+    w.record(result(measurement=m, throughput=throughput(m), memory=MemoryResult(weights_bytes=1)))
+    # an imported run's statistics (no samples to recompute them from)
+    w.record(result("b", summary=summarize((0.010, 0.011, 0.012)), imported_samples_s=(0.010, 0.011, 0.012)))
+    w.finish("finished")
+    return json.loads((tmp_path / "results.json").read_text())
+
+
+@pytest.mark.parametrize("where, value", [
+    ((0, "measurement", "samples_s", 0), -0.007),  # a negative duration
+    ((0, "measurement", "samples_s", 1), 0.0),  # a call that took no time
+    ((0, "throughput", "samples_per_s"), -100.0),
+    ((1, "summary", "p50_s"), -7.03e-3),
+    ((1, "summary", "min_s"), 0),
+    ((1, "summary", "stdev_s"), -1e-4),
+    ((1, "imported_samples_s", 2), -0.012),
+])
+def test_physically_impossible_figures_are_refused_on_read(tmp_path, capsys, where, value):
+    """results.json is read back by report, compare, gate and history: a negative or zero time must not be shown as a figure."""
+    from perfsuite.cli import main
+
+    doc = _written_run(tmp_path)
+    load_run(tmp_path)  # as written, it reads
+    node = doc["results"]
+    for part in where[:-1]:
+        node = node[part]
+    node[where[-1]] = value
+    (tmp_path / "results.json").write_text(json.dumps(doc))
+    with pytest.raises(PerfDataError, match=r"(a number|numbers) >=? 0"):
+        load_run(tmp_path)
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert f"results[{where[0]}].{where[1]}" in err and "Traceback" not in err
+
+
 def test_a_failed_write_keeps_every_result_in_memory(tmp_path, monkeypatch):
     from perfsuite.results import run as run_module
 

@@ -36,7 +36,7 @@ def stats_to_dict(stats: SampleStats | None) -> dict[str, Any] | None:
 
 
 def stats_from(doc: Doc) -> SampleStats:
-    ci = doc.numbers("median_ci_s", None)
+    ci = doc.numbers("median_ci_s", None, low=0, above=True)
     if ci is not None and len(ci) != 2:
         raise doc.fail("median_ci_s", "two numbers [low, high]", list(ci))
     missing = doc.mapping("not_established", {})
@@ -44,16 +44,16 @@ def stats_from(doc: Doc) -> SampleStats:
         raise doc.fail("not_established", "an object of reasons (strings)", missing)
     return SampleStats(
         n=doc.integer("n"),
-        min_s=doc.number("min_s"),
-        max_s=doc.number("max_s"),
-        mean_s=doc.number("mean_s"),
-        stdev_s=doc.number("stdev_s", None),
-        p50_s=doc.number("p50_s", None),
-        p90_s=doc.number("p90_s", None),
-        p95_s=doc.number("p95_s", None),
-        p99_s=doc.number("p99_s", None),
-        iqr_s=doc.number("iqr_s", None),
-        cv=doc.number("cv", None),
+        min_s=doc.number("min_s", low=0, above=True),  # durations: a negative or zero time is no measurement
+        max_s=doc.number("max_s", low=0, above=True),
+        mean_s=doc.number("mean_s", low=0, above=True),
+        stdev_s=doc.number("stdev_s", None, low=0),
+        p50_s=doc.number("p50_s", None, low=0, above=True),
+        p90_s=doc.number("p90_s", None, low=0, above=True),
+        p95_s=doc.number("p95_s", None, low=0, above=True),
+        p99_s=doc.number("p99_s", None, low=0, above=True),
+        iqr_s=doc.number("iqr_s", None, low=0),
+        cv=doc.number("cv", None, low=0),
         median_ci_s=None if ci is None else (ci[0], ci[1]),
         ci_confidence=doc.number("ci_confidence"),
         percentile_confidence=doc.number("percentile_confidence"),
@@ -243,8 +243,8 @@ class GenerationSummary:
             inter_token=_optional_stats(doc, "inter_token"),
             decode_tokens_per_s=_optional_stats(doc, "decode_tokens_per_s"),
             runs=tuple(r.data for r in doc.items("runs", [])),
-            ttft_samples_s=doc.numbers("ttft_samples_s", ()),
-            e2e_samples_s=doc.numbers("e2e_samples_s", ()),
+            ttft_samples_s=doc.numbers("ttft_samples_s", (), low=0, above=True),
+            e2e_samples_s=doc.numbers("e2e_samples_s", (), low=0, above=True),
         )
 
 
@@ -385,9 +385,9 @@ def _throughput_to_dict(tp: Throughput) -> dict[str, Any]:
 
 def _throughput_from(doc: Doc) -> Throughput:
     return Throughput(
-        latency_p50_s=doc.number("latency_p50_s", None),
-        samples_per_s=doc.number("samples_per_s", None),
-        tokens_per_s=doc.number("tokens_per_s", None),
+        latency_p50_s=doc.number("latency_p50_s", None, low=0, above=True),
+        samples_per_s=doc.number("samples_per_s", None, low=0, above=True),
+        tokens_per_s=doc.number("tokens_per_s", None, low=0, above=True),
         batch_size=doc.integer("batch_size"),
         not_established=doc.string("not_established", None),
     )
@@ -411,7 +411,7 @@ def _parity_from(doc: Doc) -> ParityResult:
 
 def _measurement_from(doc: Doc, key: str) -> Measurement:
     sub = doc.sub(key)
-    sub.numbers("samples_s")  # checked here: the constructor below trusts its input
+    sub.numbers("samples_s", low=0, above=True)  # checked here: the constructor below trusts its input
     sub.integer("schema_version")
     for i, flag in enumerate(sub.items("noise", [])):
         flag.string("code"), flag.string("reason")
@@ -570,7 +570,7 @@ class CaseResult:
             reason=doc.string("reason", None),
             measurement=_measurement_from(doc, "measurement") if doc.has("measurement") else None,
             summary=_optional_stats(doc, "summary"),
-            imported_samples_s=doc.numbers("imported_samples_s", None),
+            imported_samples_s=doc.numbers("imported_samples_s", None, low=0, above=True),
             throughput=None if throughput is None else _throughput_from(throughput),
             memory=None if memory is None else MemoryResult.from_doc(memory),
             device_state=doc.mapping("device_state", None),
@@ -580,7 +580,7 @@ class CaseResult:
             oom=None
             if oom is None
             else OomRecord(batch_size=oom.integer("batch_size", None), message=oom.string("message"), error_type=oom.string("error_type")),
-            load_s=doc.number("load_s", None),
+            load_s=doc.number("load_s", None, low=0),
             parity=None if parity is None else _parity_from(parity),
             details=doc.mapping("details", {}),
             runtime_setup=None if setup is None else RuntimeSetup.from_doc(setup),

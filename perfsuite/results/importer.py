@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import json
+import math
 import os
 import shutil
 import uuid
@@ -34,6 +35,7 @@ from perfsuite.results.reading import Doc
 from perfsuite.results.run import ResultsWriter
 
 STATS_REQUIRED: tuple[str, ...] = ("min", "max", "mean", "stddev", "median", "rounds")
+POSITIVE_STATS = ("min", "max", "mean", "median", "rounds")  # > 0; the spread (stddev) may be 0
 SOURCE_FORMAT = "pytest-benchmark"
 
 
@@ -95,8 +97,10 @@ def validate_pytest_benchmark(file: Path, data: Any) -> None:
             raise _bad(file, f"{where}.stats is missing ({bench['name']})")
         for key in STATS_REQUIRED:
             value = stats.get(key)
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
                 raise _bad(file, f"{where}.stats.{key} is {'missing' if value is None else repr(value)} ({bench['name']})")
+            if value < 0 or (value == 0 and key in POSITIVE_STATS):  # nothing measured takes no or negative time
+                raise _bad(file, f"{where}.stats.{key} is {value!r}, not a physical {'duration' if key != 'rounds' else 'count'} ({bench['name']})")
 
 
 def _parse_datetime(text: str) -> _dt.datetime | None:

@@ -68,12 +68,13 @@ class Doc:
             raise self.fail(key, "a whole number", value)
         return value
 
-    def number(self, key: str, default: Any = _MISSING) -> Any:
+    def number(self, key: str, default: Any = _MISSING, *, low: float | None = None, above: bool = False) -> Any:
+        """A finite number; with ``low``: at least ``low`` (``above``: more than ``low``), e.g. a duration > 0."""
         value = self._get(key, default)
         if value is default:
             return value
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise self.fail(key, "a number", value)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or _below(value, low, above):
+            raise self.fail(key, _a_number(low, above), value)
         return float(value)
 
     def boolean(self, key: str, default: Any = _MISSING) -> Any:
@@ -109,14 +110,15 @@ class Doc:
             out.append(Doc(item, f"{self._path(key)}[{i}]", self.file))
         return out
 
-    def numbers(self, key: str, default: Any = _MISSING) -> Any:
+    def numbers(self, key: str, default: Any = _MISSING, *, low: float | None = None, above: bool = False) -> Any:
+        """A list of finite numbers, each in range as for `number`."""
         value = self._get(key, default)
         if value is default:
             return value
         if not isinstance(value, list) or any(
-            isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) for v in value
+            isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or _below(v, low, above) for v in value
         ):
-            raise self.fail(key, "a list of numbers", value)
+            raise self.fail(key, "a list of " + _a_number(low, above).replace("a number", "numbers"), value)
         return tuple(float(v) for v in value)
 
     def strings(self, key: str, default: Any = _MISSING) -> Any:
@@ -126,6 +128,16 @@ class Doc:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             raise self.fail(key, "a list of strings", value)
         return tuple(value)
+
+
+def _below(value: float, low: float | None, above: bool) -> bool:
+    return low is not None and (value <= low if above else value < low)
+
+
+def _a_number(low: float | None, above: bool) -> str:
+    if low is None:
+        return "a number"
+    return f"a number {'>' if above else '>='} {low:g}" + (" (a duration)" if low == 0 and above else "")
 
 
 def convert(doc: Doc, key: str, build: Any) -> Any:
