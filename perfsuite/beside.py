@@ -1,8 +1,7 @@
 """Re-measure undecided cases beside the baseline's commit (statistics: perfsuite.compare.beside).
 
 A case the gate could not decide (its head runs disturbed by a busy machine, or its interval too
-wide), or one it found regressed against a one-run baseline (to rule out a baseline run that was
-unusually fast), is measured again in paired rounds: side A is a detached git worktree of the commit the
+wide) is measured again in paired rounds: side A is a detached git worktree of the commit the
 baseline was measured at, run with the baseline's own recorded pytest arguments (its suite,
 overrides, device and config trees: a change made by an override is as real as one made by a
 commit); side B is the head, run with this session's arguments in its own folder. Each side is one
@@ -22,13 +21,14 @@ Otherwise `NotBeside` says which of these is missing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from perfsuite.confirm import CONFIRM_ENV, child_command, run_child
 from perfsuite.errors import PerfDataError, PerfError
 
 BESIDE_DIR = "beside"
+BASE_AGAIN_DIR = "baseline-again"  # under the run folder: the baseline's commit measured once more
 MAX_ROUNDS = 10  # a round is two pytest processes: beyond this the budget, not the rounds, should stop it
 BUDGET_ROUNDS = 6  # the default budget: this many rounds at the undecided cases' own cost in this run
 
@@ -140,16 +141,13 @@ class BesideOutcome:
     seconds: float = 0.0
     stopped: str = ""  # why the rounds ended
     why_not: str = ""  # why no case was re-measured: the verdicts' notes say it
-    verify: tuple[str, ...] = ()  # keys re-measured to check a regression against a one-run baseline
 
     def rejudge(self, comparison: Comparison) -> Comparison:
-        """The final verdicts: paired estimates, a regression being checked kept where the rounds agree with it."""
-        return rejudge(comparison, self.estimates, keys=self.keys, commit=self.commit, why_not=self.why_not, verify=self.verify)
+        return rejudge(comparison, self.estimates, keys=self.keys, commit=self.commit, why_not=self.why_not)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "cases": list(self.keys),
-            "verified": list(self.verify),
             "commit": self.commit,
             "budget_s": round(self.budget_s, 1),
             "planned_rounds": self.planned,
@@ -233,9 +231,7 @@ def run_rounds(
         done = [(r.values["base"], r.values["head"]) for r in outcome.rounds if len(r.values) == 2]
         if len(done) in looks:
             outcome.estimates = beside_estimates(done, confidence=confidence)
-            # stop when the rounds themselves decide: a regression under check is not "decided" by
-            # rounds that merely lean its way
-            if outcome.estimates and all_decided(rejudge(first, outcome.estimates, keys=keys, commit=outcome.commit), keys):
+            if outcome.estimates and all_decided(outcome.rejudge(first), keys):
                 outcome.stopped = f"every case decided after {len(done)} rounds"
                 break
     else:
@@ -246,6 +242,40 @@ def run_rounds(
 
 def _budget_too_small(budget_s: float, round_s: float) -> str:
     return f"the budget of {budget_s:.0f} s (--perf-confirm-budget) pays for fewer than {MIN_PAIRS} rounds of about {round_s:.0f} s each"
+
+
+@contextlib.contextmanager
+def base_side(baseline: Any, rootdir: Path, *, models_dir: Path | None, progress: Callable[[str], None]) -> Iterator[tuple[str, Side]]:
+    """A temporary worktree of the baseline's commit and how to run its side there: (commit, Side).
+
+    `NotBeside` (before any checkout) when there is no commit to check out. The worktree is removed
+    however the block ends.
+    """
+    from perfsuite.ab import git_side, remove_worktrees
+
+    repo = git_toplevel(rootdir)
+    commit = base_commit(baseline, repo)
+    assert repo is not None and baseline.run_args is not None
+    holder = Path(tempfile.mkdtemp(prefix="perfsuite-beside-"))
+    side = None
+    try:
+        side = git_side("a", repo, commit, holder)
+        root = side.cwd / rootdir.resolve().relative_to(repo.resolve())
+        recorded = baseline.run_args
+        args = replay_args(recorded.args, recorded.rootdir, root)
+        if models_dir is not None and models_dir.is_dir() and not any(a.startswith("--perf-models-dir") for a in args):
+            # one token: pytest finds its rootdir (and so the node ids) from the arguments that look
+            # like paths before it knows which options take values; a separate models path would
+            # root the base side in this checkout, and no node id would match
+            args = [f"--perf-models-dir={models_dir}", *args]
+        where = Path(recorded.invocation_dir)
+        cwd = root / where if not where.is_absolute() else root
+        progress(f"the baseline's commit {commit[:10]} is checked out in {side.cwd}")
+        yield commit, Side("base", tuple(args), cwd, dict(side.env))
+    finally:
+        if side is not None:
+            remove_worktrees(repo, [side])
+        shutil.rmtree(holder, ignore_errors=True)
 
 
 def remeasure_beside(
@@ -266,48 +296,71 @@ def remeasure_beside(
     runner: Runner = subprocess.run,
     clock: Callable[[], float] = time.perf_counter,
     progress: Callable[[str], None] = lambda line: None,
-    verify: Sequence[str] = (),
 ) -> BesideOutcome:
     """Check out the baseline's commit in a temporary worktree, run the rounds (`run_rounds`), remove the worktree.
 
     ``baseline``: a perfsuite.results.baselines.Baseline; ``rootdir``: this session's pytest
     rootdir; ``models_dir``: the local model snapshots (host data, not in git) the base side
-    gets unless its own arguments name a folder; ``verify``: the keys among ``keys`` whose
-    regression against a one-run baseline is being checked (`perfsuite.compare.beside.rejudge`).
+    gets unless its own arguments name a folder.
     """
-    from perfsuite.ab import git_side, remove_worktrees
-
-    outcome = BesideOutcome(tuple(keys), budget_s=budget_s, verify=tuple(k for k in verify if k in keys))
-    repo = git_toplevel(rootdir)
+    outcome = BesideOutcome(tuple(keys), budget_s=budget_s)
     try:
-        outcome.commit = base_commit(baseline, repo)
+        outcome.commit = base_commit(baseline, git_toplevel(rootdir))
     except NotBeside as exc:
         outcome.why_not = str(exc)
         return outcome
-    assert repo is not None and baseline.run_args is not None
     if planned_rounds(budget_s, round_estimate_s) == 0:  # before any checkout
         outcome.why_not = _budget_too_small(budget_s, round_estimate_s)
         return outcome
-    holder = Path(tempfile.mkdtemp(prefix="perfsuite-beside-"))
-    side = None
-    try:
-        side = git_side("a", repo, outcome.commit, holder)
-        root = side.cwd / rootdir.resolve().relative_to(repo.resolve())
-        recorded = baseline.run_args
-        args = replay_args(recorded.args, recorded.rootdir, root)
-        if models_dir is not None and models_dir.is_dir() and not any(a.startswith("--perf-models-dir") for a in args):
-            # one token: pytest finds its rootdir (and so the node ids) from the arguments that look
-            # like paths before it knows which options take values; a separate models path would
-            # root the base side in this checkout, and no node id would match
-            args = [f"--perf-models-dir={models_dir}", *args]
-        where = Path(recorded.invocation_dir)
-        cwd = root / where if not where.is_absolute() else root
-        progress(f"the baseline's commit {outcome.commit[:10]} is checked out in {side.cwd}")
-        base = Side("base", tuple(args), cwd, dict(side.env))
+    with base_side(baseline, rootdir, models_dir=models_dir, progress=progress) as (_, base):
         return run_rounds(keys, nodeids, base, Side("head", tuple(head_args), head_cwd), first=first, out_dir=out_dir,
                           budget_s=budget_s, round_estimate_s=round_estimate_s, statistic=statistic, xdist=xdist, runner=runner,
                           clock=clock, progress=progress, outcome=outcome)
-    finally:
-        if side is not None:
-            remove_worktrees(repo, [side])
-        shutil.rmtree(holder, ignore_errors=True)
+
+
+@dataclass
+class BaseAgain:
+    """The baseline's commit measured once more, now, to check regressions found against a one-run baseline."""
+
+    keys: tuple[str, ...]
+    commit: str | None = None
+    run: Any = None  # its RunResult
+    seconds: float = 0.0
+    why_not: str = ""  # why there is no such run: the verdicts' notes say it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cases": list(self.keys), "commit": self.commit, "run": str(self.run.run_dir) if self.run is not None else None,
+                "seconds": round(self.seconds, 1), "why_not": self.why_not or None}
+
+
+def measure_base_again(
+    keys: Sequence[str],
+    nodeids: Sequence[str],
+    baseline: Any,
+    *,
+    rootdir: Path,
+    out_dir: Path,
+    models_dir: Path | None = None,
+    xdist: bool = False,
+    runner: Runner = subprocess.run,
+    clock: Callable[[], float] = time.perf_counter,
+    progress: Callable[[str], None] = lambda line: None,
+) -> BaseAgain:
+    """One fresh process of the baseline's commit, with its own recorded arguments, on ``nodeids`` (`base_side`)."""
+    outcome = BaseAgain(tuple(keys))
+    t0 = clock()
+    try:
+        with base_side(baseline, rootdir, models_dir=models_dir, progress=progress) as (commit, base):
+            outcome.commit = commit
+            out_dir.mkdir(parents=True, exist_ok=True)
+            listing = out_dir / "nodeids.json"
+            listing.write_text(json.dumps({"nodeids": list(nodeids), "cases": list(keys)}, indent=1), encoding="utf-8")
+            env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+            env[CONFIRM_ENV] = str(listing)
+            outcome.run = _run_side(base, out_dir / "base", env, xdist=xdist, runner=runner, log=out_dir / "base.log")
+    except NotBeside as exc:
+        outcome.why_not = str(exc)
+    except PerfDataError as exc:
+        outcome.why_not = str(exc)
+    outcome.seconds = clock() - t0
+    return outcome

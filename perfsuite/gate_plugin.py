@@ -47,13 +47,12 @@ def add_options(group: Any) -> None:
                          "again in K fresh pytest processes, and judge it on those K runs alone, so one disturbed run cannot fail the "
                          "gate; 0 judges the run as it is. Default: 3.")
     group.addoption("--perf-confirm-budget", default=None, type=_budget_arg, metavar="SECONDS",
-                    help="with --perf-compare: wall time for paired rounds beside a git worktree of the baseline's commit, run "
-                         "with the baseline's own arguments (needs a git checkout and a baseline saved from a clean commit; "
-                         "docs/gating.md). They re-measure the cases still inconclusive (and worse than their threshold) after the "
-                         "confirmation runs, and check each case found regressed against a one-run baseline before the gate fails it "
-                         "(was that one baseline run unusually fast?; not with --perf-confirm 0). 0: off. Default: the regressions to check and the inconclusive "
-                         "cases whose runs were disturbed (a busy machine), within 6 rounds' worth, a round costing 2 x (those cases' "
-                         "wall time in this run + this session's start-up time); given: every such case.")
+                    help="with --perf-compare: wall time for measuring the cases still inconclusive (and worse than their threshold) "
+                         "after the confirmation runs again, in paired rounds beside a git worktree of the baseline's commit run with "
+                         "the baseline's own arguments (needs a git checkout and a baseline saved from a clean commit; docs/gating.md); "
+                         "0: off, and also no second run of the baseline's commit for the cases regressed against a one-run baseline. "
+                         "Default: only cases whose runs were disturbed (a busy machine), within 6 rounds' worth, a round "
+                         "costing 2 x (those cases' wall time in this run + this session's start-up time); given: every such case.")
     group.addoption("--perf-baseline-dir", default=None, metavar="DIR", help="where baselines are stored. Default: <out dir>/baselines.")
 
 
@@ -82,6 +81,7 @@ class GatePlugin:
     confirmation: Any = None  # perfsuite.confirm.ConfirmOutcome, when suspects were re-measured
     budget: float | None = None  # --perf-confirm-budget seconds; None: sized to the undecided cases
     beside: Any = None  # perfsuite.beside.BesideOutcome, when undecided cases were re-measured beside the baseline's commit
+    base_again: Any = None  # perfsuite.beside.BaseAgain, when one-run regressions were checked against the baseline's commit again
     durations: dict[str, float] = field(default_factory=dict)  # node id -> its wall time in this session (setup + call + teardown)
     wall: dict[str, float] = field(default_factory=dict)  # seconds: startup, cases, confirmation, beside, gate
 
@@ -230,38 +230,49 @@ class GatePlugin:
         return settled(so_far, runs, keys)
 
     def _beside(self, session: pytest.Session) -> None:
-        """Cases still undecided after the confirmation runs: paired rounds beside the baseline's commit (perfsuite.beside)."""
-        from perfsuite.beside import BESIDE_DIR, default_budget, remeasure_beside
-        from perfsuite.compare.beside import one_run_regressions, undecided
+        """After the confirmation runs: the baseline's commit measured again (perfsuite.beside).
+
+        Cases still undecided are measured in paired rounds beside it; cases regressed against a
+        one-run baseline are judged against one more run of it before the gate fails them.
+        """
+        from perfsuite.beside import BASE_AGAIN_DIR, BESIDE_DIR, default_budget, measure_base_again, remeasure_beside
+        from perfsuite.compare.beside import undecided
+        from perfsuite.compare.confirm import one_run_regressions
         from perfsuite.plugin import PERF_OPTIONS
 
         perf = self.session
         assert self.spec is not None and self.baseline is not None
         if self.baseline.machine_id != self.machine_id:
-            return  # judged against another machine's figures: pairs measured here would not decide them
+            return  # judged against another machine's figures: runs measured here would not decide them
         head = perf.results.snapshot()
         so_far = self._judged(head)
-        open_keys = undecided(so_far, suspect_only=True)
-        if self.budget is None:  # by default only where the machine was busy; a budget given is spent on every suspect
-            open_keys = self._disturbed(open_keys, head)
-        # before failing: was the one baseline run itself unusually fast? (part of confirming: --perf-confirm 0 judges the run as it is)
+        config, say = session.config, _sayer(session.config)
+        options = config.stash.get(PERF_OPTIONS, None)
+        models_dir = options.models_dir if options is not None else None
+        xdist = hasattr(config.option, "numprocesses")
+        # part of confirming (--perf-confirm 0 judges the run as it is): was the one baseline run itself unusually fast?
         verify = one_run_regressions(so_far) if self.confirm > 0 else ()
-        keys = tuple(dict.fromkeys((*open_keys, *verify)))
-        nodeids = self._nodeids(keys, "the cases to re-measure beside the baseline")
+        verify_ids = self._nodeids(verify, "the regressed cases")
+        if verify_ids:
+            say(f"{len(verify)} case{'s' if len(verify) > 1 else ''} regressed against a one-run baseline ({_listed(verify)}); "
+                "measuring the baseline's commit once more, to rule out a baseline run that was unusually fast ...")
+            self.base_again = measure_base_again(verify, verify_ids, self.baseline, rootdir=Path(config.rootpath),
+                                                 out_dir=perf.run_dir / BASE_AGAIN_DIR, models_dir=models_dir, xdist=xdist, progress=say)
+            b = self.base_again
+            self.wall["baseline again"] = b.seconds
+            say(f"the baseline's commit not measured again: {b.why_not}" if b.why_not else
+                f"the baseline's commit {str(b.commit)[:10]} measured again in {b.seconds:.0f} s")
+        keys = undecided(so_far, suspect_only=True)
+        if self.budget is None:  # by default only where the machine was busy; a budget given is spent on every suspect
+            keys = self._disturbed(keys, head)
+        nodeids = self._nodeids(keys, "the undecided cases")
         if not nodeids:
             return
-        config, say = session.config, _sayer(session.config)
         case_s, startup_s = sum(self.durations.get(n, 0.0) for n in nodeids), self.wall.get("startup", 0.0)
         round_s = 2.0 * (case_s + startup_s)
         budget = self.budget if self.budget is not None else default_budget(case_s, startup_s)
-        options = config.stash.get(PERF_OPTIONS, None)
-        why = []
-        if open_keys:
-            why.append(f"{len(open_keys)} case{'s' if len(open_keys) > 1 else ''} still inconclusive ({_listed(open_keys)})")
-        if verify:
-            why.append(f"{len(verify)} case{'s' if len(verify) > 1 else ''} regressed against a one-run baseline ({_listed(verify)}), "
-                       "checked against an unusually fast baseline run before the gate fails")
-        say(f"{'; '.join(why)}; re-measuring beside the baseline's commit in paired rounds of about {round_s:.0f} s, "
+        say(f"{len(keys)} case{'s' if len(keys) > 1 else ''} still inconclusive ({_listed(keys)}); "
+            f"re-measuring beside the baseline's commit in paired rounds of about {round_s:.0f} s, "
             f"within {budget:.0f} s (--perf-confirm-budget) ...")
         self.beside = remeasure_beside(
             keys, nodeids, self.baseline,
@@ -272,11 +283,10 @@ class GatePlugin:
             out_dir=perf.run_dir / BESIDE_DIR,
             budget_s=budget,
             round_estimate_s=round_s,
-            models_dir=options.models_dir if options is not None else None,
+            models_dir=models_dir,
             statistic=self.spec.policy.statistic,
-            xdist=hasattr(config.option, "numprocesses"),
+            xdist=xdist,
             progress=say,
-            verify=verify,
         )
         b = self.beside
         self.wall["beside"] = b.seconds
@@ -346,6 +356,13 @@ class GatePlugin:
         self.comparison = self._judged(head)
         if self.beside is not None:
             self.comparison = self.beside.rejudge(self.comparison)
+        if self.base_again is not None:
+            from perfsuite.compare.confirm import recheck
+
+            c, b = self.confirmation, self.base_again
+            runs = c.runs if c is not None and c.runs else [head]
+            self.comparison = recheck(self.comparison, b.run, runs, self.spec.policy, keys=b.keys, commit=b.commit,
+                                      why_not=b.why_not, looks=self.confirm)
         self.decision = decide(
             self.comparison,
             inconclusive=self.spec.inconclusive,
@@ -369,6 +386,8 @@ class GatePlugin:
             self.wall["confirmation"] = self.confirmation.seconds
         if self.beside is not None:
             doc["beside"] = self.beside.to_dict()
+        if self.base_again is not None:
+            doc["baseline_again"] = self.base_again.to_dict()
         self.wall["total"] = _process_age()
         doc["wall_s"] = {k: round(v, 1) for k, v in self.wall.items()}
         if self.diffs:  # where each regressed case's profile diff is, or why it has none
@@ -448,7 +467,7 @@ class GatePlugin:
         if "total" not in w or "cases" not in w:
             return ""
         plain = w.get("startup", 0.0) + w["cases"]
-        extra = [f"{name} {w[name]:.0f} s" for name in ("confirmation", "beside") if w.get(name)]
+        extra = [f"{name} {w[name]:.0f} s" for name in ("confirmation", "baseline again", "beside") if w.get(name)]
         return (f"gate wall time: {w['total']:.0f} s, a plain run's part (start-up + cases) {plain:.0f} s"
                 + (f", re-measuring: {', '.join(extra)}" if extra else ", nothing re-measured")
                 + (f" ({w['total'] / plain:.1f}x)" if plain > 0 else ""))

@@ -20,6 +20,7 @@ from perfsuite.beside import (
     base_commit,
     default_budget,
     git_toplevel,
+    measure_base_again,
     planned_rounds,
     remeasure_beside,
     replay_args,
@@ -218,6 +219,24 @@ def test_the_worktree_is_removed_when_a_round_raises(repo, tmp_path):
         remeasure_beside([KEY], [NODE], _baseline(_git(repo, "rev-parse", "HEAD")), first=_first(tmp_path), rootdir=repo,
                          head_args=[], head_cwd=repo, out_dir=tmp_path / "beside", budget_s=1000, round_estimate_s=10, runner=explode)
     assert _worktrees(repo) == [f"worktree {repo}"]
+
+
+def test_the_baseline_measured_again_is_one_base_process_in_a_worktree_limited_to_the_cases(repo, tmp_path):
+    commit = _git(repo, "rev-parse", "HEAD")
+    runner = FakeRunner(tmp_path, {"base": 1.0, "head": 2.0})
+    base = _baseline(commit, args=RunArgs(("/old/root/benches", "--perf-override", "x=0"), ".", "/old/root"))
+    got = measure_base_again([KEY], [NODE], base, rootdir=repo, out_dir=tmp_path / "again", runner=runner, clock=runner.clock)
+    assert got.commit == commit and got.why_not == "" and got.seconds == 10.0
+    assert [c.key for c in got.run.cases] == [KEY] and len(runner.calls) == 1
+    (call,) = runner.calls
+    listing = json.loads(Path(call["env"][CONFIRM_ENV]).read_text())
+    assert listing["nodeids"] == [NODE] and "x=0" in call["cmd"] and not Path(call["cwd"]).exists()
+    assert got.to_dict()["run"] == str(got.run.run_dir) and _worktrees(repo) == [f"worktree {repo}"]
+    dirty = measure_base_again([KEY], [NODE], _baseline(commit, dirty=True), rootdir=repo, out_dir=tmp_path / "again2", runner=runner)
+    assert dirty.run is None and "uncommitted changes" in dirty.why_not and len(runner.calls) == 1
+    broken = measure_base_again([KEY], [NODE], base, rootdir=repo, out_dir=tmp_path / "again3",
+                                runner=FakeRunner(tmp_path, {"base": 1.0}, exit_code=3))
+    assert broken.run is None and "exited 3" in broken.why_not
 
 
 # -- what the baseline records --------------------------------------------------------------------

@@ -9,9 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perfsuite.compare import GatePolicy, compare_runs
-from perfsuite.compare.beside import all_decided, beside_confidence, beside_estimates, one_run_regressions, rejudge, round_values, undecided
+from perfsuite.compare.beside import all_decided, beside_confidence, beside_estimates, rejudge, round_values, undecided
 from perfsuite.compare.paired import PAIRED_T, paired_ratio, paired_t_ratio
-from perfsuite.compare.stats import RatioEstimate
 from perfsuite.compare.verdict import judge
 from perfsuite.results import load_run
 from test_gate_replicates import write_run
@@ -160,53 +159,3 @@ def test_beside_confidence_splits_alpha_over_the_looks(tmp_path):
     assert beside_confidence(first, 4) == pytest.approx(1 - 2 * first.alpha / 4 / first.tests)
     with pytest.raises(ValueError, match="looks must be >= 1"):
         beside_confidence(first, 0)
-
-
-# -- checking a regression found against a one-run baseline ---------------------------------------
-
-def _regressed(tmp_path):
-    """A 2x slowdown of case a judged against one baseline run: `regressed` by the fastest samples."""
-    base = load_run(write_run(tmp_path / "base1", {"a": 0.010, "b": 0.020}, seed=1))
-    head = load_run(write_run(tmp_path / "head1", {"a": 0.020, "b": 0.020}, seed=2))
-    return compare_runs(base, head, GatePolicy())
-
-
-def _paired(ratio, low, high):
-    return RatioEstimate(ratio, low, high, 0.99, 3, 3, method=PAIRED_T)
-
-
-def test_one_run_regressions_are_the_regressed_sample_verdicts_against_a_single_baseline_run(tmp_path):
-    first = _regressed(tmp_path)
-    assert {(v.case, v.metric, v.verdict, v.estimate.method) for v in first.verdicts if v.metric == "latency"} == {
-        ("a", "latency", "regressed", "minimum"), ("b", "latency", "ok", "minimum")}
-    assert one_run_regressions(first) == (KEY,)
-    # judged in paired rounds, the same regression is no longer one measured against a single run
-    paired = rejudge(first, beside_estimates(_rounds(tmp_path, 2.0, 5), confidence=0.99), keys=[KEY], commit="abc1234")
-    assert one_run_regressions(paired) == ()
-    assert one_run_regressions(_first(tmp_path)) == ()  # inconclusive verdicts are the undecided step's
-
-
-@pytest.mark.parametrize("estimate, verdict, says", [
-    ((1.0, 0.97, 1.025), "ok", "before: regressed"),  # the rounds show no change: the baseline run was the outlier
-    ((1.01, 0.90, 1.13), "inconclusive", "before: regressed"),  # undecided, within the threshold: speaks against it
-    ((1.40, 0.95, 2.10), "regressed", "could not decide but agree with it, so the regression stands"),
-    ((2.0, 1.9, 2.1), "regressed", "paired rounds: +100.0%"),
-])
-def test_paired_rounds_check_a_one_run_regression_before_the_gate_fails(tmp_path, estimate, verdict, says):
-    first = _regressed(tmp_path)
-    est = {(KEY, "latency"): _paired(*estimate), (KEY, "throughput"): _paired(1 / estimate[0], 1 / estimate[2], 1 / estimate[1])}
-    final = rejudge(first, est, keys=[KEY], commit="abc1234", verify=[KEY])
-    mine = {v.metric: v for v in final.verdicts if v.case == "a" and v.metric in ("latency", "throughput")}
-    assert {v.verdict for v in mine.values()} == {verdict}
-    assert says in mine["latency"].note and mine["latency"].estimate.method == PAIRED_T
-    # without the check (an undecided case, not a regression) the rounds' own word is the verdict
-    plain = rejudge(first, est, keys=[KEY], commit="abc1234")
-    assert next(v for v in plain.verdicts if v.case == "a" and v.metric == "latency").verdict == (
-        "inconclusive" if estimate[0] == 1.40 else verdict)
-
-
-def test_a_regression_that_could_not_be_checked_stands_and_says_why(tmp_path):
-    first = _regressed(tmp_path)
-    final = rejudge(first, {}, keys=[KEY], commit=None, why_not="the baseline records no git commit", verify=[KEY])
-    v = next(v for v in final.verdicts if v.case == "a" and v.metric == "latency")
-    assert v.verdict == "regressed" and v.note.endswith("not re-measured beside the baseline's commit: the baseline records no git commit")

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from perfsuite.compare import GatePolicy, compare_runs
-from perfsuite.compare.confirm import confirm_comparison, suspects
+from perfsuite.compare.confirm import confirm_comparison, one_run_regressions, recheck, suspects
 from perfsuite.compare.replicates import ReplicateModel, ratio_of_runs_to_replicates, ratio_to_replicates
 from perfsuite.compare.verdict import judge, replicate_models
 from perfsuite.confirm import (
@@ -159,6 +159,53 @@ def test_a_single_run_baseline_needs_every_confirmation_run_to_regress(tmp_path)
     wide = _runs(tmp_path, "wide", slow, 3, seed=48, noise=("high_iqr",))  # a spread flag is in the interval: no veto
     v = _latency(confirm_comparison(first, base[0], wide, policy, models=models), "c")
     assert v.verdict == "regressed" and "(regressed, regressed, regressed)" in v.note
+
+
+def _one_run_regression(tmp_path, *, fast_base=False):
+    """Case c 30% slower in three confirmation runs against a one-run baseline (``fast_base``: a baseline run
+    whose c was 30% faster than its code, and the head unchanged)."""
+    policy = GatePolicy(noise_floor=0.01)
+    saved = {**BASE, "c": 0.005 / 1.3} if fast_base else BASE
+    head = BASE if fast_base else {**BASE, "c": 0.0065}
+    base = load_run(write_run(tmp_path / "saved", saved, seed=5))
+    first = compare_runs(base, load_run(write_run(tmp_path / "head", head, seed=77)), policy)
+    runs = _runs(tmp_path, "confirm", head, 3, seed=44)
+    return confirm_comparison(first, base, runs, policy), runs, policy
+
+
+def test_a_regression_against_a_one_run_baseline_is_rechecked_against_the_baseline_measured_again(tmp_path):
+    # the saved baseline run was unusually fast: every head run looks 30% slower than it
+    confirmed, runs, policy = _one_run_regression(tmp_path, fast_base=True)
+    assert _latency(confirmed, "c").verdict == "regressed" and one_run_regressions(confirmed) == ("test_latency::c",)
+    fresh = load_run(write_run(tmp_path / "again", BASE, seed=6))  # the same commit measured now: as fast as the head
+    final = recheck(confirmed, fresh, runs, policy, keys=one_run_regressions(confirmed), commit="abc1234def", looks=3)
+    v = _latency(final, "c")
+    assert v.verdict in ("ok", "inconclusive") and v.note.startswith("checked against the baseline's commit abc1234 measured again: ")
+    assert "against the saved baseline run: regressed +30" in v.note and v.first is not None
+    assert [w.verdict for w in final.verdicts if w.case != "c"] == [w.verdict for w in confirmed.verdicts if w.case != "c"]
+
+
+def test_a_real_regression_stands_against_the_baseline_measured_again(tmp_path):
+    confirmed, runs, policy = _one_run_regression(tmp_path)
+    fresh = load_run(write_run(tmp_path / "again", BASE, seed=6))
+    v = _latency(recheck(confirmed, fresh, runs, policy, keys=("test_latency::c",), commit="abc1234", looks=3), "c")
+    assert v.verdict == "regressed" and "; the baseline's commit abc1234 measured again: regressed too (3 confirmation runs" in v.note
+    assert v.estimate == _latency(confirmed, "c").estimate  # the figure shown is still the one against the saved run
+
+
+@pytest.mark.parametrize("fresh, why", [
+    (None, "not checked against the baseline's commit measured again: the baseline records no git commit, so the regression stands"),
+    ("disturbed", "it was disturbed (contended), so the regression stands"),
+    ("without c", "it did not measure this case, so the regression stands"),
+])
+def test_a_regression_the_baseline_measured_again_cannot_judge_stands_and_says_why(tmp_path, fresh, why):
+    confirmed, runs, policy = _one_run_regression(tmp_path, fast_base=True)
+    run = {None: None,
+           "disturbed": load_run(write_run(tmp_path / "busy", BASE, seed=6, noise=("contended",))),  # could only be too slow
+           "without c": load_run(write_run(tmp_path / "part", {"a": 0.010}, seed=6))}[fresh]
+    final = recheck(confirmed, run, runs, policy, keys=("test_latency::c",), commit=None, why_not="the baseline records no git commit")
+    v = _latency(final, "c")
+    assert v.verdict == "regressed" and v.note.endswith(why)
 
 
 def test_suspects_are_sample_verdicts_beyond_the_threshold_only(tmp_path):

@@ -25,7 +25,6 @@ from perfsuite.compare.verdict import METRICS, Comparison, _inverted, _latency_o
 from perfsuite.results.run import RunResult
 
 NOT_RESAMPLED = ("exact", "summary")  # deterministic figures, and sides without samples: nothing to pair
-ONE_RUN_METHODS = ("minimum", "hodges-lehmann")  # estimates against a single baseline run (perfsuite.compare.stats)
 
 RoundValues = Mapping[tuple[str, str], float]  # (result key, metric name) -> that side's value in one round
 
@@ -41,23 +40,6 @@ def undecided(comparison: Comparison, *, suspect_only: bool = False) -> tuple[st
     keys: dict[str, None] = {}
     for v in comparison.verdicts:
         if v.verdict == "inconclusive" and v.estimate.method not in NOT_RESAMPLED and (not suspect_only or v.badness > 1.0 + v.threshold):
-            keys.setdefault(f"{v.test}::{v.case}", None)
-    return tuple(keys)
-
-
-def one_run_regressions(comparison: Comparison) -> tuple[str, ...]:
-    """Result keys with a sample verdict `regressed` judged against a single baseline run.
-
-    The first run and every confirmation run are each compared with that one baseline run, so
-    however many of them agree, nothing has measured how far the baseline run itself was from its
-    code's usual speed: a baseline process that ran unusually fast makes every later run look
-    regressed (an unchanged suite failed its gate so on an idle VM, bert.tiny +18.4% [+2.6%, +36.6%]
-    in two runs; docs/gating.md). The gate checks such a regression in paired rounds beside the
-    baseline's commit before it fails (`rejudge` with ``verify``).
-    """
-    keys: dict[str, None] = {}
-    for v in comparison.verdicts:
-        if v.verdict == "regressed" and v.estimate.method in ONE_RUN_METHODS:
             keys.setdefault(f"{v.test}::{v.case}", None)
     return tuple(keys)
 
@@ -114,10 +96,6 @@ def beside_estimates(rounds: Sequence[tuple[RoundValues, RoundValues]], *, confi
     return out
 
 
-def _badness(e: RatioEstimate, lower_is_better: bool) -> float:
-    return e.ratio if lower_is_better else 1.0 / e.ratio
-
-
 def _describe(e: RatioEstimate) -> str:
     return f"{e.change:+.1%} [{e.low - 1:+.1%}, {e.high - 1:+.1%}]"
 
@@ -129,18 +107,11 @@ def rejudge(
     keys: Collection[str],
     commit: str | None,
     why_not: str = "",
-    verify: Collection[str] = (),
 ) -> Comparison:
     """``comparison`` with the sample verdicts of ``keys`` judged on their paired estimates.
 
     A verdict of ``keys`` without an estimate keeps its word and says why it was not re-measured
     (``why_not``: the reason for the whole step, e.g. "the baseline records no git commit").
-
-    ``verify``: keys re-measured to check a `regressed` verdict against a one-run baseline
-    (`one_run_regressions`). The rounds overturn it when they say `ok`, or when they cannot decide
-    and their estimate is within the threshold (they speak against it: the baseline run was the
-    outlier); rounds that cannot decide but whose estimate is still worse than the threshold agree
-    with the regression, which stands.
     """
     where = f"the baseline's commit {commit[:7]}" if commit else "the baseline's commit"
     out = []
@@ -157,8 +128,6 @@ def rejudge(
         verdict, improved = judge(est, v.threshold, lower_is_better=v.lower_is_better)
         note = (f"re-measured beside {where} (its own config): {est.n_base} paired rounds: {_describe(est)}; "
                 f"before: {v.verdict} {_describe(v.estimate)}")
-        if key in verify and v.verdict == "regressed" and verdict == "inconclusive" and _badness(est, v.lower_is_better) > 1.0 + v.threshold:
-            verdict, note = "regressed", note + "; the rounds could not decide but agree with it, so the regression stands"
         out.append(replace(v, verdict=verdict, estimate=est, improved=improved, samples_needed=None, note=note,
                            first=v.first or v.estimate))
     return replace(comparison, verdicts=tuple(out))

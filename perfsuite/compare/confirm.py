@@ -220,6 +220,83 @@ def _confirmed(
                    first=v.estimate, confirm_runs=used, open_to_more=estimate.method == "replicates" and verdict == "inconclusive")
 
 
+ONE_RUN_METHODS = ("minimum", "hodges-lehmann")  # estimates against a single baseline run (perfsuite.compare.stats)
+
+
+def one_run_regressions(comparison: Comparison) -> tuple[str, ...]:
+    """Result keys with a sample verdict `regressed` judged against a single baseline run.
+
+    The first run and every confirmation run are each compared with that one baseline run, so
+    however many of them agree, nothing has measured how far the baseline run itself was from its
+    code's usual speed: a baseline process that ran unusually fast makes every later run look
+    regressed (an unchanged suite failed its gate so on an idle VM, bert.tiny +18.4% [+2.6%, +36.6%]
+    in two runs; docs/gating.md). Before it fails, the gate measures the baseline's commit once more
+    and judges these cases against that run too (`recheck`).
+    """
+    keys: dict[str, None] = {}
+    for v in comparison.verdicts:
+        if v.verdict == "regressed" and v.estimate.method in ONE_RUN_METHODS:
+            keys.setdefault(f"{v.test}::{v.case}", None)
+    return tuple(keys)
+
+
+def recheck(
+    comparison: Comparison,
+    fresh: RunResult | None,
+    runs: Sequence[RunResult],
+    policy: GatePolicy,
+    *,
+    keys: Sequence[str],
+    commit: str | None,
+    why_not: str = "",
+    looks: int = 1,
+) -> Comparison:
+    """``comparison`` with each one-run regression of ``keys`` judged again against ``fresh``.
+
+    ``fresh``: the baseline's commit measured once more, now (`perfsuite.beside.measure_base_again`);
+    ``runs``: the head's runs that judged the regression (the confirmation runs). Each is judged
+    against ``fresh`` as against the saved run (`_single_run_rule`, at ``alpha / looks``): the
+    regression stands when they regress against it too, and otherwise takes that verdict (`ok`, or
+    `inconclusive`: the saved baseline run was faster than its code now measures). A ``fresh`` run
+    that did not measure a case, or was disturbed (it could only be too slow, which would hide a
+    regression), leaves the regression standing with a note that says why.
+    """
+    where = f"the baseline's commit {commit[:7]} measured again" if commit else "the baseline's commit measured again"
+    fresh_cases = {r.key: r for r in fresh.cases if r.outcome == "passed"} if fresh is not None else {}
+    confidence = suite_confidence(comparison.alpha / max(1, looks), comparison.tests)
+    again: dict[str, list[CaseResult]] = {}
+    for run in runs:
+        for r in run.cases:
+            if r.key in keys and r.outcome == "passed":
+                again.setdefault(r.key, []).append(r)
+    out = []
+    for v in comparison.verdicts:
+        key = f"{v.test}::{v.case}"
+        if key not in keys or v.verdict != "regressed" or v.estimate.method not in ONE_RUN_METHODS:
+            out.append(v)
+            continue
+        base = fresh_cases.get(key)
+        flags = disturbances(base) if base is not None else ()
+        if base is None or (flags and not policy.gate_noisy) or not again.get(key):
+            if base is None:
+                why = (why_not or "there is no such run") if fresh is None else "it did not measure this case"
+            elif flags and not policy.gate_noisy:
+                why = f"it was disturbed ({', '.join(flags)})"
+            else:
+                why = "no run of this session measured the case to judge against it"
+            out.append(replace(v, note=f"{v.note}; not checked against {where}: {why}, so the regression stands"))
+            continue
+        checked = _confirmed(v, base, again.get(key, []), policy, {}, confidence, attempted=True, failure="")
+        said = checked.note.split(": ", 1)[-1]
+        if checked.verdict == "regressed":
+            out.append(replace(v, note=f"{v.note}; {where}: regressed too ({said})"))
+        else:
+            out.append(replace(v, verdict=checked.verdict, estimate=checked.estimate, improved=checked.improved,
+                               note=f"checked against {where}: {checked.verdict} ({said}); against the saved baseline run: "
+                                    f"regressed {_describe(v.estimate)}", first=v.first or v.estimate))
+    return replace(comparison, verdicts=tuple(out))
+
+
 def _dropped(note: str, results: Sequence[CaseResult], used: int) -> str:
     dropped = len(results) - used
     return note + (f"; {dropped} disturbed confirmation run{'s' if dropped > 1 else ''} left out" if dropped else "")
