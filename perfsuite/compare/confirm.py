@@ -111,12 +111,8 @@ def confirm_comparison(
     keys = tuple(suspects(first) if keys is None else keys)
     models = models or {}
     confidence = suite_confidence(first.alpha / max(1, looks), first.tests)
-    base_cases = {r.key: r for r in base.cases if r.outcome == "passed"}
-    again: dict[str, list[CaseResult]] = {}
-    for run in runs:
-        for r in run.cases:
-            if r.key in keys and r.outcome == "passed":
-                again.setdefault(r.key, []).append(r)
+    base_cases = _passed(base)
+    again = _measured(runs, keys)
     out = []
     for v in first.verdicts:
         key = f"{v.test}::{v.case}"
@@ -126,6 +122,20 @@ def confirm_comparison(
         out.append(_confirmed(v, base_cases.get(key), again.get(key, []), policy, models, confidence,
                               attempted=bool(runs), failure=failure))
     return replace(first, verdicts=tuple(out))
+
+
+def _passed(run: RunResult) -> dict[str, CaseResult]:
+    return {r.key: r for r in run.cases if r.outcome == "passed"}
+
+
+def _measured(runs: Sequence[RunResult], keys: Sequence[str]) -> dict[str, list[CaseResult]]:
+    """Each of ``keys``' passed results in ``runs``, in run order."""
+    again: dict[str, list[CaseResult]] = {}
+    for run in runs:
+        for r in run.cases:
+            if r.key in keys and r.outcome == "passed":
+                again.setdefault(r.key, []).append(r)
+    return again
 
 
 def settled(comparison: Comparison, runs: Sequence[RunResult], keys: Sequence[str]) -> str:
@@ -262,13 +272,9 @@ def recheck(
     regression), leaves the regression standing with a note that says why.
     """
     where = f"the baseline's commit {commit[:7]} measured again" if commit else "the baseline's commit measured again"
-    fresh_cases = {r.key: r for r in fresh.cases if r.outcome == "passed"} if fresh is not None else {}
+    fresh_cases = _passed(fresh) if fresh is not None else {}
     confidence = suite_confidence(comparison.alpha / max(1, looks), comparison.tests)
-    again: dict[str, list[CaseResult]] = {}
-    for run in runs:
-        for r in run.cases:
-            if r.key in keys and r.outcome == "passed":
-                again.setdefault(r.key, []).append(r)
+    again = _measured(runs, keys)
     out = []
     for v in comparison.verdicts:
         key = f"{v.test}::{v.case}"
