@@ -293,7 +293,7 @@ def recheck(
             out.append(replace(v, note=f"{v.note}; not checked against {where}: {why}, so the regression stands"))
             continue
         checked = _confirmed(v, base, again.get(key, []), policy, {}, confidence, attempted=True, failure="")
-        said = checked.note.split(": ", 1)[-1]
+        said = checked.note.split(": ", 1)[-1].split("; first run ")[0].replace("against the baseline run", "against it")
         if checked.verdict == "regressed":
             out.append(replace(v, note=f"{v.note}; {where}: regressed too ({said})"))
         else:
