@@ -42,6 +42,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         # point stdout at devnull so the flush at exit does not raise again, and exit quietly.
         _stdout_to_devnull()
         return 1
+    except OSError as exc:  # a file or folder the command could not use: the user's to fix, never exit 1 ("regressed")
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"perfsuite: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
 
 
 def _stdout_to_devnull() -> None:

@@ -77,6 +77,41 @@ def test_report_bad_input(tmp_path, capsys, content):
     assert "perfsuite: error:" in capsys.readouterr().err
 
 
+def test_report_html_never_replaces_a_report_with_one_that_lost_the_case_results(tmp_path, capsys):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.json").write_text('{"schema_version": 2, "status": "finished", "results": [{"kind": 3}]}')
+    good = "<html>the report written at the end of the run, with every case</html>"
+    (run / "report.html").write_text(good)
+    assert main(["report", str(run), "--html"]) == 2
+    err = capsys.readouterr().err
+    assert "results[0].kind" in err and "report.html was left as it is" in err and "-o NEW.html" in err
+    assert (run / "report.html").read_text() == good
+    # to a new name it is written, saying what it lacks
+    assert main(["report", str(run), "-o", str(tmp_path / "partial.html")]) == 0
+    assert (tmp_path / "partial.html").exists() and "no case results are shown" in capsys.readouterr().err
+
+
+def test_cli_io_errors_are_usage_errors_with_the_path_not_tracebacks(tmp_path, capsys):
+    """An output path that cannot be written: exit 2 (1 means 'regressed' to CI), the path and the reason, no traceback."""
+    from test_gate_replicates import write_run
+
+    out = tmp_path / "out"
+    a = write_run(out / "runs" / "20260101-000000_s-cpu", {"a": 0.01}, seed=1)
+    b = write_run(out / "runs" / "20260102-000000_s-cpu", {"a": 0.01}, seed=2)
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    made = tmp_path / "no" / "such" / "dir" / "v.json"
+    assert main(["compare", str(a), str(b), "--json", str(made)]) == 0 and json.loads(made.read_text())["verdicts"]  # folders made
+    capsys.readouterr()
+    for argv in (["compare", str(a), str(b), "--markdown", str(tmp_path)],  # a directory
+                 ["compare", str(a), str(b), "--json", str(blocked / "v.json")],  # under a file
+                 ["report", str(b), "-o", str(blocked / "r.html")]):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("perfsuite: error: ") and str(tmp_path) in err and "Traceback" not in err, err
+
+
 def test_report_without_runs(tmp_path, capsys):
     assert main(["report", "--out", str(tmp_path)]) == 2
     assert "no run folder" in capsys.readouterr().err

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from perfsuite.errors import PerfDataError
+from perfsuite.results.layout import write_named_file
 
 
 def _machine_of(run_dir: Path) -> str | None:
@@ -56,9 +57,9 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         doc = verdicts_doc(comparison, base={"label": label, "machine_id": base_machine}, head={"run": str(head_dir), "machine_id": head_machine},
                            gate={"config": spec.name, "decision": decision.message, "exit_code": decision.exit_code or 0})
-        Path(args.json).write_text(json.dumps(doc, indent=1), encoding="utf-8")
+        write_named_file(Path(args.json), json.dumps(doc, indent=1), "the verdicts (--json)")
     if args.markdown:
-        Path(args.markdown).write_text(markdown(comparison, label, head=head), encoding="utf-8")
+        write_named_file(Path(args.markdown), markdown(comparison, label, head=head), "the Markdown summary (--markdown)")
     return decision.exit_code or 0
 
 

@@ -35,7 +35,7 @@ def _newest(out: Path) -> RunResult:
 
 def write_html(args: argparse.Namespace) -> int:
     """The HTML report of RUN_DIR (default: the newest readable run), optionally against a baseline."""
-    from perfsuite.report.html import compare_with, write_report
+    from perfsuite.report.html import REPORT_FILE, compare_with, write_report
 
     run_dir = Path(args.run_dir) if args.run_dir else _newest(Path(args.out)).run_dir
     comparison = baseline = None
@@ -43,7 +43,15 @@ def write_html(args: argparse.Namespace) -> int:
         baseline_dir = Path(args.baseline_dir) if args.baseline_dir else Path(args.out) / "baselines"
         comparison, baseline = compare_with(run_dir, args.compare, baseline_dir=baseline_dir, gate_config=args.gate_config,
                                             conf_dirs=tuple(args.conf_dir or ()))
-    target, problems = write_report(run_dir, Path(args.output) if args.output else None, comparison=comparison, baseline=baseline)
+    target = Path(args.output) if args.output else run_dir / REPORT_FILE
+    target = target / REPORT_FILE if target.is_dir() else target
+    try:
+        load_run(run_dir)
+    except PerfDataError as exc:
+        if target.exists():  # a report without the case results must not replace one that has them
+            raise PerfDataError(f"{exc}. {target} was left as it is: a report written now could show no case results; "
+                                "pass -o NEW.html to write one anyway") from None
+    target, problems = write_report(run_dir, target, comparison=comparison, baseline=baseline)
     for problem in problems:
         print(f"perfsuite: note: {problem}", file=sys.stderr)
     print(f"html report: {target}")

@@ -118,6 +118,18 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+def write_named_file(path: Path, text: str, what: str) -> None:
+    """A file the user named (``--json PATH``, ``-o PATH``): written atomically, its folders made; PerfDataError saying why not."""
+    from perfsuite.errors import PerfDataError
+
+    if path.is_dir():
+        raise PerfDataError(f"cannot write {what} to {path}: it is a folder; name a file")
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        raise PerfDataError(f"cannot write {what} to {path}: {exc.strerror or exc}") from None
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write `data` to `path` so that a reader never sees a half-written file (temp file + rename).
 
