@@ -51,6 +51,21 @@ def test_shards_of_one_machine_merge_into_one_run(tmp_path):
     assert not (merged / "report.html").exists() or "Machines side by side" in (merged / "report.html").read_text()
 
 
+def test_a_killed_part_and_parts_of_other_suites_are_said_not_hidden(tmp_path, capsys):
+    a = history_run(tmp_path / "a", 0, 0.010, machine="m-a")
+    b = history_run(tmp_path / "b", 0, 0.030, machine="m-b")
+    doc = json.loads((b.run_dir / "results.json").read_text())
+    doc["status"], doc["suite"] = "running", "nightly"  # its process was killed mid-run; another suite
+    (b.run_dir / "results.json").write_text(json.dumps(doc))
+    assert main(["merge", str(a.run_dir), str(b.run_dir), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    (merged,) = (tmp_path / "out" / "runs").iterdir()
+    run = load_run(merged)
+    assert run.status == "interrupted" and f"{b.run_dir.name}: never finished (status running" in run.error
+    assert run.suite == f"{load_run(a.run_dir).suite}+nightly" and "perfsuite: warning: the merged run is interrupted" in out
+    assert f"(suite {run.suite}, status interrupted)" in out
+
+
 def test_the_same_case_twice_on_one_machine_is_refused(tmp_path):
     a = history_run(tmp_path / "a", 0, 0.010)
     b = history_run(tmp_path / "b", 1, 0.011)

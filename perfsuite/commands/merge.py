@@ -14,6 +14,7 @@ from typing import Any
 def run(args: argparse.Namespace) -> int:
     from perfsuite.report.html import write_report
     from perfsuite.results.merge import merge_runs, shard_notes
+    from perfsuite.results.run import load_run
 
     for note in shard_notes([Path(d) for d in args.run_dirs]):
         print(f"perfsuite: warning: {note}")
@@ -21,7 +22,10 @@ def run(args: argparse.Namespace) -> int:
     report, problems = write_report(target)
     for problem in problems:
         print(f"perfsuite: note: {problem}")
-    print(f"merged run folder: {target}")
+    merged = load_run(target)
+    if merged.status != "finished":
+        print(f"perfsuite: warning: the merged run is {merged.status}, not finished: {merged.error}")
+    print(f"merged run folder: {target} (suite {merged.suite}, status {merged.status})")
     print(f"html report: {report}")
     return 0
 

@@ -121,6 +121,20 @@ def shard_notes(run_dirs: Sequence[Path]) -> list[str]:
     return notes
 
 
+def merged_status(runs: Sequence[RunResult]) -> tuple[str, list[str]]:
+    """The merged run's status and why, from its parts: `finished` only when every part finished.
+
+    A part still `running` is one whose process was killed (or is still running): what it measured
+    is kept, and the merged run is `interrupted`, naming it. `error` wins over `interrupted`.
+    """
+    errors = [f"{run.run_dir.name}: {run.error}" for run in runs if run.error]
+    errors += [f"{run.run_dir.name}: never finished (status running: its process was killed, or is still running)"
+               for run in runs if run.status == "running"]
+    statuses = {run.status for run in runs}
+    status = "error" if "error" in statuses else "finished" if statuses == {"finished"} else "interrupted"
+    return status, errors
+
+
 def merge_runs(run_dirs: Sequence[Path], out: Path, *, slug: str = "merged") -> Path:
     """Combine `run_dirs` into a new run folder under `out/runs`; return it."""
     if len(run_dirs) < 2:
@@ -146,12 +160,12 @@ def merge_runs(run_dirs: Sequence[Path], out: Path, *, slug: str = "merged") -> 
             cases[case.key] = (case, run.run_dir)
     target = OutLayout(out).new_run_dir(slug)
     first = runs[0][0]
-    writer = ResultsWriter(target / RESULTS_FILE, suite=first.suite, device=first.device, started=target.name.split("_")[0])
+    # runs of several suites are one run of all of them: its name says so rather than borrowing the first's
+    suite = "+".join(dict.fromkeys(run.suite for run, _ in runs))
+    writer = ResultsWriter(target / RESULTS_FILE, suite=suite, device=first.device, started=target.name.split("_")[0])
     for case, _ in cases.values():
         writer.cases[case.key] = case
-    statuses = {run.status for run, _ in runs}
-    status = "finished" if statuses == {"finished"} else ("interrupted" if "interrupted" in statuses else "error" if "error" in statuses else "finished")
-    errors = [f"{run.run_dir.name}: {run.error}" for run, _ in runs if run.error]
+    status, errors = merged_status([run for run, _ in runs])
     writer.finish(status, error="; ".join(errors) or None)
     if writer.write_error:
         raise PerfDataError(writer.write_error)
