@@ -335,7 +335,10 @@ class GatePlugin:
         perf = self.session
         if self.save_as and perf.results.status == "finished" and perf.results.cases and not perf.results.write_error:
             with perf.guard(f"saving baseline {self.save_as!r}"):
-                self.saved = self.store.save(perf.run_dir, self.save_as, keep=self.keep)
+                try:
+                    self.saved = self.store.save(perf.run_dir, self.save_as, keep=self.keep)
+                except PerfDataError as exc:  # a run that cannot be a baseline (e.g. untimed): said, not a perfsuite failure
+                    self.notes.append(f"baseline {self.save_as!r} was not saved: {exc}")
         elif self.save_as:
             self.notes.append(f"baseline {self.save_as!r} was not saved: the run is {perf.results.status}"
                               + (" and could not write its results" if perf.results.write_error else "")

@@ -229,3 +229,24 @@ def test_baseline_list_names_an_unreadable_baseline_and_lists_the_rest(tmp_path,
     assert any("main" in line and "UNREADABLE" in line for line in lines)
     assert any("nightly" in line and "1 results" in line for line in lines)  # the readable one is still listed
     assert "1 of 2 baselines cannot be read" in captured.err and str(broken) in captured.err and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("status, timed, why", [
+    ("running", True, "it never finished (status running"),
+    ("interrupted", True, "it ended interrupted"),
+    ("error", True, "it ended error"),
+    ("finished", False, "none of its cases was timed (a run with --benchmark-disable"),
+])
+def test_an_unusable_run_is_refused_as_a_baseline_with_the_reason(tmp_path, capsys, status, timed, why):
+    out = tmp_path / "out"
+    run = write_run(out / "runs" / "20260101-000000_s-cpu", {"a": 0.01}, seed=1)
+    doc = json.loads((run / "results.json").read_text())
+    doc["status"] = status
+    if not timed:  # as --benchmark-disable records a case: passed, called once, nothing measured
+        for r in doc["results"]:
+            r["summary"] = r["imported_samples_s"] = None
+    (run / "results.json").write_text(json.dumps(doc))
+    assert main(["baseline", "save", "main", "--run", str(run), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{run} cannot be a baseline: {why}" in err and "Traceback" not in err
+    assert not (out / "baselines").exists() or not list((out / "baselines").rglob("main.json"))

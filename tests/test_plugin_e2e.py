@@ -169,9 +169,14 @@ def test_pipeline_deselects_other_stages(run_benches):
 
 
 def test_benchmark_disable_runs_each_case_once(run_benches):
-    result = run_benches("--perf-override", "model=gpt2.tiny", "--perf-override", "infer.batch_sizes=[1]", "--benchmark-disable")
+    result = run_benches("--perf-override", "model=gpt2.tiny", "--perf-override", "infer.batch_sizes=[1]", "--benchmark-disable",
+                         "--perf-baseline-save", "main")
     result.assert_outcomes(passed=2)  # latency + generation, each run once as a smoke test, untimed
     assert "benchmark: 2 tests" not in result.stdout.str()  # nothing was timed, so no table
+    # an untimed run is no baseline: said, and the run itself is fine
+    result.stdout.fnmatch_lines(["*baseline 'main' was not saved: * cannot be a baseline: none of its cases was timed*"])
+    assert result.ret == 0 and not (run_benches.out / "baselines").exists()
+    assert load_run(run_dirs(run_benches.out)[0]).status == "finished"
 
 
 def test_collect_only_lists_cases_and_leaves_no_run_folder(run_benches):

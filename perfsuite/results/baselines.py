@@ -98,6 +98,9 @@ class BaselineStore:
         run = parse_run(results, run_dir=run_dir, file=str(run_dir / RESULTS_FILE))  # only valid runs are stored
         if not run.cases:
             raise PerfDataError(f"{run_dir} has no case results to save as a baseline")
+        unusable = _not_a_baseline(run)
+        if unusable:
+            raise PerfDataError(f"{run_dir} cannot be a baseline: {unusable}")
         if env is None:
             try:
                 env = json.loads((run_dir / "env.json").read_text(encoding="utf-8"))
@@ -189,6 +192,19 @@ def _run_args(run_dir: Path) -> RunArgs | None:
     if not (isinstance(args, list) and all(isinstance(a, str) for a in args) and isinstance(where, str) and isinstance(root, str)):
         return None
     return RunArgs(tuple(args), where, root)
+
+
+def _not_a_baseline(run: RunResult) -> str:
+    """Why ``run`` must not become a baseline ("" when it may): a gate would judge against a part of a run, or nothing."""
+    if run.status == "running":
+        return "it never finished (status running: its process was killed, or is still running); save a finished run"
+    if run.status != "finished":
+        return f"it ended {run.status}" + (f" ({run.error})" if run.error else "") + ", so its cases are a part of the suite at most; save a finished run"
+    timed = [r for r in run.cases if r.outcome == "passed" and (r.samples_s or r.summary is not None or r.generation is not None)]
+    if not timed:
+        return ("none of its cases was timed (a run with --benchmark-disable calls each case once, untimed, as a smoke test); "
+                "save a run that measured them")
+    return ""
 
 
 def read_baseline(path: Path) -> Baseline:
