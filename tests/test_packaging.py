@@ -15,3 +15,23 @@ def test_pyproject_lists_every_package_under_perfsuite():
     assert found - listed == set(), f"add these to [tool.setuptools] packages in pyproject.toml: {sorted(found - listed)}"
     mapped = {"perfsuite._fixtures", "perfsuite._conf"}
     assert listed - found - mapped == set(), f"pyproject.toml lists packages that do not exist: {sorted(listed - found - mapped)}"
+
+
+def test_run_sh_says_pip_is_still_at_work_during_a_long_install(tmp_path):
+    """`pip install -q` is silent for minutes on a fresh machine: tools/run.sh prints a line while it runs."""
+    import os
+    import subprocess
+
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    fake = venv / "bin" / "python"  # torch "is there"; every pip install takes 3 s
+    fake.write_text('#!/usr/bin/env bash\nif [ "$1" = "-m" ] && [ "$2" = "pip" ]; then sleep 3; fi\nexit 0\n')
+    fake.chmod(0o755)
+    env = {**os.environ, "PERFSUITE_VENV": str(venv), "PERFSUITE_PIP_HEARTBEAT_S": "1"}
+    done = subprocess.run(["bash", str(REPO / "tools" / "run.sh"), "setup"], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "tools/run.sh:   ... pip is still installing (1 s so far)" in done.stdout or "pip is still installing (2 s so far)" in done.stdout
+    assert done.stdout.rstrip().endswith("tools/run.sh: setup done")
+    fake.write_text('#!/usr/bin/env bash\nif [ "$1" = "-m" ] && [ "$2" = "pip" ]; then exit 7; fi\nexit 0\n')
+    failed = subprocess.run(["bash", str(REPO / "tools" / "run.sh"), "setup"], capture_output=True, text=True, env=env, timeout=60)
+    assert failed.returncode == 7 and "setup done" not in failed.stdout  # pip's failure is the script's

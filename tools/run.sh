@@ -7,6 +7,7 @@
 #   PERFSUITE_VENV         venv folder (default .venv)
 #   PERFSUITE_TORCH        torch requirement to install when the venv has no torch (default torch==2.13.0)
 #   PERFSUITE_TORCH_INDEX  wheel index for torch, e.g. a CUDA index (see README "Installing for CUDA")
+#   PERFSUITE_PIP_HEARTBEAT_S  seconds between the "still installing" lines (default 15)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,18 @@ fi
 [ -n "$py" ] || { echo "tools/run.sh: no python3 found on PATH" >&2; exit 2; }
 
 say() { echo "tools/run.sh: $*"; }
-pip_q() { "$venv/bin/python" -m pip install --disable-pip-version-check -q "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2); }
+# pip -q is silent for minutes on a fresh machine; a line every 15 s says it is still at work (and for how long).
+pip_q() {
+  local started=$SECONDS every=${PERFSUITE_PIP_HEARTBEAT_S:-15} pid rc i
+  "$venv/bin/python" -m pip install --disable-pip-version-check -q "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2) &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    for ((i = 0; i < every; i++)); do kill -0 "$pid" 2>/dev/null && sleep 1; done
+    kill -0 "$pid" 2>/dev/null && say "  ... pip is still installing ($((SECONDS - started)) s so far)"
+  done
+  if wait "$pid"; then rc=0; else rc=$?; fi
+  return "$rc"
+}
 
 install_torch() {
   local req=${PERFSUITE_TORCH:-torch==2.13.0}
