@@ -20,7 +20,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import pytest
 
+
+# optionalhook: perfsuite's hooks exist only while its plugin is loaded (`-p no:perfsuite` leaves them unknown)
+@pytest.hookimpl(optionalhook=True)
 def pytest_perf_env(config: Any, env: dict[str, Any]) -> None:
     """Which runner pool a CI run came from (PERF_RUNNER_LABEL), kept in env.json next to the machine."""
     label = os.environ.get("PERF_RUNNER_LABEL")
@@ -28,6 +32,7 @@ def pytest_perf_env(config: Any, env: dict[str, Any]) -> None:
         env["runner_label"] = label
 
 
+@pytest.hookimpl(optionalhook=True)
 def pytest_perf_verdicts(config: Any, comparison: Any, decision: Any) -> None:
     """One line per gate run appended to $PERF_VERDICT_LOG (when set): a CI dashboard's feed."""
     path = os.environ.get("PERF_VERDICT_LOG")

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 
 import perfsuite
+from conftest import REPO
 from perfsuite import extensions
 from perfsuite.config.sources import ConfSources
 from perfsuite.errors import PerfConfigError
@@ -144,3 +145,12 @@ def test_an_env_hook_adding_what_json_cannot_hold_is_a_usage_error(pytester: pyt
     result = pytester.runpytest_subprocess("benches", "-p", "no:cacheprovider", "--device", "cpu", "--perf-out-dir", str(tmp_path / "out"))
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert "a pytest_perf_env hook added a value env.json cannot hold" in result.stderr.str()
+
+
+def test_benches_without_perfsuites_plugin_is_one_clear_usage_error(pytester):
+    """`pytest benches -p no:perfsuite` in this repository: no 'unknown hook', no marker errors; it says the plugin is off."""
+    result = pytester.runpytest_subprocess(str(REPO / "benches"), "-p", "no:perfsuite", "-p", "no:cacheprovider", "--collect-only", "-q")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: benches/ holds perfsuite benchmarks, but perfsuite's pytest plugin is off (-p no:perfsuite*"])
+    text = result.stdout.str() + result.stderr.str()
+    assert "unknown hook" not in text and "not found in `markers`" not in text and "INTERNALERROR" not in text
