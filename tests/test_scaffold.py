@@ -101,6 +101,23 @@ def test_init_refuses_a_file_as_folder_and_bad_layout_options(tmp_path: Path, ca
     assert "--conf-dir" in err and "taken by perfsuite's built-in config tree" in err
 
 
+def test_init_into_a_conf_folder_with_a_config_yaml_writes_nothing_and_says_why(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The project's own Hydra app keeps conf/config.yaml: perfsuite's presets there would make every run fail."""
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "config.yaml").write_text("defaults: [db: mysql]\n")
+    assert main(["init", str(tmp_path), "--no-check"]) == 2
+    err = capsys.readouterr().err
+    assert "conf/config.yaml exists" in err and "--conf-dir perf_conf" in err and "nothing was written" in err
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["conf", "config.yaml"]
+    # and a run given such a folder says it before composing anything
+    from perfsuite.config.sources import ConfSources
+    from perfsuite.errors import PerfConfigError
+
+    with pytest.raises(PerfConfigError, match="would replace perfsuite's own primary config"):
+        ConfSources.create((tmp_path / "conf",))
+    assert main(["init", str(tmp_path), "--no-check", "--conf-dir", "perf_conf"]) == 0  # beside it, init works
+
+
 PYPROJECT = """\
 [project]
 name = "theirs"   # keep this comment

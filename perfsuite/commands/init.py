@@ -26,6 +26,12 @@ def run(args: argparse.Namespace) -> int:
     for flag, value in (("--conf-dir", args.conf_dir), ("--benches-dir", args.benches_dir), ("--out-dir", args.out_dir)):
         if not value or not is_inside_relative(value):
             raise PerfConfigError("must be a folder inside the project: a relative path without '..'", key=flag, value=value)
+    if (root / args.conf_dir / "config.yaml").is_file():  # the run would pass it as --perf-conf-dir: refused there too
+        raise PerfConfigError(
+            f"{root / args.conf_dir / 'config.yaml'} exists: perfsuite's presets go into a config folder without a config.yaml "
+            "of its own (it would replace perfsuite's primary config); nothing was written",
+            key="--conf-dir", value=args.conf_dir, hint="pick a folder of their own, e.g. perfsuite init --conf-dir perf_conf",
+        )
     layout = ProjectLayout(root=root, conf=args.conf_dir, benches=args.benches_dir, out=args.out_dir, suite=args.suite)
     options = InitOptions(layout, device=args.device, runner_label=args.runner_label, main_branch=args.main_branch, requirement=args.requirement)
     plan = plan_init(options, force=args.force)

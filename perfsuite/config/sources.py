@@ -43,6 +43,17 @@ class ConfSources:
                     value=str(d),
                     hint="pass a folder laid out like conf/ (e.g. my_conf/model/<name>/arch/<name>.default.yaml)",
                 )
+            if (path / "config.yaml").is_file():
+                # searched before perfsuite's tree, it would replace perfsuite's primary config, and
+                # every run would fail later with Hydra's "Could not override 'suite'"
+                raise PerfConfigError(
+                    f"{path / 'config.yaml'} would replace perfsuite's own primary config: a user config directory adds "
+                    "presets (suite/, model/, dataset/, ...) to perfsuite's tree and must not have a config.yaml at its top",
+                    key="--perf-conf-dir",
+                    value=str(d),
+                    hint="keep perfsuite's presets in a folder of their own (e.g. perf_conf/, `perfsuite init --conf-dir perf_conf`), "
+                         "or rename that config.yaml if it is not your Hydra app's",
+                )
             resolved.append(path)
         if not (builtin / "config.yaml").is_file():
             raise PerfConfigError(f"perfsuite's built-in config tree is missing: {builtin}/config.yaml not found")
