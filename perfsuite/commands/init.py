@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from perfsuite.bootstrap.paths import is_inside_relative
+from perfsuite.config.sources import foreign_primary_config
 from perfsuite.errors import PerfConfigError
 from perfsuite.scaffold.files import carry_out
 from perfsuite.scaffold.project import DEVICES, InitOptions, ProjectLayout, plan_init, shown_command, smoke_check
@@ -26,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     for flag, value in (("--conf-dir", args.conf_dir), ("--benches-dir", args.benches_dir), ("--out-dir", args.out_dir)):
         if not value or not is_inside_relative(value):
             raise PerfConfigError("must be a folder inside the project: a relative path without '..'", key=flag, value=value)
-    if (root / args.conf_dir / "config.yaml").is_file():  # the run would pass it as --perf-conf-dir: refused there too
+    if foreign_primary_config(root / args.conf_dir):  # the run would pass it as --perf-conf-dir: refused there too
         raise PerfConfigError(
             f"{root / args.conf_dir / 'config.yaml'} exists: perfsuite's presets go into a config folder without a config.yaml "
             "of its own (it would replace perfsuite's primary config); nothing was written",

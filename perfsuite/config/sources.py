@@ -27,6 +27,26 @@ def is_plain_name(name: str) -> bool:
     return bool(name) and "/" not in name and "\\" not in name and "\0" not in name and not name.startswith(".")
 
 
+def foreign_primary_config(folder: Path) -> bool:
+    """Whether ``folder/config.yaml`` exists and is not a perfsuite primary config (a copy of conf/config.yaml).
+
+    A user config directory may hold its own copy of perfsuite's primary config (its `defaults` list
+    selects a suite); any other config.yaml there, such as a project's own Hydra app's, would
+    replace perfsuite's and break every composition.
+    """
+    import yaml
+
+    path = folder / "config.yaml"
+    if not path.is_file():
+        return False
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return True
+    defaults = data.get("defaults") if isinstance(data, dict) else None
+    return not (isinstance(defaults, list) and any(isinstance(d, dict) and "suite" in d for d in defaults))
+
+
 @dataclass(frozen=True)
 class ConfSources:
     dirs: tuple[Path, ...]  # search order: user dirs first, then extensions' (perfsuite.extensions), built-in last
@@ -43,16 +63,16 @@ class ConfSources:
                     value=str(d),
                     hint="pass a folder laid out like conf/ (e.g. my_conf/model/<name>/arch/<name>.default.yaml)",
                 )
-            if (path / "config.yaml").is_file():
-                # searched before perfsuite's tree, it would replace perfsuite's primary config, and
-                # every run would fail later with Hydra's "Could not override 'suite'"
+            if foreign_primary_config(path):
+                # searched before perfsuite's tree, it replaces perfsuite's primary config, and every
+                # run would fail later with Hydra's "Could not override 'suite'"
                 raise PerfConfigError(
-                    f"{path / 'config.yaml'} would replace perfsuite's own primary config: a user config directory adds "
-                    "presets (suite/, model/, dataset/, ...) to perfsuite's tree and must not have a config.yaml at its top",
+                    f"{path / 'config.yaml'} would replace perfsuite's own primary config, and it is not one (its defaults "
+                    "list has no suite): a user config directory adds presets (suite/, model/, dataset/, ...) to perfsuite's tree",
                     key="--perf-conf-dir",
                     value=str(d),
-                    hint="keep perfsuite's presets in a folder of their own (e.g. perf_conf/, `perfsuite init --conf-dir perf_conf`), "
-                         "or rename that config.yaml if it is not your Hydra app's",
+                    hint="keep perfsuite's presets in a folder of their own (e.g. perf_conf/, `perfsuite init --conf-dir perf_conf`); "
+                         "a config.yaml there is a copy of perfsuite's conf/config.yaml",
                 )
             resolved.append(path)
         if not (builtin / "config.yaml").is_file():
