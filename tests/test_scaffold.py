@@ -233,6 +233,23 @@ def test_new_model_with_an_unknown_architecture_names_the_families_and_local(tmp
     assert not (tmp_path / "conf").exists()
 
 
+def test_a_path_with_a_line_break_writes_no_yaml_it_would_inject_into(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A snapshot folder named 'snap\nadapter: evil' would have started a YAML line of its own in the written preset."""
+    snap = tmp_path / "snap\nadapter: evil"
+    snap.mkdir()
+    (snap / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertModel"], "num_hidden_layers": 1,
+                                                   "hidden_size": 32, "max_position_embeddings": 64, "vocab_size": 100}))
+    (snap / "model.safetensors").write_bytes(b"weights")
+    assert main(["new", "model", "mine", "--from", str(snap), "--project", str(tmp_path), "--no-validate"]) == 2
+    err = capsys.readouterr().err
+    assert "has a line break, which cannot go into a generated file; nothing was written" in err
+    assert not (tmp_path / "conf").exists()
+    (tmp_path / "data\nroot: elsewhere").mkdir()
+    (tmp_path / "data\nroot: elsewhere" / "a.txt").write_text("some text to benchmark\n" * 20)
+    assert main(["new", "dataset", "notes", "--from", str(tmp_path / "data\nroot: elsewhere"), "--project", str(tmp_path)]) == 2
+    assert "has a line break" in capsys.readouterr().err and not (tmp_path / "conf").exists() and not (tmp_path / "datasets").exists()
+
+
 def test_new_model_unknown_family_lists_the_presets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["new", "model", "mine", "--family", "llama", "--project", str(tmp_path)]) == 2
     assert main(["new", "model", "mine", "--family", "local", "--project", str(tmp_path)]) == 2

@@ -26,9 +26,33 @@ def _environment() -> Any:
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         autoescape=False,  # YAML, Python, shell and Dockerfiles: no HTML anywhere
+        finalize=_one_line,
     )
 
 
+def _one_line(value: Any) -> Any:
+    """Every value goes into one line of a generated file (a YAML value, a comment, a shell word): a line
+    break in it would start a line of its own, which the user never wrote (e.g. a path with a newline)."""
+    text = value if isinstance(value, str) else str(value)
+    if "\n" in text or "\r" in text:
+        from perfsuite.errors import PerfConfigError
+
+        raise PerfConfigError(f"{text!r} has a line break, which cannot go into a generated file; nothing was written",
+                              hint="rename the folder (or pass a value) without line breaks")
+    return value
+
+
 def render(template: str, /, **context: Any) -> str:
-    """The template (e.g. "project/suite.yaml.j2") rendered with `context`."""
-    return _environment().get_template(template).render(**context)
+    """The template (e.g. "project/suite.yaml.j2") rendered with `context`; a YAML file is checked to parse."""
+    text = _environment().get_template(template).render(**context)
+    if template.endswith((".yaml.j2", ".yml.j2")):
+        import yaml
+
+        try:
+            yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            from perfsuite.errors import PerfConfigError
+
+            raise PerfConfigError(f"the values given make {template.removesuffix('.j2')} invalid YAML ({str(exc).splitlines()[0]}); "
+                                  "nothing was written") from None
+    return text
