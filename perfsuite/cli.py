@@ -35,7 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's exit flush
         return code
     except PerfError as exc:
-        print(f"perfsuite: error: {exc}", file=sys.stderr)
+        from perfsuite.config.redact import redact_urls
+
+        print(f"perfsuite: error: {redact_urls(str(exc))}", file=sys.stderr)
         return 2
     except BrokenPipeError:
         # `perfsuite report | head`: the reader has what it wanted. Python's documented recipe:

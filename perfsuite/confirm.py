@@ -104,6 +104,7 @@ QUIET_OPTIONS = {
     "perf_gate": False,
     "perf_gate_force": False,
     "perf_shard": None,
+    "perf_history": "off",  # a re-measurement is not a run of its own in the history (and needs no store's password)
 }
 
 
@@ -150,8 +151,10 @@ def decide_command(args: Sequence[str], commit: str | None, case_ids: Sequence[s
     where = f"--base {commit[:12]}" if commit else "--base <the baseline's commit>"
     benches = f" --benches {shlex.quote(paths[0])}" if paths and paths[0] != "benches" else ""
     select = " or ".join(case_ids)
-    return (f"perfsuite ab {where}{benches} --rounds 24 --max-rounds 48 -- "
-            + " ".join(shlex.quote(a) for a in [*kept, "-k", select]))
+    from perfsuite.config.redact import redact_urls
+
+    return redact_urls(f"perfsuite ab {where}{benches} --rounds 24 --max-rounds 48 -- "
+                       + " ".join(shlex.quote(a) for a in [*kept, "-k", select]))
 
 
 def _tail(text: str, lines: int = 3) -> str:

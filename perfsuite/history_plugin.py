@@ -68,7 +68,9 @@ class HistoryPlugin:
             self.store = HistoryStore(self.target)
             self.appended = self.store.append(perf.results.snapshot(), read_env(perf.run_dir), wall_s=self.wall_s)
         except HistoryError as exc:
-            self.error = str(exc)
+            from perfsuite.config.redact import redact_urls
+
+            self.error = redact_urls(str(exc))
 
     def trends(self, run: Any) -> list[Any]:
         """This run's cases over the stored history of this machine, for the HTML report."""
@@ -87,7 +89,9 @@ class HistoryPlugin:
         if self.error is not None:
             terminalreporter.write_line(f"perfsuite history error: {self.error}", red=True, bold=True)
         elif self.appended:
-            terminalreporter.write_line(f"history: {self.target}")
+            from perfsuite.config.redact import redact_urls
+
+            terminalreporter.write_line(f"history: {redact_urls(self.target)}")
 
 
 def register(config: pytest.Config, session: Any, out_dir: Path) -> HistoryPlugin | None:

@@ -273,7 +273,10 @@ def _write_run_header(session: Any, config: pytest.Config) -> None:
         "excluded": [{"model": e.model, "dataset": e.dataset, "runtime": e.runtime, "reason": e.reason} for e in plan.exclusions],
         "composed": plan.raw_configs,
     }
-    atomic_write_text(session.run_dir / "run_config.yaml", yaml.safe_dump(run_config, sort_keys=False))
+    from perfsuite.config.redact import redacted
+
+    # no password of a URL given on the command line or in the config (--perf-history, a tracking URI) is kept
+    atomic_write_text(session.run_dir / "run_config.yaml", yaml.safe_dump(redacted(run_config), sort_keys=False))
     env = fingerprint(config.rootpath)
     env["threads"] = session.threads or env["threads"]
     env["machine_id"] = machine_id_of(env)  # with the threads this run really uses
@@ -575,6 +578,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
     """Make the saved JSON self-describing: the case id instead of an unserializable object."""
+    from perfsuite.config.redact import redacted
+
     perf = perf_session(config)
     if perf is None:
         return
@@ -586,7 +591,7 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
         "run_dir": str(perf.run_dir),
         "suite": perf.plan.suite.name,
         "device": perf.plan.device,
-        "overrides": list(perf.plan.overrides),
+        "overrides": redacted(list(perf.plan.overrides)),  # a URL's password given in an override is not kept
     }
 
 

@@ -333,3 +333,43 @@ def test_a_user_sqlite_store_keeps_its_artifacts_next_to_it(run_dir, tmp_path, m
     assert "experiment 'nightly'" in capsys.readouterr().out
     assert (work / "db" / "runs.db").is_file() and list((work / "db" / "mlflow-artifacts").rglob("report.html"))
     assert not (work / "mlruns").exists()  # MLflow's own default: a folder in whatever directory the command ran in
+
+
+def test_a_tracking_url_with_a_password_is_probed_with_basic_auth_not_looked_up_as_a_host():
+    """urllib reads user:password@host as the host: the probe must go to the host with the credentials as a header."""
+    import http.server
+    import threading
+
+    from perfsuite.tracking.mlflow_tracker import check_reachable
+
+    seen: list[str | None] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        check_reachable(f"http://alice:p%40ss:w0rd@127.0.0.1:{server.server_port}/", 5.0)
+    finally:
+        server.shutdown()
+    import base64
+
+    assert seen == ["Basic " + base64.b64encode(b"alice:p@ss:w0rd").decode()]
+
+
+def test_a_failing_tracker_never_shows_the_password_of_its_uri():
+    from perfsuite.tracking.mlflow_tracker import check_reachable
+    from perfsuite.tracking.outcome import TrackerFailed, TrackerOutcome
+
+    with pytest.raises(TrackerFailed) as info:
+        check_reachable("http://alice:TOPSECRET@127.0.0.1:1/", 0.5)
+    assert "TOPSECRET" not in str(info.value) and "http://alice:***@127.0.0.1:1/" in str(info.value)
+    outcome = TrackerOutcome("mlflow", True, "http://alice:TOPSECRET@host/ (experiment 'x', run 1)")
+    assert "TOPSECRET" not in outcome.line() and "TOPSECRET" not in json.dumps(outcome.to_dict())

@@ -91,3 +91,30 @@ def test_an_unreachable_tracking_uri_warns_once_and_the_run_passes(pytester: pyt
     (run_dir,) = (out / "runs").iterdir()
     assert json.loads((run_dir / "results.json").read_text())["status"] == "finished"  # the run itself is complete
     assert not json.loads((run_dir / "tracking.json").read_text())["mlflow"]["ok"]
+
+
+def test_no_password_of_a_url_lands_in_the_run_folder_the_report_or_the_output(pytester: pytest.Pytester, tmp_path: Path, capsys):
+    """Passwords in --perf-history and tracking URIs: used, never stored, printed or rendered (run_config.yaml, report.html,
+    tracking.json, summaries, the terminal, error messages, `perfsuite track`)."""
+    from perfsuite.cli import main
+
+    out = tmp_path / "out"
+    secrets = ("HISTPW1", "TRACKPW2", "TRACKPW3")
+    result = run_benches(pytester, out, "-k", "test_latency and bs1", "--perf-history", "postgresql://alice:HISTPW1@127.0.0.1:1/perf",
+                         *as_overrides(["output.tracking=[mlflow]", "output.trackers.mlflow.tracking_uri=http://bob:TRACKPW2@127.0.0.1:1/",
+                                        "output.trackers.mlflow.timeout_s=0.5"]))
+    result.assert_outcomes(passed=1)
+    # what the run printed (pytester's own echo of the command line, `running: ...`, is the test's, not perfsuite's)
+    shown = "\n".join(ln for ln in result.outlines + result.errlines if not ln.startswith("running: "))
+    (run_dir,) = (out / "runs").iterdir()
+    main(["track", str(run_dir), "--to", "mlflow", "--mlflow-uri", "http://carol:TRACKPW3@127.0.0.1:1/", "--timeout-s", "0.5"])  # no server
+    assert main(["report", str(run_dir), "-o", str(tmp_path / "again.html")]) == 0
+    cli = capsys.readouterr()  # the two perfsuite commands' output, and pytester's echo of the pytest command line (left out)
+    shown += "\n".join(ln for ln in (cli.out + cli.err).splitlines() if not ln.startswith(("running: ", "     in: ")))
+    assert "carol:***@127.0.0.1" in shown  # what failed is named, without its password
+    files = [p for p in [*out.rglob("*"), tmp_path / "again.html"] if p.is_file()]
+    assert any(p.name == "run_config.yaml" for p in files) and any(p.name == "tracking.json" for p in files)
+    for secret in secrets:
+        assert secret not in shown, secret
+        leaked = [str(p) for p in files if secret.encode() in p.read_bytes()]
+        assert not leaked, (secret, leaked)

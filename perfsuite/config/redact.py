@@ -1,4 +1,10 @@
-"""The copy of a composed config that is written into run artifacts, without environment secrets.
+"""What perfsuite stores, prints or renders, without secrets: environment values and passwords in URLs.
+
+`redact_urls` / `redacted`: a password in a URL's userinfo (`postgresql://user:PW@host/db`,
+`http://user:PW@mlflow/`) becomes `***` wherever a URL is kept: run_config.yaml, report.html,
+tracking.json, baselines, terminal lines and error messages.
+
+The copy of a composed config that is written into run artifacts, without environment secrets.
 
 A user's conf YAML may read a token or a path from the environment (`${oc.env:HF_TOKEN}`).
 Validation needs the resolved value; run_config.yaml must not record it. The stored copy keeps
@@ -14,6 +20,25 @@ from collections.abc import Mapping
 from typing import Any
 
 _ENV_REF = re.compile(r"\$\{\s*oc\.env\s*:\s*([^,}\s]+)")
+# scheme://user:password@ (the password may hold ':' but no '@' or '/', as RFC 3986's userinfo ends at the last '@' before the host)
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@]*:)(?P<password>[^\s/@]+)@")
+MASK = "***"
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***`` (user, host and path kept)."""
+    return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{MASK}@", text) if "://" in text else text
+
+
+def redacted(node: Any) -> Any:
+    """A copy of a JSON/YAML-like value (dicts, lists, strings) with `redact_urls` applied to every string."""
+    if isinstance(node, str):
+        return redact_urls(node)
+    if isinstance(node, Mapping):
+        return {k: redacted(v) for k, v in node.items()}
+    if isinstance(node, (list, tuple)):
+        return [redacted(v) for v in node]
+    return node
 
 
 def _strings(node: Any) -> list[str]:

@@ -70,7 +70,9 @@ def _read_run_config(path: Path, problems: list[str]) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         problems.append(f"{path.name} could not be read ({str(exc).splitlines()[0]}).")
         return {}
-    return data if isinstance(data, dict) else {}
+    from perfsuite.config.redact import redacted
+
+    return redacted(data) if isinstance(data, dict) else {}  # a run folder written before redaction shows no password either
 
 
 def artifact_href(stored: str | None, run_dir: Path, folder: str, report_dir: Path) -> str | None:

@@ -13,6 +13,7 @@ makes no second MLflow run (the tag `perfsuite.run` finds the first).
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import math
 import os
@@ -23,6 +24,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+from perfsuite.config.redact import redact_urls
 from perfsuite.config.tracking import MlflowSettings
 from perfsuite.tracking.outcome import TrackerFailed, TrackerMissing, TrackerOutcome
 from perfsuite.tracking.tracked import TrackedRun
@@ -55,7 +57,15 @@ def check_reachable(uri: str, timeout_s: float) -> None:
     parsed = urllib.parse.urlparse(uri)
     if parsed.scheme not in ("http", "https"):
         return
-    probe = uri.rstrip("/") + "/health"
+    # urllib does not take user:password@ in a URL (it would look the whole userinfo up as the host):
+    # the probe goes to the host alone, the credentials as HTTP basic auth, as MLflow's client sends them
+    netloc = parsed.hostname or ""
+    netloc = f"[{netloc}]" if ":" in netloc else netloc
+    netloc += f":{parsed.port}" if parsed.port else ""
+    probe = urllib.request.Request(urllib.parse.urlunparse(parsed._replace(netloc=netloc)).rstrip("/") + "/health")
+    if parsed.username is not None:
+        token = f"{urllib.parse.unquote(parsed.username)}:{urllib.parse.unquote(parsed.password or '')}".encode()
+        probe.add_header("Authorization", "Basic " + base64.b64encode(token).decode("ascii"))
     start = time.monotonic()
     try:
         with urllib.request.urlopen(probe, timeout=timeout_s):  # noqa: S310 - the user's own tracking URI
@@ -65,7 +75,7 @@ def check_reachable(uri: str, timeout_s: float) -> None:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise TrackerFailed(
-            f"the MLflow tracking server {uri} did not answer within {timeout_s:g} s "
+            f"the MLflow tracking server {redact_urls(uri)} did not answer within {timeout_s:g} s "
             f"({type(reason).__name__}: {reason}; gave up after {time.monotonic() - start:.1f} s). "
             "Check output.trackers.mlflow.tracking_uri / $MLFLOW_TRACKING_URI"
         ) from None

@@ -29,6 +29,14 @@ class TrackerOutcome:
     ref: str | None = None  # the tracker's own id of the run (MLflow run id, W&B run id)
     seconds: float | None = None  # how long the export took (tracking.json), imports included
 
+    def __post_init__(self) -> None:
+        from perfsuite.config.redact import redact_urls
+
+        # `where` is a tracking URI or an error about one: tracking.json, the terminal and the report never show its password
+        object.__setattr__(self, "where", redact_urls(self.where))
+        if self.note:
+            object.__setattr__(self, "note", redact_urls(self.note))
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
