@@ -109,6 +109,16 @@ class TestComposition:
         assert case.model.path == str(snap.resolve()) and case.model.modality == "text"
 
 
+    @pytest.mark.parametrize("folder", ["modèles", "models <1>", "it's \"quoted\"", "a,b]c=d", "back\\slash"])
+    def test_a_models_folder_with_any_characters_runs(self, tmp_path, folder):
+        """perfsuite writes the snapshot's path into an override of its own: quoted, it survives accents, quotes, <, ',', ']'."""
+        snap = tmp_path / folder / "mybert"
+        snap.mkdir(parents=True)
+        (snap / "config.json").write_text(json.dumps({"model_type": "bert", "vocab_size": 99, "max_position_embeddings": 64}))
+        case = plan(overrides=["model=mybert", "infer.seq_len=32"], models_dir=tmp_path / folder).cases[0]
+        assert case.model.path == str(snap.resolve())
+
+
 class TestBadInput:
     def test_yaml_syntax_error_names_file_and_line(self, conf_dir):
         conf = conf_dir({"suite/broken.yaml": "name: broken\nmodels: [gpt2.tiny\n  datasets: x: y\n"})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -45,6 +47,17 @@ def resolve_model(
     )
 
 
+def hydra_quoted(value: str) -> str:
+    """``value`` as a single-quoted Hydra override value that parses back to exactly ``value``.
+
+    For every override perfsuite writes itself (a snapshot's folder may hold spaces, quotes, `<`,
+    `,`, `]` or non-ASCII letters, which an unquoted override value cannot). In a quoted value Hydra
+    reads a backslash as an escape only before a quote or at the end, so only those are doubled.
+    """
+    value = re.sub(r"(\\+)(?='|$)", lambda m: m.group(1) * 2, value)
+    return "'" + value.replace("'", "\\'") + "'"
+
+
 def _case_overrides(ref: ModelRef, dataset: str, runtime: str, common: list[str], suite: SuiteSpec, user: UserOverrides, sources: ConfSources) -> list[str]:
     ovs = [
         *common,
@@ -57,7 +70,7 @@ def _case_overrides(ref: ModelRef, dataset: str, runtime: str, common: list[str]
         if sources.find(f"model/{ref.family}/output/{stage}", "default"):
             ovs.append(f"+model/{ref.family}/output/{stage}@output.{stage}=default")
     if ref.path:
-        ovs.append(f"model.path={ref.path}")
+        ovs.append(f"model.path={hydra_quoted(str(ref.path))}")
     # Batch sizes: --perf-override infer.batch_sizes > an infer preset chosen on the command line
     # > the suite's batch_sizes > the model's default infer preset.
     if suite.batch_sizes and not user.sets_batch_sizes and ref.family not in user.infer_options:
