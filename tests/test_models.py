@@ -74,6 +74,29 @@ def test_local_snapshot_roundtrip(tmp_path):
     assert out.last_hidden_state.shape == (1, 10, 32)
 
 
+def test_a_snapshot_with_its_own_code_says_that_code_was_not_run_in_the_result_and_the_report(tmp_path):
+    from transformers import GPT2Config, GPT2Model
+
+    from perfsuite.report.charts import model_note
+    from perfsuite.report.terminal import summary_lines
+    from perfsuite.results import CaseInfo, CaseResult
+
+    snap = tmp_path / "models" / "g"
+    GPT2Model(GPT2Config(n_layer=1, n_head=2, n_embd=32, n_positions=64, vocab_size=100)).save_pretrained(snap)
+    config = json.loads((snap / "config.json").read_text())
+    (snap / "config.json").write_text(json.dumps({**config, "auto_map": {"AutoModel": "modeling_fast.FastGPT2"}}))
+    case = first_case("model=g", "infer.seq_len=10", models_dir=tmp_path / "models")
+    note = build_model(case.model, precision="fp32", device="cpu", seed=0).info().note
+    assert "own modelling code (auto_map: AutoModel -> modeling_fast.FastGPT2), which perfsuite never runs" in note
+    assert "transformers' GPT2Model for model_type 'gpt2'" in note
+    info = CaseInfo("g-pydoc-eager-bs1-cpu", "g", "local", "text", "pydoc", "eager", 1, "cpu", "fp32", 0)
+    result = CaseResult("test_latency", "latency", info, "passed", "t", details={"model": {"note": note}})
+    assert model_note(result) == f"model g: {note}"
+    assert any(line.startswith("model g: the snapshot ships its own modelling code") for line in summary_lines([result]))
+    plain = build_model(first_case("model=minilm", "infer.seq_len=8").model, precision="fp32", device="cpu", seed=0).info()
+    assert plain.note is None  # a snapshot without auto_map: nothing to say
+
+
 def test_local_snapshot_with_broken_weights(tmp_path):
     snap = tmp_path / "models" / "broken"
     snap.mkdir(parents=True)

@@ -32,6 +32,7 @@ class ModelInfo:
     weights: str  # "random (from config)" or the snapshot path
     tokenizer: str | None  # tokenizer class, "hash", or None for image models
     memory_format: str = "contiguous_format"  # channels_last when inference_runtime.channels_last
+    note: str | None = None  # what the user should know about what was built (e.g. a snapshot's own code left unused)
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -44,6 +45,7 @@ class Built:
     module: Any  # torch.nn.Module
     tokenizer: Any = None  # a transformers tokenizer, or None
     forward_kwargs: tuple[tuple[str, Any], ...] = ()  # fixed extra kwargs, e.g. use_cache=False
+    note: str | None = None  # shown with the case's results (ModelInfo.note)
 
 
 class ModelAdapter(Protocol):
@@ -65,6 +67,7 @@ class TransformersModel:
         self.module = built.module.eval()
         self.tokenizer = built.tokenizer
         self._kwargs = dict(built.forward_kwargs)
+        self.note = built.note
         self.dtype = getattr(torch, DTYPES[precision])
         self.module.to(self.dtype)
         # Image models only (the matrix leaves text models with channels_last out): 4-D weights and
@@ -124,6 +127,7 @@ class TransformersModel:
             device=self.device,
             weights=self.spec.path or "random (from config)",
             tokenizer=tok,
+            note=self.note,
         )
 
 

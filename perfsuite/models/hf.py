@@ -93,4 +93,21 @@ def _load_local(spec: ModelSpec, path: Path, AutoModel: Any, AutoTokenizer: Any)
         except Exception:
             tokenizer = None  # fall back to the hash tokenizer; info() says so
     kwargs = (("use_cache", False),) if getattr(module.config, "is_decoder", False) or "gpt" in module.config.model_type else ()
-    return Built(module, tokenizer, kwargs)
+    return Built(module, tokenizer, kwargs, note=own_code_note(path, module))
+
+
+def own_code_note(path: Path, module: Any) -> str | None:
+    """A snapshot that ships its own modelling code (config.json's `auto_map`) but names a model type transformers
+    knows is measured with transformers' class for that type: its own code is never run. Said, not silent."""
+    import json
+
+    try:
+        auto_map = json.loads((path / "config.json").read_text(encoding="utf-8")).get("auto_map")
+    except (OSError, ValueError, AttributeError):
+        return None
+    if not auto_map:
+        return None
+    theirs = ", ".join(f"{k} -> {v}" for k, v in auto_map.items()) if isinstance(auto_map, dict) else str(auto_map)
+    return (f"the snapshot ships its own modelling code (auto_map: {theirs}), which perfsuite never runs: measured with "
+            f"transformers' {type(module).__name__} for model_type {module.config.model_type!r}; its figures are that class's, "
+            "not the snapshot's own code's")

@@ -74,11 +74,19 @@ def model_panels(cases: Sequence[CaseResult], sweeps: Sequence[SweepResult], bas
     return panels
 
 
+def model_note(result: CaseResult) -> str | None:
+    """What the built model says about itself (details.model.note): e.g. a snapshot's own code that was not run."""
+    model = result.details.get("model") if isinstance(result.details, dict) else None
+    note = model.get("note") if isinstance(model, dict) else None
+    return f"model {result.case.model}: {note}" if isinstance(note, str) and note else None
+
+
 def _panel_charts(members: list[CaseResult], base: dict[str, CaseResult], knees: dict[tuple[str, str], SweepResult],
                   color: dict[str, str]) -> tuple[list[Markup], list[str]]:
     charts: list[Markup] = []
     notes = [f"{c.case.runtime} · bs{c.case.batch_size} ({c.test}): {c.outcome}" + (f": {_clip(c.reason)}" if c.reason else "")
              for c in members if c.outcome != "passed"]
+    notes += list(dict.fromkeys(n for n in map(model_note, members) if n))
     passed = [c for c in members if c.outcome == "passed"]
     rows = [BoxRow(f"{c.case.runtime} · bs{c.case.batch_size}{suffix}", b, old, color[c.case.runtime],
                    "(noisy: " + ", ".join(c.noise_codes) + ")" if c.noise_codes else "")
