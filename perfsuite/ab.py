@@ -251,8 +251,12 @@ def git_side(label: str, repo: Path, ref: str, worktrees: Path) -> Side:
     """A detached worktree of `ref`; its own code is first on PYTHONPATH for its runs."""
     commit = resolve_ref(repo, ref)
     path = worktrees / label
+    # a run that was killed (SIGKILL, a lost machine) can leave this worktree behind, still registered:
+    # unregister and remove it, or `git worktree add` fails with "already exists"
+    subprocess.run(["git", "-C", str(repo), "worktree", "remove", "--force", str(path)], capture_output=True)
     if path.exists():
         shutil.rmtree(path)
+    subprocess.run(["git", "-C", str(repo), "worktree", "prune"], capture_output=True)
     _git(repo, "worktree", "add", "--detach", "--quiet", str(path), commit)
     pythonpath = os.pathsep.join(p for p in (str(path), os.environ.get("PYTHONPATH", "")) if p)
     return Side(label, f"git {commit[:10]} ({ref})", path, (), (("PYTHONPATH", pythonpath),))

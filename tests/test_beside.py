@@ -271,3 +271,36 @@ def test_by_default_only_cases_a_busy_machine_disturbed_are_re_measured_beside(t
     # a confirmation run disturbed counts too: the machine was busy while the gate re-measured
     plugin.confirmation = SimpleNamespace(runs=[busy])
     assert plugin._disturbed(keys, quiet) == ("test_latency::a",)
+
+
+def test_a_worktree_left_by_a_killed_ab_run_is_replaced_not_a_git_error(repo, tmp_path):
+    from perfsuite.ab import git_side
+
+    holder = tmp_path / "ab-worktrees"
+    _git(repo, "worktree", "add", "--detach", "--quiet", str(holder / "a"), "HEAD")  # as a SIGKILLed run leaves it
+    (holder / "a" / "leftover.txt").write_text("from the killed run")
+    side = git_side("a", repo, "HEAD", holder)
+    assert side.cwd == holder / "a" and not (holder / "a" / "leftover.txt").exists()
+    assert len(_worktrees(repo)) == 2  # this checkout and the one fresh worktree
+
+
+def test_ab_stopped_by_sigterm_removes_its_worktrees_and_says_so(repo, tmp_path):
+    import signal
+    import sys
+    import time
+
+    (repo / "benches" / "test_slow.py").write_text("import time\n\ndef test_slow():\n    time.sleep(60)\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "slow")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "perfsuite.cli", "ab", "--base", "HEAD", "--repo", str(repo), "--rounds", "3",
+                             "--out", str(out), "--benches", "benches"], cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while len(_worktrees(repo)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(1.0)  # into the first round
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, err
+    assert "perfsuite ab: stopped by SIGTERM; removing its git worktrees" in err and "Traceback" not in err
+    assert _worktrees(repo) == [f"worktree {repo}"] and not (out / "ab-worktrees" / "a").exists()

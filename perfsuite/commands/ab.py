@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     cwd = Path.cwd()
     out = Path(args.out).resolve()
     sides = []
+    previous = signal.signal(signal.SIGTERM, _terminated)  # a CI time limit: clean up (the finally below), say so
     try:
         if by_override:
             sides = [Side("a", "working tree", cwd), Side("b", "working tree", cwd)]
@@ -68,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         ab = run_ab(sides[0], sides[1], rounds=looks[-1], out_root=out, benches=args.benches, pytest_args=pytest_args,
                     order=args.order, seed=args.seed, statistic=policy.statistic, stop=decided if len(looks) > 1 else None)
     finally:
+        signal.signal(signal.SIGTERM, previous)
         if by_git:
             remove_worktrees(Path(args.repo).resolve(), sides)
     cases = _cases(ab)
@@ -95,6 +99,12 @@ def _cases(ab: Any) -> list[Any]:
     from perfsuite.compare.paired import PairedCase
 
     return [PairedCase(key.split("::", 1)[1], key.split("::", 1)[0], tuple(a), tuple(b)) for key, (a, b) in sorted(ab.pairs().items())]
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    """SIGTERM: stop the rounds; the worktrees are removed on the way out and the exit code says why (128 + 15)."""
+    print("perfsuite ab: stopped by SIGTERM; removing its git worktrees", file=sys.stderr, flush=True)
+    raise SystemExit(143)
 
 
 def register(sub: Any) -> None:
