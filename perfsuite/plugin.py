@@ -158,6 +158,7 @@ def pytest_configure(config: pytest.Config) -> None:
         threads = workers_threads(plan.run.hardware, slots)
     else:
         threads = apply_hardware(plan.run.hardware) if not missing else {}
+    _check_benchmark_json(config)  # before the run folder: a usage error leaves none behind
     layout = OutLayout(options.out_dir)
     try:
         # One benchmark session per out/ at a time: two would share cores (and skew each other), and
@@ -457,6 +458,40 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _check_benchmark_json(config: pytest.Config) -> None:
+    """--benchmark-json PATH that cannot be written is a usage error now, not a traceback after every case has run."""
+    chosen = getattr(config.option, "benchmark_json", None)
+    name = chosen if isinstance(chosen, (str, os.PathLike)) else getattr(chosen, "name", None)
+    if not name:
+        return
+    path = config.invocation_params.dir / Path(name)
+    why = ("it is a folder" if path.is_dir() else f"its folder {path.parent} does not exist" if not path.parent.is_dir()
+           else f"its folder {path.parent} is not writable" if not os.access(path.parent, os.W_OK) else "")
+    if why:
+        raise pytest.UsageError(f"--benchmark-json {chosen}: cannot write there: {why}")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """pytest-benchmark writes --benchmark-json before any sessionfinish hook runs, and a failure there (a full disk)
+    would end the session with a traceback, the run left `running` and no report: the failure becomes the run's error."""
+    perf = perf_session(session.config)
+    bench = getattr(session.config, "_benchmarksession", None)
+    if perf is None or bench is None or not hasattr(bench, "handle_saving"):
+        return
+    saving = bench.handle_saving
+
+    def guarded() -> None:
+        try:
+            saving()
+        except OSError as exc:
+            target = getattr(bench, "json", None)
+            perf.output_errors.append(f"pytest-benchmark could not write {target or 'its files'}: {exc.strerror or exc}")
+            if isinstance(target, (str, os.PathLike)) and Path(target).is_file():
+                Path(target).unlink()  # no half-written JSON left behind (a regular file only: never a device such as /dev/full)
+
+    bench.handle_saving = guarded
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     perf = perf_session(session.config)
     if perf is None:
@@ -471,20 +506,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     sweeps = []
     with perf.guard("the batch-sweep analysis"):
         sweeps = perf.sweeps()
+    failures = [*perf.output_errors, *perf.problems]
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         status = "interrupted"
     else:
-        status = "error" if perf.problems else "finished"
-    perf.results.finish(status, error="; ".join(perf.problems) or None, sweeps=sweeps)
+        status = "error" if failures else "finished"
+    perf.results.finish(status, error="; ".join(failures) or None, sweeps=sweeps)
     if not perf.results.write_error:  # a full disk is reported once, below, not again for each file
         with perf.guard("writing the run's tables and summary.md"):
             from perfsuite.report.artifacts import write_run_files
 
             write_run_files(perf.results.snapshot())
         if perf.problems and perf.results.status != "interrupted":
-            perf.results.finish("error", error="; ".join(perf.problems), sweeps=sweeps)
-    if perf.results.write_error and session.exitstatus == pytest.ExitCode.OK:
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # results that could not be saved fail the run
+            perf.results.finish("error", error="; ".join([*perf.output_errors, *perf.problems]), sweeps=sweeps)
+    if (perf.results.write_error or perf.output_errors) and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED  # results (or an output asked for) that could not be saved fail the run
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
@@ -539,6 +575,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             red=True,
             bold=True,
         )
+    for failed in perf.output_errors:
+        terminalreporter.write_line(f"perfsuite error: {failed}. The run's own files are complete (results.json, report.html); "
+                                    "free space or choose another path, then re-run.", red=True, bold=True)
     for problem in perf.problems:
         terminalreporter.write_line(
             f"perfsuite internal error: {problem}. pytest's outcomes above are unaffected and every finished case "

@@ -62,6 +62,7 @@ class PerfSession:
     results: Any = None  # perfsuite.results.run.ResultsWriter
     sweep_points: dict[tuple[str, str], list[tuple[int, Any]]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # perfsuite's own failures, reported at the end
+    output_errors: list[str] = field(default_factory=list)  # an output the user asked for (--benchmark-json) not written: the run fails
     shard_basis: str | None = None  # --perf-shard: what the split was balanced by
     nodeids: dict[str, list[str]] = field(default_factory=dict)  # result key -> the test node ids that measured it
     _models: dict[Any, BuiltModel] = field(default_factory=dict)

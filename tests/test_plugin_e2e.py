@@ -179,6 +179,23 @@ def test_benchmark_disable_runs_each_case_once(run_benches):
     assert load_run(run_dirs(run_benches.out)[0]).status == "finished"
 
 
+def test_a_benchmark_json_that_cannot_be_written_is_said_before_or_after_and_nothing_is_lost(run_benches, tmp_path):
+    quick = ("--perf-override", "model=bert.tiny", "--perf-override", "infer.batch_sizes=[1]", "-k", "latency")
+    early = run_benches(*quick, "--benchmark-json", str(tmp_path / "no" / "such" / "b.json"))
+    assert early.ret == pytest.ExitCode.USAGE_ERROR and run_dirs(run_benches.out) == []
+    early.stderr.fnmatch_lines([f"ERROR: --benchmark-json {tmp_path / 'no' / 'such' / 'b.json'}: cannot write there: its folder * does not exist"])
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full to stand for a full disk")
+    full = run_benches(*quick, "--benchmark-json", "/dev/full")  # every write there fails with ENOSPC, as on a full disk
+    full.assert_outcomes(passed=1)
+    assert full.ret == 1 and "Traceback" not in full.stdout.str() + full.stderr.str()
+    full.stdout.fnmatch_lines(["perfsuite error: pytest-benchmark could not write /dev/full: No space left on device. The run's own files*"])
+    (run_dir,) = run_dirs(run_benches.out)
+    run = load_run(run_dir)
+    assert run.status == "error" and "could not write /dev/full" in run.error and len(run.cases) == 1
+    assert (run_dir / "report.html").is_file() and (run_dir / "summary.md").is_file()
+
+
 def test_collect_only_lists_cases_and_leaves_no_run_folder(run_benches):
     result = run_benches("--perf-suite", "e2e", "--collect-only", "-q")
     result.stdout.fnmatch_lines(["*test_latency.py::test_latency[[]resnet50.tiny-sample_images-eager-bs2-cpu[]]*"])
