@@ -290,6 +290,8 @@ def _write_run_header(session: Any, config: pytest.Config) -> None:
     except (TypeError, ValueError) as exc:
         raise pytest.UsageError(f"a pytest_perf_env hook added a value env.json cannot hold ({exc}): add JSON values only") from None
     atomic_write_text(session.run_dir / "env.json", text)
+    # kept, so that a run folder deleted mid-run is made again whole (ResultsWriter.flush), not under another machine id
+    session.results.keep = {name: (session.run_dir / name).read_text(encoding="utf-8") for name in ("env.json", "run_config.yaml")}
 
 
 def _relative_to(path: Path, root: Path) -> str:
@@ -485,7 +487,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             saving()
         except OSError as exc:
             target = getattr(bench, "json", None)
-            perf.output_errors.append(f"pytest-benchmark could not write {target or 'its files'}: {exc.strerror or exc}")
+            perf.output_errors.append(f"pytest-benchmark could not write {target or 'its files'}: {exc.strerror or exc} (the run's own "
+                                      "files are complete; free space or choose another --benchmark-json path)")
             if isinstance(target, (str, os.PathLike)) and Path(target).is_file():
                 Path(target).unlink()  # no half-written JSON left behind (a regular file only: never a device such as /dev/full)
 
@@ -506,6 +509,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     sweeps = []
     with perf.guard("the batch-sweep analysis"):
         sweeps = perf.sweeps()
+    if perf.results.lost and perf.results.lost not in perf.output_errors:
+        perf.output_errors.append(perf.results.lost)
     failures = [*perf.output_errors, *perf.problems]
     if exitstatus == pytest.ExitCode.INTERRUPTED:
         status = "interrupted"
@@ -576,8 +581,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             bold=True,
         )
     for failed in perf.output_errors:
-        terminalreporter.write_line(f"perfsuite error: {failed}. The run's own files are complete (results.json, report.html); "
-                                    "free space or choose another path, then re-run.", red=True, bold=True)
+        terminalreporter.write_line(f"perfsuite error: {failed}", red=True, bold=True)
     for problem in perf.problems:
         terminalreporter.write_line(
             f"perfsuite internal error: {problem}. pytest's outcomes above are unaffected and every finished case "

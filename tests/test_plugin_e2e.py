@@ -189,7 +189,7 @@ def test_a_benchmark_json_that_cannot_be_written_is_said_before_or_after_and_not
     full = run_benches(*quick, "--benchmark-json", "/dev/full")  # every write there fails with ENOSPC, as on a full disk
     full.assert_outcomes(passed=1)
     assert full.ret == 1 and "Traceback" not in full.stdout.str() + full.stderr.str()
-    full.stdout.fnmatch_lines(["perfsuite error: pytest-benchmark could not write /dev/full: No space left on device. The run's own files*"])
+    full.stdout.fnmatch_lines(["perfsuite error: pytest-benchmark could not write /dev/full: No space left on device (the run's own files*"])
     (run_dir,) = run_dirs(run_benches.out)
     run = load_run(run_dir)
     assert run.status == "error" and "could not write /dev/full" in run.error and len(run.cases) == 1
@@ -237,6 +237,12 @@ def pytest_runtest_teardown(item):
     seen.append(item.name)
     if os.environ.get("FAULT") == "ctrl_c" and len(seen) == 2:
         raise KeyboardInterrupt
+    if os.environ.get("FAULT") == "rm_run_dir" and len(seen) == 1:  # a cleanup job empties out/runs mid-run
+        import shutil
+
+        from perfsuite.plugin import PERF_SESSION
+
+        shutil.rmtree(item.config.stash[PERF_SESSION].run_dir)
 
 
 from perfsuite.runtimes import eager as _eager
@@ -268,6 +274,23 @@ def test_ctrl_c_keeps_finished_cases_on_disk(run_benches, pytester, monkeypatch)
     assert [r.case.id for r in run.cases] == ["bert.tiny-pydoc-eager-bs1-cpu", "bert.tiny-pydoc-eager-bs2-cpu"]
     assert all(r.stats.n >= 5 for r in run.cases)
     assert not (run_benches.out / "runs" / ".lock").exists()  # the run lock was released
+
+
+def test_a_run_folder_deleted_mid_run_is_made_again_whole_and_the_run_says_what_was_lost(run_benches, pytester, monkeypatch):
+    pytester.makepyfile(faults=FAULTS_PLUGIN)
+    monkeypatch.setenv("FAULT", "rm_run_dir")
+    result = run_benches("-p", "faults", "--perf-override", "model=bert.tiny", "--perf-override", "infer.batch_sizes=[1,2]",
+                         "-k", "latency", "--perf-baseline-save", "main")
+    result.assert_outcomes(passed=2)
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["perfsuite error: the run folder * was deleted while the run was going on; perfsuite made it again "
+                                 "with results.json and env.json, run_config.yaml, but the traces and files written into it before are gone"])
+    (run_dir,) = run_dirs(run_benches.out)
+    run = load_run(run_dir)
+    assert run.status == "error" and [c.case.id for c in run.cases] == ["bert.tiny-pydoc-eager-bs1-cpu", "bert.tiny-pydoc-eager-bs2-cpu"]
+    env = json.loads((run_dir / "env.json").read_text())
+    assert env["machine_id"] and (run_dir / "run_config.yaml").is_file()  # the machine it ran on, not a blank one
+    assert not (run_benches.out / "baselines").exists()  # an incomplete run is no baseline
 
 
 def test_profiled_pass_writes_trace_and_op_table(run_benches):

@@ -119,6 +119,9 @@ class ResultsWriter:
     error: str | None = None
     ended: str | None = None
     write_error: str | None = None  # the first failed write: reported at the end of the session
+    keep: dict[str, str] = field(default_factory=dict)  # file name -> text: the run folder's other files, restored with it
+    lost: str | None = None  # set when the run folder vanished mid-run and was restored: what could not be
+
 
     def record(self, result: CaseResult) -> None:
         """Add (or replace) one case's result and write the file."""
@@ -151,7 +154,21 @@ class ResultsWriter:
         }
 
     def flush(self) -> bool:
-        """Write results.json; on failure keep everything in memory, remember why, return False."""
+        """Write results.json; on failure keep everything in memory, remember why, return False.
+
+        A run folder deleted while the run goes on (a cleanup job, `rm -rf out/runs/*`) is made
+        again with the files kept in memory (``keep``: env.json, run_config.yaml) and results.json,
+        and ``lost`` says so: what else it held (traces, tables written so far) is gone.
+        """
+        folder = self.path.parent
+        if self.keep and not folder.is_dir() and self.lost is None:
+            self.lost = (f"the run folder {folder} was deleted while the run was going on; perfsuite made it again with "
+                         f"results.json and {', '.join(sorted(self.keep))}, but the traces and files written into it before are gone")
+            try:
+                for name, text in self.keep.items():
+                    atomic_write_text(folder / name, text)
+            except OSError:
+                pass  # the results.json write below says why
         try:
             text = json.dumps(json_safe(self.to_dict()), indent=1, allow_nan=False)
             atomic_write_text(self.path, text)
