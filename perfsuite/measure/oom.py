@@ -22,8 +22,10 @@ from perfsuite.measure.clocks import cuda_device_index
 
 #: Lower-cased message fragments that mean "the allocator gave up".
 OOM_MESSAGES = (
-    "out of memory",  # CUDA caching allocator, CPU allocator ("DefaultCPUAllocator: not enough memory" below), HIP
-    "not enough memory",
+    "out of memory",  # CUDA caching allocator, HIP
+    "not enough memory",  # CPU allocator on Windows ("DefaultCPUAllocator: not enough memory")
+    "can't allocate memory",  # CPU allocator on Linux/macOS ("DefaultCPUAllocator: can't allocate memory: you tried to allocate ...")
+    "cannot allocate memory",  # errno ENOMEM in a message
     "cublas_status_alloc_failed",
     "failed to allocate memory",  # ONNX Runtime
 )
