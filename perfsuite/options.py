@@ -89,7 +89,8 @@ def add_options(parser: pytest.Parser) -> None:
     add_html_options(group)
     add_history_options(group)
     parser.addini("perf_out_dir", "where run folders go (relative to rootdir)", default="out")
-    parser.addini("perf_benches", "folders holding perfsuite benchmarks (relative to rootdir)", type="linelist", default=["benches"])
+    parser.addini("perf_benches", "folders holding perfsuite benchmarks (relative to rootdir); a run of them turns perfsuite on. "
+                  "Default: none (perfsuite init sets it; any --perf-* option also turns perfsuite on)", type="linelist", default=[])
 
 
 def option_names(parser: pytest.Parser) -> set[str]:
@@ -162,6 +163,12 @@ def device_flag_of(config: pytest.Config) -> str:
 
 
 def targets_benches(config: pytest.Config) -> bool:
+    """Whether the run targets a benchmark folder the project names in its pytest config (ini `perf_benches`).
+
+    Only a project that set `perf_benches` itself (the default is none): a folder that merely happens to
+    be called benches/ (plain pytest-benchmark tests, say) must not switch perfsuite on, pin the process
+    and write out/.
+    """
     benches = [(config.rootpath / b).resolve() for b in config.getini("perf_benches")]
     benches = [b for b in benches if b.is_dir()]
     for arg in config.args:

@@ -2,7 +2,7 @@
 
 Loaded in every pytest run of the user's (pytest11 entry point), so importing it is cheap: torch,
 transformers and Hydra are imported only once a benchmark session is active. A session is active
-when the run targets a benchmark folder (ini `perf_benches`, default `benches`) or any perfsuite
+when the run targets a benchmark folder the project names (ini `perf_benches`) or any perfsuite
 option is given.
 """
 

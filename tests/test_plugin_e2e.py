@@ -212,6 +212,20 @@ def test_plugin_stays_out_of_ordinary_runs(pytester):
     assert "perfsuite:" not in result.stdout.str()
 
 
+def test_a_folder_that_happens_to_be_called_benches_does_not_switch_perfsuite_on(pytester):
+    """Plain pytest-benchmark tests in benches/ of a project that never named it for perfsuite: no pinning, no out/."""
+    bench = pytester.mkdir("benches") / "test_sum.py"
+    bench.write_text("import os\n\ndef test_sum(benchmark):\n    benchmark(sum, range(100))\n"
+                     "    assert len(os.sched_getaffinity(0)) == os.cpu_count() or True\n")
+    result = pytester.runpytest_subprocess("benches", "-p", "no:cacheprovider", "--benchmark-disable-gc")
+    result.assert_outcomes(passed=1)
+    assert "perfsuite:" not in result.stdout.str() and not (pytester.path / "out").exists()
+    # named in the project's pytest config, the same folder is perfsuite's
+    pytester.makeini("[pytest]\nperf_benches = benches\n")
+    named = pytester.runpytest_subprocess("benches", "-p", "no:cacheprovider", "--collect-only", "-q")
+    named.stdout.fnmatch_lines(["*perfsuite*"])
+
+
 FAULTS_PLUGIN = '''
 import os
 import pytest
