@@ -193,6 +193,14 @@ def test_a_real_regression_stands_against_the_baseline_measured_again(tmp_path):
     assert v.estimate == _latency(confirmed, "c").estimate  # the figure shown is still the one against the saved run
 
 
+def test_runs_still_worse_than_the_threshold_but_too_noisy_against_the_baseline_again_keep_the_regression(tmp_path):
+    confirmed, runs, _ = _one_run_regression(tmp_path)
+    fresh = load_run(write_run(tmp_path / "again", BASE, seed=6))
+    noisy = GatePolicy(noise_floor=0.3)  # each run's interval too wide to prove +30%, every estimate still past the threshold
+    v = _latency(recheck(confirmed, fresh, runs, noisy, keys=("test_latency::c",), commit="abc1234", looks=3), "c")
+    assert v.verdict == "regressed" and "worse than the threshold in every run, some too noisy to prove it" in v.note
+
+
 @pytest.mark.parametrize("fresh, why", [
     (None, "not checked against the baseline's commit measured again: the baseline records no git commit, so the regression stands"),
     ("disturbed", "it was disturbed (contended), so the regression stands"),

@@ -266,8 +266,11 @@ def recheck(
     ``fresh``: the baseline's commit measured once more, now (`perfsuite.beside.measure_base_again`);
     ``runs``: the head's runs that judged the regression (the confirmation runs). Each is judged
     against ``fresh`` as against the saved run (`_single_run_rule`, at ``alpha / looks``): the
-    regression stands when they regress against it too, and otherwise takes that verdict (`ok`, or
-    `inconclusive`: the saved baseline run was faster than its code now measures). A ``fresh`` run
+    regression stands when they regress against it too, or when every one of them is still worse
+    than the threshold against it but some too noisy to prove it (they agree with the regression:
+    a baseline run that was merely fast would leave them near no change). Otherwise it takes that
+    verdict (`ok`, or `inconclusive`: a run came out within the threshold, so the saved baseline run
+    was faster than its code now measures). A ``fresh`` run
     that did not measure a case, or was disturbed (it could only be too slow, which would hide a
     regression), leaves the regression standing with a note that says why.
     """
@@ -296,6 +299,9 @@ def recheck(
         said = checked.note.split(": ", 1)[-1].split("; first run ")[0].replace("against the baseline run", "against it")
         if checked.verdict == "regressed":
             out.append(replace(v, note=f"{v.note}; {where}: regressed too ({said})"))
+        elif checked.verdict == "inconclusive" and checked.open_to_more:  # every run worse than the threshold, some too wide to prove it
+            out.append(replace(v, note=f"{v.note}; {where}: worse than the threshold in every run, some too noisy to prove it "
+                                       f"({said}), which agrees with the regression"))
         else:
             out.append(replace(v, verdict=checked.verdict, estimate=checked.estimate, improved=checked.improved,
                                note=f"checked against {where}: {checked.verdict} ({said}); against the saved baseline run: "
