@@ -88,8 +88,8 @@ def test_peak_memory_per_sample_is_a_gated_metric_with_its_own_threshold_and_flo
     assert metrics.value_of("host_rss_own_per_sample_bytes", _timed(own=400 * mib, batch=4)) == 100 * mib
     assert "host_rss_own_per_sample_bytes" in history.METRICS and metrics.tracking_group("host_rss_own_per_sample_bytes") == "memory"
     grew = _verdict(_timed(own=400 * mib, batch=4), _timed(own=480 * mib, batch=4), "memory_per_sample")
-    assert grew.verdict == "regressed" and grew.threshold == 0.10  # +20 MiB per sample: over 10% and over 8 MiB / 4
+    assert grew.verdict == "regressed" and grew.threshold == 0.10  # +20 MiB per sample: over 10% and over 16 MiB / 4
     small = _verdict(_timed(own=40 * mib, batch=8), _timed(own=47 * mib, batch=8), "memory_per_sample")
-    assert small.verdict == "ok" and "memory floor" in small.note  # +17.5%, but 0.9 MiB per sample < 8 MiB / 8
+    assert small.verdict == "ok" and "memory floor" in small.note  # +17.5%, but 0.9 MiB per sample < 16 MiB / 8
     loose = GatePolicy(thresholds={**GatePolicy().thresholds, "memory_per_sample": 0.5})
     assert _verdict(_timed(own=400 * mib, batch=4), _timed(own=480 * mib, batch=4), "memory_per_sample", loose).verdict == "ok"

@@ -79,7 +79,7 @@ class GatePolicy:
     gate_noisy: bool = False  # True: a measurement flagged noisy may still be called regressed
     min_replicates: int = 3  # baseline runs a case needs before the replicate model judges it (perfsuite.compare.replicates)
     replicate_floor: float = 0.002  # least between-run SD the replicate model assumes (relative)
-    memory_floor_bytes: float = 8 * 2**20  # a memory growth smaller than this is never `regressed`, whatever its ratio
+    memory_floor_bytes: float = 16 * 2**20  # a memory growth smaller than this is never `regressed`, whatever its ratio
     noise_floors: Mapping[str, float] = field(default_factory=dict)  # metric name -> its own noise_floor (e.g. e2e)
     thresholds: Mapping[str, float] = field(
         default_factory=lambda: dict(GROUP_THRESHOLDS)
@@ -486,9 +486,11 @@ def compare_runs(
 def _memory_floor(metric: Metric, base: CaseResult, head: CaseResult, floor: float) -> tuple[str, str]:
     """A memory figure that grew by more than its threshold stays `regressed` only if it grew by ``floor`` bytes or more.
 
-    A tiny model's own memory is a few MiB, and the allocator's and the sampler's own noise moves it
-    by 1-2 MiB between runs of the same code (+14% of 8 MiB on the development VM): a ratio alone
-    would fail an unchanged run. Deterministic growth of a real model clears the floor.
+    A tiny model's own memory is a few MiB to a few tens, and the allocator's and the sampler's own
+    noise moves it between runs of the same code: usually 1-2 MiB, and 8.5 MiB (+23%) for an
+    unchanged gpt2.tiny bs4 case in a gate trial on the development VM, which failed that gate at
+    a floor of 8 MiB. A ratio alone would fail unchanged runs. Deterministic growth of a real model
+    clears the floor.
     """
     assert metric.value is not None
     a, b = metric.value(base), metric.value(head)
