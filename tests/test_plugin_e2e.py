@@ -220,6 +220,11 @@ def test_a_folder_that_happens_to_be_called_benches_does_not_switch_perfsuite_on
     result = pytester.runpytest_subprocess("benches", "-p", "no:cacheprovider", "--benchmark-disable-gc")
     result.assert_outcomes(passed=1)
     assert "perfsuite:" not in result.stdout.str() and not (pytester.path / "out").exists()
+    # a test that takes `perf` there says how to switch perfsuite on
+    (pytester.path / "benches" / "test_own.py").write_text("def test_own(perf):\n    perf.measure(sum, [1, 2])\n")
+    off = pytester.runpytest_subprocess("benches/test_own.py", "-p", "no:cacheprovider")
+    off.assert_outcomes(errors=1)  # the fixture fails at setup
+    off.stdout.fnmatch_lines(["*perfsuite is not active in this run: name the benchmarks folder in your pytest config (ini perf_benches*"])
     # named in the project's pytest config, the same folder is perfsuite's
     pytester.makeini("[pytest]\nperf_benches = benches\n")
     named = pytester.runpytest_subprocess("benches", "-p", "no:cacheprovider", "--collect-only", "-q")
