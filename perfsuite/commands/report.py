@@ -45,13 +45,14 @@ def write_html(args: argparse.Namespace) -> int:
                                             conf_dirs=tuple(args.conf_dir or ()))
     target = Path(args.output) if args.output else run_dir / REPORT_FILE
     target = target / REPORT_FILE if target.is_dir() else target
+    run = None
     try:
-        load_run(run_dir)
+        run = load_run(run_dir)  # read once: the report is drawn from it
     except PerfDataError as exc:
         if target.exists():  # a report without the case results must not replace one that has them
             raise PerfDataError(f"{exc}. {target} was left as it is: a report written now could show no case results; "
                                 "pass -o NEW.html to write one anyway") from None
-    target, problems = write_report(run_dir, target, comparison=comparison, baseline=baseline)
+    target, problems = write_report(run_dir, target, run=run, comparison=comparison, baseline=baseline)
     for problem in problems:
         print(f"perfsuite: note: {problem}", file=sys.stderr)
     print(f"html report: {target}")
