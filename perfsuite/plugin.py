@@ -94,7 +94,6 @@ def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Pa
         early_config.stash[DEVICE_ALIAS] = add_device_alias(parser)
 
 
-@pytest.hookimpl(tryfirst=True)
 @pytest.hookimpl(optionalhook=True, tryfirst=True)
 def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
     """`-n auto` in a perfsuite run: a worker per CPU core this process may use, or per visible GPU."""
