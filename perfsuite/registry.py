@@ -75,6 +75,7 @@ def _load_builtins() -> None:
     import perfsuite.runtimes.cuda_graphs  # noqa: F401
     import perfsuite.runtimes.eager  # noqa: F401
     import perfsuite.runtimes.onnxrt  # noqa: F401
+    import perfsuite.runtimes.quantized  # noqa: F401
     import perfsuite.runtimes.tensorrt  # noqa: F401
     from perfsuite.extensions import load_entry_points
 
