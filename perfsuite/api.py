@@ -186,7 +186,9 @@ class Perf:
         if outcome.oom is not None:
             draft.oom = outcome.oom
             pytest.skip(f"OOM at batch size {self._case.batch_size} while generating: {outcome.oom.message}")
-        draft.generation = summary = GenerationSummary.of(result)
+        draft.generation = summary = GenerationSummary.of(
+            result, output_text=_decoded(getattr(model, "tokenizer", None), result), kv_cache=_kv_cache(module, result)
+        )
         record_samples(
             self._benchmark,
             [r.e2e_s for r in result.runs],
@@ -284,6 +286,32 @@ class Perf:
 
         if "built_runtime" in self._request.fixturenames:
             require_parity(self._request.getfixturevalue("parity"), self._case.id)  # a mismatch fails the case untimed
+
+
+def _decoded(tokenizer: Any, result: Any) -> str | None:
+    """The first prompt's generated text, by the model's own tokenizer (none with the hash tokenizer: its ids name no words)."""
+    if tokenizer is None or result.output is None or not callable(getattr(tokenizer, "decode", None)):
+        return None
+    try:
+        return str(tokenizer.decode(list(result.output.first_row_tokens), skip_special_tokens=True))
+    except Exception:  # noqa: BLE001 - a display nicety never fails a measured case
+        return None
+
+
+def _kv_cache(module: Any, result: Any) -> dict[str, Any] | None:
+    """The KV cache at the end of a call (prompt + new tokens): computed from the config, and what the cache held."""
+    from perfsuite.errors import PerfDataError
+    from perfsuite.measure.kv_cache import kv_cache_bytes
+
+    first = result.runs[0]
+    measured = result.output.kv_cache_bytes if result.output is not None else None
+    try:
+        dtype = next(module.parameters()).dtype
+        # generate stops before feeding its last token back, so the cache ends at prompt + new - 1 positions
+        size = kv_cache_bytes(module.config, batch_size=first.batch_size, seq_len=first.prompt_tokens + first.new_tokens - 1, dtype_bytes=dtype.itemsize)
+    except (PerfDataError, StopIteration, AttributeError, TypeError):
+        return None if measured is None else {"measured_bytes": measured}
+    return {**size.to_dict(), "measured_bytes": measured}
 
 
 def left_padded(inputs: Any) -> dict[str, Any]:

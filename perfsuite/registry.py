@@ -66,9 +66,11 @@ def _load_builtins() -> None:
     if _loaded:
         return
     _loaded = True
+    import perfsuite.data.chat  # noqa: F401
     import perfsuite.data.images  # noqa: F401
     import perfsuite.data.synthetic  # noqa: F401
     import perfsuite.data.text  # noqa: F401
+    import perfsuite.models.causal  # noqa: F401
     import perfsuite.models.hf  # noqa: F401
     import perfsuite.models.weights  # noqa: F401
     import perfsuite.runtimes.compiled  # noqa: F401

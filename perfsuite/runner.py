@@ -269,6 +269,7 @@ def measure_generate(case: Case, module: Any, inputs: Any, *, max_new_tokens: in
     warm-up runs, the case's slowdown (gate experiments) after every forward, OOM caught.
     """
     from perfsuite.measure import measure_generation, time_generation
+    from perfsuite.measure.generation import GeneratedOutput, generated_output
     from perfsuite.runtimes.eager import slowed_forwards
 
     spec = case.config.measure
@@ -279,8 +280,12 @@ def measure_generate(case: Case, module: Any, inputs: Any, *, max_new_tokens: in
             result = measure_generation(
                 module, inputs, max_new_tokens=max_new_tokens, runs=spec.generation_runs, warmup_runs=spec.generation_warmup_runs
             )
-        # one more generate call, tracked: the memory pass (MEMORY_PASS_MIN_S makes it one call)
+        # one more generate call, tracked: the memory pass (MEMORY_PASS_MIN_S makes it one call); its output
+        # gives the generated tokens (what a reader checks the model said) and the KV cache it held
+        seen: list[GeneratedOutput] = []
         clock = time.perf_counter
-        _memory_pass(case, outcome, lambda: time_generation(module, inputs, max_new_tokens=max_new_tokens), clock, None)
+        _memory_pass(case, outcome, lambda: time_generation(module, inputs, max_new_tokens=max_new_tokens, on_output=lambda o: seen.append(generated_output(o, inputs))), clock, None)
     outcome.oom = oom.record
+    if result is not None and seen:
+        result = replace(result, output=seen[-1])
     return result, outcome

@@ -36,7 +36,7 @@ class TestComposition:
         assert "gpt2.tiny-pydoc-eager-bs4-cpu" in ids
         assert len(ids) == len(set(ids)) >= 6
         assert len({c.model.family for c in p.cases}) >= 3
-        assert {c.dataset.name for c in p.cases} == {"pydoc", "sample_images"}
+        assert {c.dataset.name for c in p.cases} == {"pydoc", "sample_images", "chat_prompts"}
         # incompatible pairs are excluded by the expansion, never parametrized
         assert not any(c.model.modality == "image" and c.dataset.name == "pydoc" for c in p.cases)
         assert ("resnet50.tiny", "pydoc") in {(e.model, e.dataset) for e in p.exclusions}

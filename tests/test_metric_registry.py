@@ -26,7 +26,7 @@ def test_the_gate_reads_its_metrics_groups_and_default_thresholds_from_the_regis
     gated = {kind: [m.name for m in ms] for kind, ms in METRICS.items()}
     builtin = ["latency", "throughput", "host_rss_own", "cuda_max_allocated", "weights_bytes"]
     assert gated["latency"][:2] == builtin[:2] and [n for n in gated["latency"] if n in builtin] == builtin  # timings first
-    assert gated["generation"] == ["ttft", "e2e"] and gated["static"] == ["params", "flops_per_call"]
+    assert gated["generation"] == ["ttft", "e2e", "kv_cache_bytes"] and gated["static"] == ["params", "flops_per_call"]
     assert METRIC_GROUPS == tuple(metrics.GROUP_THRESHOLDS) and {"latency", "throughput", "memory", "exact", "own"} <= set(METRIC_GROUPS)
     assert dict(GatePolicy().thresholds) == dict(metrics.GROUP_THRESHOLDS)
     for kind, ms in METRICS.items():

@@ -32,6 +32,7 @@ class ModelRef:
     arch_option: str
     infer_option: str
     path: str | None = None  # local snapshot (models/<name>)
+    own_infer: bool = False  # the suite named the infer preset: its batch sizes beat the suite's
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 
 from perfsuite import registry
 from perfsuite.config.schema import Case, CaseConfig, Exclusion
@@ -17,7 +18,18 @@ CHANNELS_LAST_TEXT = "channels_last applies to image models (4-D pixel inputs); 
 
 
 def compatible(model_modality: str, dataset_modality: str) -> bool:
-    return dataset_modality == "any" or dataset_modality == model_modality
+    return dataset_modality == "any" or dataset_modality == model_modality or (dataset_modality, model_modality) == ("chat", "text")
+
+
+def chat_exclusion(cfg: CaseConfig) -> str | None:
+    """Why a chat dataset cannot feed `cfg`'s model: it must generate and have a chat template to render with."""
+    if cfg.dataset.modality != "chat":
+        return None
+    if not cfg.model.generative:
+        return f"chat prompts are for decoder LMs; {cfg.model.id} has no LM head to answer with"
+    if not cfg.model.chat_template:
+        return f"{cfg.model.id} has no chat template to render chat prompts with (random-init presets and snapshots without one)"
+    return None
 
 
 def shared_exclusion(cfg: CaseConfig, device: str) -> str | None:
@@ -66,15 +78,21 @@ def expand(
                 )
             )
             continue
+        reason = chat_exclusion(cfg)
+        if reason is not None:
+            exclusions.append(Exclusion(cfg.model.id, cfg.dataset.name, reason))
+            continue
         reason = runtime_check(cfg, device)
         if reason is not None:
             exclusions.append(Exclusion(cfg.model.id, cfg.dataset.name, reason, runtime=cfg.runtime.name))
             continue
+        lengths = [replace(cfg, infer=replace(cfg.infer, seq_len=n)) for n in cfg.infer.seq_lens] or [cfg]
         for batch_size in cfg.infer.batch_sizes:
-            case = Case(cfg, batch_size, device)
-            if case.id not in seen:
-                seen.add(case.id)
-                cases.append(case)
+            for length_cfg in lengths:
+                case = Case(length_cfg, batch_size, device)
+                if case.id not in seen:
+                    seen.add(case.id)
+                    cases.append(case)
     order = {key: i for i, key in enumerate(dict.fromkeys(c.model_key for c in cases))}
     cases.sort(key=lambda c: order[c.model_key])  # stable: keeps dataset/runtime/batch order
     return tuple(cases), tuple(dict.fromkeys(exclusions))

@@ -29,12 +29,12 @@ def resolve_model(
     if sources.find(f"model/{family}/arch", option):
         infer_option = infer or f"{family}.default"
         _check_option(sources, f"model/{family}/infer", infer_option, key=f"{key} (infer preset)", file=file)
-        return ModelRef(model_id, family, option, infer_option)
+        return ModelRef(model_id, family, option, infer_option, own_infer=infer is not None)
     local = models_dir / model_id
     if is_plain_name(model_id) and (local.is_dir() or local.is_symlink()):
         infer_option = infer or "local.default"
         _check_option(sources, "model/local/infer", infer_option, key=f"{key} (infer preset)", file=file)
-        return ModelRef(model_id, "local", "local.default", infer_option, str(local.absolute()))
+        return ModelRef(model_id, "local", "local.default", infer_option, str(local.absolute()), own_infer=infer is not None)
     local_names = sorted(p.name for p in models_dir.iterdir() if not p.name.startswith(".")) if models_dir.is_dir() else []
     local_names = [n for n in local_names if (models_dir / n).is_dir()]
     raise PerfConfigError(
@@ -72,8 +72,8 @@ def _case_overrides(ref: ModelRef, dataset: str, runtime: str, common: list[str]
     if ref.path:
         ovs.append(f"model.path={hydra_quoted(str(ref.path))}")
     # Batch sizes: --perf-override infer.batch_sizes > an infer preset chosen on the command line
-    # > the suite's batch_sizes > the model's default infer preset.
-    if suite.batch_sizes and not user.sets_batch_sizes and ref.family not in user.infer_options:
+    # > an infer preset the suite names for the model > the suite's batch_sizes > the model's default infer preset.
+    if suite.batch_sizes and not user.sets_batch_sizes and ref.family not in user.infer_options and not ref.own_infer:
         ovs.append(f"infer.batch_sizes=[{','.join(map(str, suite.batch_sizes))}]")
     return ovs + list(suite.overrides) + list(user.passthrough)
 
@@ -127,10 +127,15 @@ def build_plan(
             for i, name in enumerate(runtimes):
                 _check_option(sources, "inference_runtime", name, key=f"suite.runtimes[{i}]", file=suite_file)
 
+        # A suite may pair a model with some of its datasets only (suite.models[i].datasets); the command line's
+        # model= or dataset= choices lift that.
+        only = {} if user.models is not None or user.datasets is not None else {r: m.datasets for r, m in zip(refs, spec.models) if m.datasets}
         configs = []
         raw_configs = {}
         for ref in dict.fromkeys(refs):
             for dataset in dict.fromkeys(datasets):
+                if ref in only and dataset not in only[ref]:
+                    continue
                 for runtime in dict.fromkeys(runtimes):
                     data, choices, stored = composer.compose(_case_overrides(ref, dataset, runtime, common, spec, user, sources))
                     files = {

@@ -9,11 +9,11 @@ from typing import Any
 from perfsuite.config.tracking import TrackingSpec
 
 MODALITIES = ("text", "image")
-DATASET_MODALITIES = ("text", "image", "any")
+DATASET_MODALITIES = ("text", "image", "any", "chat")  # chat: conversations for decoders with a chat template
 PRECISIONS = ("fp32", "bf16", "fp16")
 PRECISION_MODES = ("cast", "autocast")  # inference_runtime.precision_mode (perfsuite.runtimes.eager)
 SAMPLING_STRATEGIES = ("sequential", "random")
-GENERATIVE_ADAPTERS = frozenset({"gpt2"})
+GENERATIVE_ADAPTERS = frozenset({"gpt2", "causal_lm"})
 STAGES = ("direct_inference", "static_analysis", "torch_profiler", "layer_timing", "memory_timeline", "nsight")
 
 # Upper bounds, checked when a config is validated (docs/configuration.md, "Limits"). Beyond them
@@ -55,10 +55,12 @@ class ModelSpec:
     preprocess: ImagePreprocess | None = None
     max_positions: int | None = None  # text models: longest sequence the architecture accepts
     vocab_size: int | None = None  # text models
+    hub_id: str | None = None  # causal_lm: the Hugging Face hub id `path` was resolved from (the local cache only)
+    chat_template: bool = False  # the model's tokenizer has a chat template (chat datasets need one)
 
     @property
     def generative(self) -> bool:
-        """Has an LM head that `generate` can drive (local snapshots load the bare AutoModel)."""
+        """Has an LM head that `generate` can drive (a `local` snapshot of a causal LM becomes `causal_lm`)."""
         return self.adapter in GENERATIVE_ADAPTERS
 
     def config_dict(self) -> dict[str, Any]:
@@ -72,6 +74,8 @@ class InferSpec:
     max_new_tokens: int
     precision: str
     num_batches: int
+    # The prompt-length axis: one case per length (the case id ends in -s<len>); empty: seq_len alone, no axis.
+    seq_lens: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -319,7 +323,8 @@ class RunSpec:
 @dataclass(frozen=True)
 class SuiteModel:
     id: str
-    infer: str | None = None  # infer preset name; default "<family>.default"
+    infer: str | None = None  # infer preset name; default "<family>.default" (a named preset's batch sizes beat the suite's)
+    datasets: tuple[str, ...] | None = None  # the suite's datasets this model meets; None: all of them
 
 
 @dataclass(frozen=True)
@@ -377,7 +382,8 @@ class Case:
     def id(self) -> str:
         if self.label is not None:
             return self.label
-        return f"{self.model.id}-{self.dataset.name}-{self.runtime.name}-bs{self.batch_size}-{self.device}"
+        length = f"-s{self.config.infer.seq_len}" if self.config.infer.seq_lens else ""
+        return f"{self.model.id}-{self.dataset.name}-{self.runtime.name}-bs{self.batch_size}{length}-{self.device}"
 
     @property
     def precision(self) -> str:

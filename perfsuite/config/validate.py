@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from perfsuite import registry
+from perfsuite.config.causal_source import causal_architecture, causal_source, has_chat_template
 from perfsuite.config.fields import Fields
 from perfsuite.config.schema import (
     DATASET_MODALITIES,
@@ -72,10 +73,10 @@ def suite_spec(data: Any, *, file: str | None, overridden: Mapping[str, str]) ->
             models.append(SuiteModel(entry))
         elif isinstance(entry, Mapping):
             m = Fields(entry, section=f"suite.models[{i}]", file=file, overridden=overridden)
-            models.append(SuiteModel(m.string("model"), m.string("infer", default=None)))
+            models.append(SuiteModel(m.string("model"), m.string("infer", default=None), m.str_list("datasets", default=[], nonempty=False) or None))
             m.done()
         else:
-            f.error(f"models[{i}]", "expected a model id or {model: ID, infer: PRESET}", value=entry)
+            f.error(f"models[{i}]", "expected a model id or {model: ID, infer: PRESET, datasets: [NAMES]}", value=entry)
     if not models:
         f.error("models", "must list at least one model", hint="e.g. models: [gpt2.tiny]")
     spec = SuiteSpec(
@@ -88,6 +89,10 @@ def suite_spec(data: Any, *, file: str | None, overridden: Mapping[str, str]) ->
         overrides=f.str_list("overrides", default=[]),
     )
     f.done()
+    for i, m in enumerate(spec.models):
+        for name in m.datasets or ():
+            if name not in spec.datasets:
+                f.error(f"models[{i}]", f"model {m.id} lists dataset {name!r}, which the suite does not run", value=name, allowed=spec.datasets)
     for i, text in enumerate(spec.overrides):
         key = text.split("=", 1)[0].lstrip("+")
         if "=" not in text or "." not in key or "/" in key:
@@ -118,6 +123,7 @@ def model_spec(data: Any, *, model_id: str, family: str, file: str | None, overr
     config = f.mapping("config", default={})
     path_text = f.string("path", default=None)
     weights = f.string("weights", choices=registry.WEIGHTS.names(), default=None)
+    hub_id = f.string("hub_id", default=None)
     pre = f.sub("preprocess") if "preprocess" in f.data else None
     preprocess = None
     if pre is not None:
@@ -133,7 +139,18 @@ def model_spec(data: Any, *, model_id: str, family: str, file: str | None, overr
 
     path = None
     snapshot_config: dict[str, Any] = {}
-    if adapter == "local":
+    chat_template = False
+    if hub_id is not None and adapter != "causal_lm":
+        f.error("hub_id", "only a causal_lm model loads by hub id", hint="set adapter: causal_lm")
+    if adapter == "local" and not weights and path_text and _resolve(path_text, project_root).is_file():
+        adapter = "causal_lm"  # a file (a .gguf) holds a decoder LM: transformers' GGUF loader builds one
+    if adapter == "causal_lm":
+        found = causal_source(f, config=config, path_text=path_text, weights=weights, hub_id=hub_id, file=file, project_root=project_root)
+        path, snapshot_config, chat_template = found.path, found.config, found.chat_template
+        if modality not in ("text", "auto"):
+            f.error("modality", "a causal_lm model reads text", value=modality, allowed=("text", "auto"))
+        modality = "text"
+    elif adapter == "local":
         if weights and path_text:
             f.error("path", "set either 'path' or 'weights', not both")
         if weights:
@@ -145,6 +162,8 @@ def model_spec(data: Any, *, model_id: str, family: str, file: str | None, overr
         else:
             f.error("path", "a local model needs 'path' (a snapshot folder) or 'weights' (a registered provider)")
         path = str(Path(path).resolve())
+        if causal_architecture(snapshot_config):  # a decoder LM: loaded with its head, so that it can generate
+            adapter, chat_template, modality = "causal_lm", has_chat_template(Path(path)), "text"
         if modality == "auto":
             modality = "image" if "num_channels" in snapshot_config and "vocab_size" not in snapshot_config else "text"
     elif modality == "auto":
@@ -163,6 +182,8 @@ def model_spec(data: Any, *, model_id: str, family: str, file: str | None, overr
         token = config.get(key)
         if isinstance(vocab, int) and isinstance(token, int) and not 0 <= token < vocab:
             f.error(f"config.{key}", f"outside the vocabulary (vocab_size {vocab})", value=token, allowed=f"0..{vocab - 1}")
+    if adapter == "causal_lm" and path is None and not isinstance(config.get("eos_token_id"), int):
+        f.error("config.eos_token_id", "a random-init decoder needs eos_token_id inside its vocabulary (generation holds it back to decode a fixed length)", hint="set config.eos_token_id (and bos_token_id, pad_token_id) below config.vocab_size")
     if adapter == "gpt2" and isinstance(vocab, int) and vocab <= 50256 and "eos_token_id" not in config:
         f.error("config.eos_token_id", f"GPT-2's default eos_token_id 50256 lies outside vocab_size {vocab}", hint=f"set config.eos_token_id (and bos_token_id) below {vocab}")
     max_positions = vocab_size = None
@@ -182,7 +203,44 @@ def model_spec(data: Any, *, model_id: str, family: str, file: str | None, overr
         preprocess=preprocess,
         max_positions=max_positions,
         vocab_size=vocab_size or DEFAULT_VOCAB_SIZE.get(adapter),
+        hub_id=hub_id,
+        chat_template=chat_template,
     )
+
+
+def _check_text_length(f: Fields, model: ModelSpec, spec: InferSpec, seq_len: int, key: str) -> None:
+    """One prompt length of a text model (infer.seq_len, or each infer.seq_lens entry) against the model and the limits."""
+    if seq_len < 1:
+        f.error(key, f"text model {model.id} needs seq_len >= 1", value=seq_len)
+    if model.max_positions and seq_len > model.max_positions:
+        f.error(
+            key,
+            f"longer than model {model.id} accepts ({model.max_positions} positions)",
+            value=seq_len,
+            allowed=f"1..{model.max_positions}",
+            hint=f"lower infer.{key}; longer samples are truncated to the length anyway",
+        )
+    generates = model.generative and spec.max_new_tokens > 0
+    if generates and model.max_positions and seq_len + spec.max_new_tokens > model.max_positions:
+        room = model.max_positions - seq_len
+        f.error(
+            "max_new_tokens",
+            f"seq_len {seq_len} + max_new_tokens {spec.max_new_tokens} is longer than model {model.id} "
+            f"accepts ({model.max_positions} positions)",
+            value=spec.max_new_tokens,
+            allowed=f"0..{room}" if room > 0 else "0 (seq_len already fills every position)",
+            hint=f"lower infer.max_new_tokens or infer.{key}; the prompt and the generated tokens share the positions",
+        )
+    largest = max(spec.batch_sizes)
+    if largest * seq_len > MAX_TOKENS_PER_BATCH:
+        f.error(
+            "batch_sizes",
+            f"batch size {largest} x seq_len {seq_len} = {largest * seq_len} tokens per batch, "
+            f"more than perfsuite's limit of {MAX_TOKENS_PER_BATCH}",
+            value=largest,
+            allowed=f"1..{max(1, MAX_TOKENS_PER_BATCH // seq_len)} at this seq_len",
+            hint=f"lower the batch size or infer.{key}; see 'Limits' in docs/configuration.md",
+        )
 
 
 def infer_spec(data: Any, model: ModelSpec, device: str, *, file: str | None, overridden: Mapping[str, str]) -> InferSpec:
@@ -193,40 +251,15 @@ def infer_spec(data: Any, model: ModelSpec, device: str, *, file: str | None, ov
         max_new_tokens=f.integer("max_new_tokens", minimum=0, maximum=MAX_NEW_TOKENS, default=0),
         precision=f.string("precision", choices=PRECISIONS, default="fp32"),
         num_batches=f.integer("num_batches", minimum=1, maximum=MAX_NUM_BATCHES, default=2),
+        seq_lens=tuple(dict.fromkeys(f.int_list("seq_lens", minimum=1, maximum=MAX_SEQ_LEN, max_length=MAX_BATCH_SIZES, default=None) or ())),
     )
     f.done()
     if model.modality == "text":
-        if spec.seq_len < 1:
-            f.error("seq_len", f"text model {model.id} needs seq_len >= 1", value=spec.seq_len)
-        if model.max_positions and spec.seq_len > model.max_positions:
-            f.error(
-                "seq_len",
-                f"longer than model {model.id} accepts ({model.max_positions} positions)",
-                value=spec.seq_len,
-                allowed=f"1..{model.max_positions}",
-                hint="lower infer.seq_len; longer samples are truncated to seq_len anyway",
-            )
-        generates = model.generative and spec.max_new_tokens > 0
-        if generates and model.max_positions and spec.seq_len + spec.max_new_tokens > model.max_positions:
-            room = model.max_positions - spec.seq_len
-            f.error(
-                "max_new_tokens",
-                f"seq_len {spec.seq_len} + max_new_tokens {spec.max_new_tokens} is longer than model {model.id} "
-                f"accepts ({model.max_positions} positions)",
-                value=spec.max_new_tokens,
-                allowed=f"0..{room}" if room > 0 else "0 (seq_len already fills every position)",
-                hint="lower infer.max_new_tokens or infer.seq_len; the prompt and the generated tokens share the positions",
-            )
-        largest = max(spec.batch_sizes)
-        if largest * spec.seq_len > MAX_TOKENS_PER_BATCH:
-            f.error(
-                "batch_sizes",
-                f"batch size {largest} x seq_len {spec.seq_len} = {largest * spec.seq_len} tokens per batch, "
-                f"more than perfsuite's limit of {MAX_TOKENS_PER_BATCH}",
-                value=largest,
-                allowed=f"1..{max(1, MAX_TOKENS_PER_BATCH // spec.seq_len)} at this seq_len",
-                hint="lower the batch size or infer.seq_len; see 'Limits' in docs/configuration.md",
-            )
+        key = "seq_lens" if spec.seq_lens else "seq_len"
+        for seq_len in spec.seq_lens or (spec.seq_len,):
+            _check_text_length(f, model, spec, seq_len, key)
+    elif spec.seq_lens:
+        f.error("seq_lens", f"image model {model.id} has no sequence length axis", value=list(spec.seq_lens), hint="leave infer.seq_lens out")
     elif model.preprocess is not None:
         largest = max(spec.batch_sizes)
         side = max(model.preprocess.resize, model.preprocess.image_size)

@@ -10,6 +10,7 @@ CUDA) before reading the clock, so each timestamp is a device-complete time.
     t = 0 (generate called) -> token 1 at ttft_s (prefill + first token) -> token i at token_times_s[i-1]
     inter-token latencies = diffs of token_times_s (n - 1 values); tpot_s = their mean
     decode_tokens_per_s = batch x (n - 1) / (token n time - token 1 time); e2e_s = until generate returned
+    prefill_tokens_per_s = the prompt's real (unpadded) tokens over the batch / ttft_s
 
 `measure_generation` repeats it (after warm-up runs) and summarises each metric with
 `perfsuite.measure.stats.summarize`; inter-token latencies of all runs are pooled.
@@ -38,6 +39,7 @@ class GenerationTiming:
     ttft_s: float
     token_times_s: tuple[float, ...]
     e2e_s: float
+    prompt_real_tokens: int = 0  # prompt tokens that are not padding, over the batch (prefill work)
 
     @property
     def inter_token_s(self) -> tuple[float, ...]:
@@ -61,6 +63,11 @@ class GenerationTiming:
         return self.batch_size * (self.new_tokens - 1) / self.decode_s
 
     @property
+    def prefill_tokens_per_s(self) -> float | None:
+        """Prompt tokens (padding left out) over TTFT: the prefill rate users compare."""
+        return self.prompt_real_tokens / self.ttft_s if self.prompt_real_tokens and self.ttft_s > 0 else None
+
+    @property
     def e2e_tokens_per_s(self) -> float:
         return self.batch_size * self.new_tokens / self.e2e_s
 
@@ -72,6 +79,7 @@ class GenerationTiming:
             "ttft_s": self.ttft_s,
             "tpot_s": self.tpot_s,
             "decode_tokens_per_s": json_float(self.decode_tokens_per_s),
+            "prefill_tokens_per_s": json_float(self.prefill_tokens_per_s),
             "e2e_s": self.e2e_s,
             "e2e_tokens_per_s": json_float(self.e2e_tokens_per_s),
             "token_times_s": list(self.token_times_s),
@@ -126,8 +134,13 @@ def time_generation(
     max_new_tokens: int,
     sync: Callable[[], None] | None = None,
     timer: Timer = time.perf_counter_ns,
+    on_output: Callable[[Any], None] | None = None,
 ) -> GenerationTiming:
-    """One greedy ``model.generate(**inputs)`` producing exactly ``max_new_tokens`` tokens, timed per token."""
+    """One greedy ``model.generate(**inputs)`` producing exactly ``max_new_tokens`` tokens, timed per token.
+
+    With ``on_output``, generate returns its dict output (sequences, past_key_values), handed to ``on_output``
+    once the clock has stopped (and dropped after: holding a KV cache would inflate the next call's memory).
+    """
     _check_new_tokens(max_new_tokens)
     if "input_ids" not in inputs:
         raise PerfDataError(f"generation inputs need 'input_ids'; got keys {sorted(inputs)}")
@@ -140,11 +153,15 @@ def time_generation(
         pad = getattr(gen_cfg, "eos_token_id", None)
     if isinstance(pad, (list, tuple)):
         pad = pad[0] if pad else None
+    mask = inputs.get("attention_mask")
+    real = int(mask.sum()) if mask is not None else batch * prompt
     streamer = _token_streamer(timer, sync)
+    extra = {"return_dict_in_generate": True} if on_output is not None else {}
     sync()
     t0 = timer()
-    model.generate(
+    out = model.generate(
         **inputs,
+        **extra,
         do_sample=False,
         num_beams=1,
         max_new_tokens=max_new_tokens,
@@ -154,6 +171,9 @@ def time_generation(
     )
     sync()
     t_end = timer()
+    if on_output is not None:
+        on_output(out)
+    del out
     stamps = streamer.stamps
     if len(stamps) != max_new_tokens:
         raise PerfDataError(
@@ -168,7 +188,31 @@ def time_generation(
         ttft_s=times[0],
         token_times_s=times,
         e2e_s=(t_end - t0) * 1e-9,
+        prompt_real_tokens=real,
     )
+
+
+@dataclass(frozen=True)
+class GeneratedOutput:
+    """What one generate call produced: the first row's new tokens and the KV cache it ended with."""
+
+    first_row_tokens: tuple[int, ...]
+    kv_cache_bytes: int | None  # bytes the returned cache's tensors hold (perfsuite.measure.kv_cache); None: no cache returned
+
+
+def generated_output(out: Any, inputs: Mapping[str, Any]) -> GeneratedOutput:
+    from perfsuite.measure.kv_cache import measured_kv_cache_bytes
+
+    prompt = int(inputs["input_ids"].shape[-1])
+    sequences = getattr(out, "sequences", None)
+    tokens = tuple(int(t) for t in sequences[0, prompt:].tolist()) if sequences is not None else ()
+    keys = out.keys() if callable(getattr(out, "keys", None)) else ()
+    cache = next((out[k] for k in ("cache", "past_key_values") if k in keys), None)  # "cache" from transformers 5.x
+    try:
+        kv = measured_kv_cache_bytes(cache) if cache is not None else None
+    except (TypeError, ValueError, AttributeError):  # a cache class perfsuite does not know: unmeasured, not wrong
+        kv = None
+    return GeneratedOutput(tokens, kv)
 
 
 @dataclass(frozen=True)
@@ -182,6 +226,8 @@ class GenerationMeasurement:
     inter_token: SampleStats | None
     e2e: SampleStats
     decode_tokens_per_s: SampleStats | None
+    prefill_tokens_per_s: SampleStats | None = None
+    output: GeneratedOutput | None = None  # from the memory pass's call
 
     def to_extra_info(self, *, include_runs: bool = True) -> dict[str, Any]:
         def d(s: SampleStats | None) -> dict[str, object] | None:
@@ -200,6 +246,7 @@ class GenerationMeasurement:
             "inter_token": d(self.inter_token),
             "e2e": d(self.e2e),
             "decode_tokens_per_s": d(self.decode_tokens_per_s),
+            "prefill_tokens_per_s": d(self.prefill_tokens_per_s),
         }
         if include_runs:
             out["runs"] = [r.to_dict() for r in self.runs]
@@ -239,4 +286,5 @@ def measure_generation(
         inter_token=_maybe([x for t in timings for x in t.inter_token_s]),
         e2e=summarize([t.e2e_s for t in timings]),
         decode_tokens_per_s=_maybe([t.decode_tokens_per_s for t in timings]),
+        prefill_tokens_per_s=_maybe([t.prefill_tokens_per_s for t in timings]),
     )

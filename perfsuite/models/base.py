@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from perfsuite.config.schema import ModelSpec
 from perfsuite.measure.sync import synchronize
-from perfsuite.models.tokenize import tokenize
+from perfsuite.models.tokenize import TokenizedBatch, pad_batch, tokenize
 from perfsuite.registry import MODELS
 
 DTYPES = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
@@ -94,7 +94,7 @@ class TransformersModel:
         import torch
 
         if self.spec.modality == "text":
-            batch = tokenize(samples, seq_len, self.tokenizer, self.vocab_size)
+            batch = self._chat_batch(samples, seq_len) or tokenize(samples, seq_len, self.tokenizer, self.vocab_size)
             self.last_truncated = batch.truncated
             self.last_real_tokens = batch.real_tokens
             return {
@@ -107,6 +107,21 @@ class TransformersModel:
         pixels = preprocess_images(samples, self.spec.preprocess)
         tensor = torch.from_numpy(pixels).to(device=self.device, dtype=self.dtype)
         return {"pixel_values": tensor.contiguous(memory_format=self.memory_format)}
+
+    def _chat_batch(self, samples: Sequence[Any], seq_len: int) -> TokenizedBatch | None:
+        """Chat prompts rendered with the model's chat template at `seq_len` tokens; None for plain text."""
+        from perfsuite.data.chat import ChatPrompt
+
+        if not samples or not isinstance(samples[0], ChatPrompt):
+            return None
+        from perfsuite.models.chat_render import render_chats
+
+        rows, cut = render_chats(samples, self.tokenizer, seq_len, model=self.spec.id)
+        pad = getattr(self.tokenizer, "pad_token_id", None)
+        if pad is None:
+            pad = getattr(self.tokenizer, "eos_token_id", None) or 0
+        batch = pad_batch(rows, seq_len, int(pad))
+        return TokenizedBatch(batch.input_ids, batch.attention_mask, cut, batch.real_tokens)
 
     def forward(self, inputs: dict[str, Any]) -> Any:
         return self.module(**inputs, **self._kwargs)

@@ -81,12 +81,22 @@ def model_note(result: CaseResult) -> str | None:
     return f"model {result.case.model}: {note}" if isinstance(note, str) and note else None
 
 
+def generated_text_line(result: CaseResult) -> str | None:
+    """What a real model answered to the case's first prompt (greedy): the reader's check that it is a real model."""
+    g = result.generation
+    if g is None or g.output_text is None:
+        return None
+    text = " ".join(g.output_text.split())
+    return f"{result.case.id} answered the first prompt: {(text if len(text) <= 160 else text[:157] + '...')!r}"
+
+
 def _panel_charts(members: list[CaseResult], base: dict[str, CaseResult], knees: dict[tuple[str, str], SweepResult],
                   color: dict[str, str]) -> tuple[list[Markup], list[str]]:
     charts: list[Markup] = []
     notes = [f"{c.case.runtime} · bs{c.case.batch_size} ({c.test}): {c.outcome}" + (f": {_clip(c.reason)}" if c.reason else "")
              for c in members if c.outcome != "passed"]
     notes += list(dict.fromkeys(n for n in map(model_note, members) if n))
+    notes += [n for n in map(generated_text_line, members) if n]
     passed = [c for c in members if c.outcome == "passed"]
     rows = [BoxRow(f"{c.case.runtime} · bs{c.case.batch_size}{suffix}", b, old, color[c.case.runtime],
                    "(noisy: " + ", ".join(c.noise_codes) + ")" if c.noise_codes else "")

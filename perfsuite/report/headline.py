@@ -381,8 +381,10 @@ def headline(results: Sequence[CaseResult], sweeps: Sequence[SweepResult] = (), 
     unestablished = [r.case.id for r in latency if r.outcome == "passed" and not r.median_established]
     if unestablished:
         blocks.append(Note(f"median not established ({len(unestablished)}): " + ", ".join(unestablished), "warn"))
-    from perfsuite.report.charts import model_note
+    from perfsuite.report.charts import generated_text_line, model_note
 
     notes = [model_note(r) for r in results]
     blocks += [Note(n, "warn") for n in dict.fromkeys(n for n in notes if n)]
+    blocks += [Note(line) for line in dict.fromkeys(map(generated_text_line, results)) if line]
     return tuple(blocks)
+

@@ -113,8 +113,10 @@ class CaseInfo:
 
     @property
     def group(self) -> str:
-        """Cases that differ only by batch size share a group (one batch-sweep curve)."""
-        return f"{self.model}-{self.dataset}-{self.runtime}-{self.device}"
+        """Cases that differ only by batch size share a group (one batch-sweep curve); on a prompt-length
+        axis (ids with -bs<N>-s<len>-) each length has its own curve."""
+        length = f"-s{self.seq_len}" if f"-bs{self.batch_size}-s{self.seq_len}-" in self.id else ""
+        return f"{self.model}-{self.dataset}-{self.runtime}{length}-{self.device}"
 
 
 @dataclass(frozen=True)
@@ -190,9 +192,15 @@ class GenerationSummary:
     runs: tuple[Mapping[str, Any], ...] = ()  # each run's token times, as stored (display)
     ttft_samples_s: tuple[float, ...] = ()  # one per run: what comparisons test
     e2e_samples_s: tuple[float, ...] = ()
+    prefill_tokens_per_s: SampleStats | None = None
+    # The first prompt's generated text (a real tokenizer's decode; None with the hash tokenizer) and its token ids
+    output_text: str | None = None
+    output_tokens: tuple[int, ...] = ()
+    # KV cache at the end of a call (prompt + new tokens): computed from the config, and measured (bytes held)
+    kv_cache: Mapping[str, Any] | None = None
 
     @classmethod
-    def of(cls, g: GenerationMeasurement) -> GenerationSummary:
+    def of(cls, g: GenerationMeasurement, *, output_text: str | None = None, kv_cache: Mapping[str, Any] | None = None) -> GenerationSummary:
         first = g.runs[0]
         return cls(
             n_runs=len(g.runs),
@@ -208,6 +216,10 @@ class GenerationSummary:
             runs=tuple(r.to_dict() for r in g.runs),
             ttft_samples_s=tuple(r.ttft_s for r in g.runs),
             e2e_samples_s=tuple(r.e2e_s for r in g.runs),
+            prefill_tokens_per_s=g.prefill_tokens_per_s,
+            output_text=output_text,
+            output_tokens=g.output.first_row_tokens if g.output is not None else (),
+            kv_cache=kv_cache,
         )
 
     def to_dict(self, *, include_runs: bool = True) -> dict[str, Any]:
@@ -224,6 +236,10 @@ class GenerationSummary:
             "decode_tokens_per_s": stats_to_dict(self.decode_tokens_per_s),
             "ttft_samples_s": [json_float(v) for v in self.ttft_samples_s],
             "e2e_samples_s": [json_float(v) for v in self.e2e_samples_s],
+            "prefill_tokens_per_s": stats_to_dict(self.prefill_tokens_per_s),
+            "output_text": self.output_text,
+            "output_tokens": list(self.output_tokens),
+            "kv_cache": dict(self.kv_cache) if self.kv_cache is not None else None,
         }
         if include_runs:
             out["runs"] = [dict(r) for r in self.runs]
@@ -245,6 +261,10 @@ class GenerationSummary:
             runs=tuple(r.data for r in doc.items("runs", [])),
             ttft_samples_s=doc.numbers("ttft_samples_s", (), low=0, above=True),
             e2e_samples_s=doc.numbers("e2e_samples_s", (), low=0, above=True),
+            prefill_tokens_per_s=_optional_stats(doc, "prefill_tokens_per_s"),
+            output_text=doc.string("output_text", None),
+            output_tokens=tuple(int(t) for t in doc.numbers("output_tokens", (), low=0)),
+            kv_cache=doc.mapping("kv_cache", None),
         )
 
 

@@ -92,6 +92,15 @@ def _gen(part: str) -> Callable[[CaseResult], SampleStats | None]:
     return lambda r: getattr(r.generation, part) if r.generation is not None else None
 
 
+def _kv(key: str) -> Getter:
+    def value(r: CaseResult) -> float | None:
+        kv = r.generation.kv_cache if r.generation is not None else None
+        found = kv.get(key) if kv else None
+        return float(found) if isinstance(found, (int, float)) and not isinstance(found, bool) else None
+
+    return value
+
+
 def gen_n(r: CaseResult) -> int | None:
     return r.generation.n_runs if r.generation is not None else None
 
@@ -174,18 +183,26 @@ def _definitions() -> tuple[MetricDef, ...]:
         MetricDef("runtime_setup_s", "s", LATENCY, _setup_s, better="lower", history=True, column="setup", fmt="duration",
                   gate=Gated("runtime_setup", "setup", 0.5, LATENCY)),
     ]
-    for part, keys in (("ttft", ("p50", "p90", "p99")), ("tpot", ("p50", "p90", "p99")), ("inter_token", ("p50", "p99")), ("e2e", ("p50", "p90", "p99"))):
+    itl_columns = {"p50": "ITL p50", "p90": "ITL p90"}  # inter-token latency: what LLM serving users compare
+    for part, keys in (("ttft", ("p50", "p90", "p99")), ("tpot", ("p50", "p90", "p99")), ("inter_token", ("p50", "p90", "p99")), ("e2e", ("p50", "p90", "p99"))):
         for k in keys:
             gate = None
             if k == "p50" and part in ("ttft", "e2e"):
                 gate = Gated(part, "latency", 0.03, GENERATION, lambda r, p=part: getattr(r.generation, f"{p}_samples_s") or None if r.generation else None,
                              lambda r, p=part: getattr(r.generation, p).p50_s if r.generation is not None else None)
             defs.append(MetricDef(f"{part}_{k}_s", "s", GENERATION, *_stat(_gen(part), k), n=gen_n, better="lower", tracking="generation",
-                                  history=k == "p50" and part != "inter_token", trend=k == "p50" and part in ("ttft", "tpot"), gate=gate))
+                                  history=k == "p50" and part != "inter_token", trend=k == "p50" and part in ("ttft", "tpot"), gate=gate,
+                                  column=itl_columns.get(k) if part == "inter_token" else None, fmt="duration"))
     defs += [
         # decode_tokens_per_s is a SampleStats of rates: its "p50_s" field holds tokens/s, not seconds
         MetricDef("decode_tokens_per_s_p50", "tokens/s", GENERATION, *_stat(_gen("decode_tokens_per_s"), "p50"), n=gen_n, better="higher",
                   tracking="throughput", history=True),
+        MetricDef("prefill_tokens_per_s_p50", "tokens/s", GENERATION, *_stat(_gen("prefill_tokens_per_s"), "p50"), n=gen_n, better="higher",
+                  tracking="throughput", history=True, column="prefill tokens/s"),
+        # Computed from the config at the end of a call (prompt + new tokens - 1 positions): changes only with the model
+        MetricDef("kv_cache_bytes", "B", GENERATION, _kv("bytes"), better="lower", tracking="memory", column="KV cache", fmt="size",
+                  gate=Gated("kv_cache_bytes", "exact", 0.0, GENERATION)),
+        MetricDef("kv_cache_measured_bytes", "B", GENERATION, _kv("measured_bytes"), tracking="memory"),
         MetricDef("new_tokens", "tokens", GENERATION, lambda r: r.generation.new_tokens if r.generation else None, tracking="generation"),
         MetricDef("prompt_tokens", "tokens", GENERATION, lambda r: r.generation.prompt_tokens if r.generation else None, tracking="generation"),
         MetricDef("load_s", "s", MEASURED, lambda r: r.load_s, better="lower", history=True),
