@@ -163,6 +163,11 @@ class Perf:
 
         self._first_timing("generate")
         module = getattr(model, "module", model)  # a suite model wraps its torch module
+        built = self._fixture("built_model")
+        suite_model = built is not None and model is built.model
+        if suite_model and self._case.runtime.backend != "pytorch":
+            # a runtime that generates with a module of its own (int8: the quantized copy)
+            module = getattr(self._request.getfixturevalue("runtime"), "generation_module", None) or module
         if not callable(getattr(module, "generate", None)):
             raise PerfUsageError(f"perf.generate needs a model with a generate() method, got {type(model).__name__}")
         if isinstance(inputs, PreparedBatches):
@@ -174,9 +179,12 @@ class Perf:
         tokens = max_new_tokens if max_new_tokens is not None else self._case.config.infer.max_new_tokens
         if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1:
             raise PerfUsageError(f"perf.generate needs max_new_tokens >= 1, got {tokens!r}")
-        draft, built = self._draft, self._fixture("built_model")
+        draft = self._draft
         draft.kind = "generation"
-        self._before_timing()
+        # A decoder's parity is its greedy tokens against eager fp32's (the match length), not its logits' tolerance
+        self._before_timing(logits_parity=False)
+        if suite_model and self.enabled:
+            self._check_tokens(module, inputs)
         if not self.enabled:
             module.generate(**inputs, max_new_tokens=min(tokens, 2), min_new_tokens=min(tokens, 2), do_sample=False)
             return None
@@ -270,15 +278,30 @@ class Perf:
         """A suite fixture's value when this test uses it (never builds one the test did not ask for)."""
         return self._request.getfixturevalue(name) if name in self._request.fixturenames else None
 
-    def _before_timing(self) -> None:
+    def _before_timing(self, *, logits_parity: bool = True) -> None:
         """What a suite case settles before its first timed call: compile / export time, the parity check, load time."""
         built_runtime = self._fixture("built_runtime")
         if built_runtime is not None:
             self._draft.runtime_setup = built_runtime.setup
-        self._check_parity()
+        if logits_parity:
+            self._check_parity()
         built = self._fixture("built_model")
         if built is not None:
             self._draft.load_s = built.load_s
+
+    def _check_tokens(self, module: Any, inputs: Any) -> None:
+        """A generating suite case's first greedy tokens against eager fp32's, before timing (perfsuite.runtimes.token_parity)."""
+        from perfsuite.runtimes.reference import reference_case
+        from perfsuite.runtimes.token_parity import token_parity
+
+        spec, reference = self._case.runtime.parity, reference_case(self._case)
+        if reference is None or not spec.enabled or spec.tokens == 0:
+            return
+        ref_module = self._request.getfixturevalue("perf_session_state").model(reference).model.module
+        result = token_parity(module, ref_module, inputs, tokens=spec.tokens, exact_required=self._case.precision in spec.exact_tokens)
+        self._draft.details["token_parity"] = result.to_dict()
+        if not result.passed:
+            pytest.fail(result.message(self._case.id), pytrace=False)
 
     def _check_parity(self) -> None:
         """A suite runtime's outputs against eager fp32, before it is timed or profiled (whether or not the test took `parity`)."""

@@ -21,6 +21,7 @@ from perfsuite.config.fields import _MISSING, Fields
 from perfsuite.config.schema import (
     COMPILE_BACKENDS,
     COMPILE_MODES,
+    MAX_NEW_TOKENS,
     ONNX_EXPORTERS,
     ORT_EXECUTION_MODES,
     ORT_OPT_LEVELS,
@@ -85,8 +86,13 @@ def parity_spec(f: Fields, *, file: str | None) -> ParitySpec:
         tolerances.append((precision, Tolerance(atol=_tolerance(e, "atol"), rtol=_tolerance(e, "rtol"))))
         e.done()
     t.done()
+    tokens = p.integer("tokens", minimum=0, maximum=MAX_NEW_TOKENS, default=_default(ParitySpec, "tokens"))
+    exact = p.str_list("exact_tokens", default=list(_default(ParitySpec, "exact_tokens")))
+    for i, name in enumerate(exact):
+        if name not in PRECISIONS:
+            p.error(f"exact_tokens[{i}]", "unknown precision", value=name, allowed=PRECISIONS)
     p.done()
-    return ParitySpec(enabled=enabled, tolerances=tuple(tolerances))
+    return ParitySpec(enabled=enabled, tolerances=tuple(tolerances), tokens=tokens, exact_tokens=tuple(exact))
 
 
 def _tolerance(f: Fields, key: str) -> float:

@@ -14,6 +14,8 @@ PRECISIONS = ("fp32", "bf16", "fp16")
 PRECISION_MODES = ("cast", "autocast")  # inference_runtime.precision_mode (perfsuite.runtimes.eager)
 SAMPLING_STRATEGIES = ("sequential", "random")
 GENERATIVE_ADAPTERS = frozenset({"gpt2", "causal_lm"})
+# Runtimes whose generate() is what they say: eager, and int8 (generate on its quantized copy: `generation_module`)
+GENERATING_BACKENDS = frozenset({"pytorch", "pytorch_int8_dynamic"})
 STAGES = ("direct_inference", "static_analysis", "torch_profiler", "layer_timing", "memory_timeline", "nsight")
 
 # Upper bounds, checked when a config is validated (docs/configuration.md, "Limits"). Beyond them
@@ -151,6 +153,10 @@ class ParitySpec:
 
     enabled: bool = True
     tolerances: tuple[tuple[str, Tolerance], ...] = ()  # (precision, tolerance), one per PRECISIONS
+    # Decoders: the first `tokens` greedy tokens against eager fp32's (0: not compared), reported as the match
+    # length; a case whose precision is in `exact_tokens` fails unless every one of them matches.
+    tokens: int = 16
+    exact_tokens: tuple[str, ...] = ("fp32",)
 
     def tolerance(self, precision: str) -> Tolerance:
         return dict(self.tolerances)[precision]
@@ -180,7 +186,7 @@ class RuntimeSpec:
         """Whether generation benchmarks apply: `generate` runs the model's own forward, so only eager
         runtimes whose precision is the model's (a cast) are what they say; compiled, exported and
         captured runtimes replace forward() only, and autocast would not reach generate's loop."""
-        return self.backend == "pytorch" and self.precision_mode == "cast"
+        return self.backend in GENERATING_BACKENDS and self.precision_mode == "cast"
 
 
 @dataclass(frozen=True)
@@ -309,6 +315,61 @@ class OutputSpec:
     tracking: TrackingSpec = TrackingSpec()  # output.tracking / output.trackers (perfsuite.config.tracking)
 
 
+SCENARIO_KINDS = ("single_stream", "offline", "server", "sweep")
+ARRIVAL_PROCESSES = ("constant", "poisson", "gamma")  # perfsuite.scenarios.arrivals.ARRIVAL_PROCESSES
+SLO_PERCENTILES = (("p50_ms", 0.50), ("p90_ms", 0.90), ("p99_ms", 0.99))
+MAX_SCENARIO_DURATION_S = 3600.0
+MAX_SCENARIO_QUERIES = 10_000_000
+
+
+@dataclass(frozen=True)
+class SloSpec:
+    """`scenario.slo`: per-request thresholds (ms; None: not part of the SLO) and the share that must meet them."""
+
+    latency_ms: float | None = None  # from p50_ms / p90_ms / p99_ms
+    attainment: float = 0.99  # the percentile of that key (p99_ms: 0.99); 0.99 without one
+    ttft_ms: float | None = None  # decoders only; ignored for a case that does not generate
+    tpot_ms: float | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.latency_ms is None and self.ttft_ms is None and self.tpot_ms is None
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """`scenario.sweep`: the max-rate search (perfsuite.scenarios.sweep.find_max_rate)."""
+
+    start_rate: float | None = None  # None: half the capacity measured before the load
+    growth: float = 2.0
+    rel_tol: float = 0.05
+    max_attempts: int = 3
+    max_probes: int = 20
+
+
+@dataclass(frozen=True)
+class ScenarioSpec:
+    """`scenario` (conf/scenario/<name>.yaml): a load scenario run over each case's runtime (perfsuite.scenarios).
+
+    A request is one sample; the dynamic batcher serves up to the case's batch size per call.
+    """
+
+    name: str  # shown in case ids (-<name>)
+    kind: str  # one of SCENARIO_KINDS
+    rate: float | None = None  # server: offered requests/s (None: rate_of_capacity x the measured capacity)
+    rate_of_capacity: float | None = None
+    arrival: str = "poisson"  # one of ARRIVAL_PROCESSES
+    shape: float = 1.0  # gamma only
+    seed: int = 0
+    concurrency: int | None = None  # None: open loop
+    max_wait_ms: float = 2.0
+    duration_s: float = 10.0
+    min_queries: int = 1024
+    max_drain_s: float = 10.0
+    slo: SloSpec = SloSpec()
+    sweep: SweepSpec | None = None  # kind sweep only
+
+
 @dataclass(frozen=True)
 class RunSpec:
     """Settings that hold for the whole run, not per case: one value for every case of a plan."""
@@ -352,6 +413,7 @@ class CaseConfig:
     seed: int
     profiling: ProfilingSpec = ProfilingSpec()
     output: OutputSpec = OutputSpec()
+    scenario: ScenarioSpec | None = None  # conf/scenario/ (scenario=NAME); None: no load scenario selected
     # The composed config as stored in run_config.yaml (oc.env values left unresolved); a record,
     # not an input: nothing reads settings from it. Not part of identity.
     raw: dict[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
@@ -365,6 +427,9 @@ class Case:
     batch_size: int
     device: str  # "cpu", "cuda", "cuda:1", "mps"
     label: str | None = None  # a test's own case (perfsuite.config.own): its id instead of model-dataset-runtime-bs
+    # A load scenario's case (the perf_scenario benches): the config's scenario, its name ending the id.
+    # None for every other bench, so their ids stay the same whether a scenario is selected or not.
+    scenario: ScenarioSpec | None = None
 
     @property
     def model(self) -> ModelSpec:
@@ -383,7 +448,8 @@ class Case:
         if self.label is not None:
             return self.label
         length = f"-s{self.config.infer.seq_len}" if self.config.infer.seq_lens else ""
-        return f"{self.model.id}-{self.dataset.name}-{self.runtime.name}-bs{self.batch_size}{length}-{self.device}"
+        scenario = f"-{self.scenario.name}" if self.scenario is not None else ""
+        return f"{self.model.id}-{self.dataset.name}-{self.runtime.name}-bs{self.batch_size}{length}-{self.device}{scenario}"
 
     @property
     def precision(self) -> str:

@@ -87,7 +87,11 @@ def generated_text_line(result: CaseResult) -> str | None:
     if g is None or g.output_text is None:
         return None
     text = " ".join(g.output_text.split())
-    return f"{result.case.id} answered the first prompt: {(text if len(text) <= 160 else text[:157] + '...')!r}"
+    line = f"{result.case.id} answered the first prompt: {(text if len(text) <= 160 else text[:157] + '...')!r}"
+    tokens = result.details.get("token_parity") if isinstance(result.details, dict) else None
+    if isinstance(tokens, dict) and isinstance(tokens.get("match"), int) and isinstance(tokens.get("tokens"), int):
+        line += f" (greedy tokens as eager fp32's: {tokens['match']} of {tokens['tokens']})"
+    return line
 
 
 def _panel_charts(members: list[CaseResult], base: dict[str, CaseResult], knees: dict[tuple[str, str], SweepResult],

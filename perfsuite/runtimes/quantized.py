@@ -15,8 +15,9 @@ is skipped with the reason) rather than timed as a quantized runtime that quanti
 The quantized kernels exist on CPUs only: on other devices the matrix leaves the case out
 (`unsupported`). Quantization starts from fp32 weights, so a case cast to bf16/fp16 is left out too.
 int8 is approximate: the preset carries its own parity tolerances (the case computes in fp32, so its
-preset overrides `parity.tolerances.fp32`). Generation benchmarks do not apply: generate() runs the
-model's own (fp32) module, not the runtime (`RuntimeSpec.generates` is for backend "pytorch" only).
+preset overrides `parity.tolerances.fp32`). Generation cases generate with the quantized copy
+(`generation_module`); their greedy tokens are compared with eager fp32's and the match length reported
+(the preset's `parity.exact_tokens: []`: int8 does not claim identical tokens).
 
 torch.ao.quantization is deprecated in favour of torchao; quantize_dynamic still works in the torch
 versions perfsuite supports, and its deprecation warnings (one set per quantized model) are recorded
@@ -168,6 +169,11 @@ class Int8DynamicRuntime:
         adapter = copy.copy(model)  # the same adapter (inputs, forward kwargs) over the quantized copy
         adapter.module = self.quantized.module
         self._eager = EagerRuntime(spec, adapter)
+
+    @property
+    def generation_module(self) -> Any:
+        """The quantized copy: what `perf.generate` drives for a generation case of this runtime."""
+        return self.quantized.module
 
     def __call__(self, inputs: dict[str, Any]) -> Any:
         return self._eager(inputs)
