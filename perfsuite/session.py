@@ -179,6 +179,18 @@ class PerfSession:
         return out
 
     # -- shared objects -------------------------------------------------------------------------
+    def does_not_fit(self, case: Case) -> str | None:
+        """Why `case` cannot fit in the memory its device has free (an estimate before building, perfsuite.measure.fits)."""
+        from perfsuite.measure.fits import does_not_fit, free_device_bytes
+        from perfsuite.registry import MODELS
+
+        built = case.model_key in self._models
+        factory = MODELS.get(case.model.adapter, key="model.adapter")
+        try:
+            return does_not_fit(case, free_device_bytes(case.device), None if built else factory(case.model), weights=not built)
+        except Exception:  # noqa: BLE001 - an estimate that cannot be made never stops a case: the allocator still reports OOM
+            return None
+
     def model(self, case: Case) -> BuiltModel:
         built = self._models.get(case.model_key)
         if built is None:
@@ -234,7 +246,7 @@ class PerfSession:
 
     @staticmethod
     def _runtime_key(case: Case) -> tuple[str, str]:
-        return ("runtime", case.id)
+        return ("runtime", replace(case, scenario=None).id)  # a scenario's case serves the runtime its suite case prepared
 
     @property
     def out_dir(self) -> Path:

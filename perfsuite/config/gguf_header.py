@@ -25,7 +25,7 @@ GGML_TYPES = {
     0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 9: "Q8_1", 10: "Q2_K",
     11: "Q3_K", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 15: "Q8_K", 16: "IQ2_XXS", 17: "IQ2_XS", 18: "IQ3_XXS",
     19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S", 23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32",
-    27: "I64", 28: "F64", 29: "IQ1_M", 30: "BF16", 34: "TQ1_0", 35: "TQ2_0", 39: "MXFP4",
+    27: "I64", 28: "F64", 29: "IQ1_M", 30: "BF16", 34: "TQ1_0", 35: "TQ2_0", 39: "MXFP4", 40: "NVFP4", 41: "Q1_0",
 }
 # value type -> struct format of a scalar (8: string, 9: array are read apart)
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
@@ -43,6 +43,8 @@ class GGUFHeader:
     vocab_size: int | None
     chat_template: bool
     quant_types: tuple[tuple[str, int], ...]  # (ggml type name, tensor count), most common first
+    elements: int = 0  # the tensors' elements: the parameters of the de-quantized model
+    shape: tuple[tuple[str, float], ...] = ()  # the architecture's numbers: ("block_count", 30), ("embedding_length", 576), ...
 
     def describe_quant(self) -> str:
         return ", ".join(f"{name} x{n}" for name, n in self.quant_types)
@@ -106,10 +108,14 @@ def read_gguf_header(path: str | Path) -> GGUFHeader:
             # Keep scalars and short strings; the tokenizer's token lists are only counted.
             fields[key] = r.value(kind, keep=key in ("general.architecture", "general.name", "tokenizer.chat_template"))
         types: Counter[str] = Counter()
+        elements = 0
         for _ in range(n_tensors):
             r.string(keep=False)
             dims = r.take("<I")
-            fh.seek(8 * dims, 1)
+            count = 1
+            for _ in range(dims):
+                count *= r.take("<Q")
+            elements += count
             kind = r.take("<I")
             fh.seek(8, 1)
             types[GGML_TYPES.get(kind, f"type {kind}")] += 1
@@ -130,4 +136,7 @@ def read_gguf_header(path: str | Path) -> GGUFHeader:
         vocab_size=vocab,
         chat_template=bool(fields.get("tokenizer.chat_template")),
         quant_types=tuple(types.most_common()),
+        elements=elements,
+        shape=tuple(sorted((k[len(arch) + 1:], v) for k, v in fields.items()
+                           if k.startswith(f"{arch}.") and isinstance(v, (int, float)) and not isinstance(v, bool))),
     )
