@@ -284,8 +284,24 @@ def measure_generate(case: Case, module: Any, inputs: Any, *, max_new_tokens: in
         # gives the generated tokens (what a reader checks the model said) and the KV cache it held
         seen: list[GeneratedOutput] = []
         clock = time.perf_counter
+        # The prefill alone first (one forward over the prompt, filling the KV cache), then whole generate calls:
+        # what the prompt costs and what decoding adds on top, as two peaks.
+        prefill = CaseOutcome(memory=MemoryResult(weights_bytes=outcome.memory.weights_bytes))
+        _memory_pass(case, prefill, lambda: _prefill(module, inputs), clock, None)
         _memory_pass(case, outcome, lambda: time_generation(module, inputs, max_new_tokens=max_new_tokens, on_output=lambda o: seen.append(generated_output(o, inputs))), clock, None)
     outcome.oom = oom.record
-    if result is not None and seen:
-        result = replace(result, output=seen[-1])
+    if result is not None:
+        result = replace(result, output=seen[-1] if seen else None, prefill_memory=prefill.memory if outcome.oom is None else None)
     return result, outcome
+
+
+def _prefill(module: Any, inputs: Any) -> None:
+    """One forward over the prompt with the KV cache on, as generate's first step does; device-synchronized."""
+    import torch
+
+    from perfsuite.measure.sync import synchronize
+
+    with torch.inference_mode():
+        out = module(**inputs, use_cache=True)
+    synchronize(str(next(module.parameters()).device))
+    del out

@@ -228,6 +228,7 @@ class GenerationMeasurement:
     decode_tokens_per_s: SampleStats | None
     prefill_tokens_per_s: SampleStats | None = None
     output: GeneratedOutput | None = None  # from the memory pass's call
+    prefill_memory: Any = None  # perfsuite.results.case.MemoryResult of the prefill alone (the case's memory: whole calls)
 
     def to_extra_info(self, *, include_runs: bool = True) -> dict[str, Any]:
         def d(s: SampleStats | None) -> dict[str, object] | None:

@@ -25,10 +25,11 @@ from perfsuite.results.deep import LayerSummary, MemoryTimelineSummary, NsightSu
 from perfsuite.results.own_metrics import OwnMetric, metrics_from, metrics_to_dict
 from perfsuite.results.reading import Doc, convert
 from perfsuite.results.runtime_setup import RuntimeSetup
+from perfsuite.results.scenario import ScenarioSummary
 from perfsuite.runtimes.parity import ParityResult
 
 OUTCOMES = ("passed", "failed", "error", "skipped", "oom")
-KINDS = ("latency", "generation", "profile", "static")
+KINDS = ("latency", "generation", "profile", "static", "scenario")
 
 
 def stats_to_dict(stats: SampleStats | None) -> dict[str, Any] | None:
@@ -198,6 +199,9 @@ class GenerationSummary:
     output_tokens: tuple[int, ...] = ()
     # KV cache at the end of a call (prompt + new tokens): computed from the config, and measured (bytes held)
     kv_cache: Mapping[str, Any] | None = None
+    # The prefill's memory alone (one forward over the prompt filling the KV cache); the case's `memory` is whole
+    # generate calls, so decoding's share is the difference.
+    prefill_memory: MemoryResult | None = None
 
     @classmethod
     def of(cls, g: GenerationMeasurement, *, output_text: str | None = None, kv_cache: Mapping[str, Any] | None = None) -> GenerationSummary:
@@ -220,6 +224,7 @@ class GenerationSummary:
             output_text=output_text,
             output_tokens=g.output.first_row_tokens if g.output is not None else (),
             kv_cache=kv_cache,
+            prefill_memory=g.prefill_memory,
         )
 
     def to_dict(self, *, include_runs: bool = True) -> dict[str, Any]:
@@ -240,6 +245,7 @@ class GenerationSummary:
             "output_text": self.output_text,
             "output_tokens": list(self.output_tokens),
             "kv_cache": dict(self.kv_cache) if self.kv_cache is not None else None,
+            "prefill_memory": self.prefill_memory.to_dict() if self.prefill_memory is not None else None,
         }
         if include_runs:
             out["runs"] = [dict(r) for r in self.runs]
@@ -265,6 +271,7 @@ class GenerationSummary:
             output_text=doc.string("output_text", None),
             output_tokens=tuple(int(t) for t in doc.numbers("output_tokens", (), low=0)),
             kv_cache=doc.mapping("kv_cache", None),
+            prefill_memory=MemoryResult.from_doc(doc.sub("prefill_memory")) if doc.has("prefill_memory") else None,
         )
 
 
@@ -466,6 +473,7 @@ class CaseResult:
     memory_timeline: MemoryTimelineSummary | None = None  # memory_timeline stage (optional section)
     nsight: NsightSummary | None = None  # nsight stage (optional section)
     metrics: tuple[OwnMetric, ...] = ()  # the test's own figures (perf.metric), gated by their direction
+    scenario: ScenarioSummary | None = None  # a load scenario (perf.serve; kind "scenario")
     # output.direct.save_raw_samples: false stores only the statistics (and how they were made)
     keep_samples: bool = field(default=True, compare=False)
 
@@ -491,7 +499,7 @@ class CaseResult:
     @property
     def metrics_only(self) -> bool:
         """A passed test that recorded only its own figures (`perf.metric`): nothing timed, nothing missing."""
-        timed = (self.measurement, self.summary, self.generation, self.oom, self.profile, self.static)
+        timed = (self.measurement, self.summary, self.generation, self.oom, self.profile, self.static, self.scenario)
         return bool(self.metrics) and self.outcome == "passed" and all(part is None for part in timed)
 
     @property
@@ -533,7 +541,7 @@ class CaseResult:
     def _deep_sections(self) -> dict[str, Any]:
         """The deep-profile sections and the test's own metrics, present only when measured: older readers never see a new key."""
         out: dict[str, Any] = {"metrics": metrics_to_dict(self.metrics)} if self.metrics else {}
-        for key in ("layers", "memory_timeline", "nsight"):
+        for key in ("layers", "memory_timeline", "nsight", "scenario"):
             part = getattr(self, key)
             if part is not None:
                 out[key] = part.to_dict()
@@ -560,6 +568,8 @@ class CaseResult:
             out["runtime_setup"] = self.runtime_setup.to_dict()
         if self.metrics:
             out["metrics"] = metrics_to_dict(self.metrics)
+        if self.scenario is not None:
+            out["scenario"] = self.scenario.to_dict()
         return out
 
     @classmethod
@@ -581,6 +591,7 @@ class CaseResult:
         layers = doc.sub("layers", None)
         timeline = doc.sub("memory_timeline", None)
         nsight = doc.sub("nsight", None)
+        scenario = doc.sub("scenario", None)
         return cls(
             test=doc.string("test"),
             kind=kind,
@@ -608,6 +619,7 @@ class CaseResult:
             memory_timeline=None if timeline is None else MemoryTimelineSummary.from_doc(timeline),
             nsight=None if nsight is None else NsightSummary.from_doc(nsight),
             metrics=metrics_from(doc),
+            scenario=None if scenario is None else ScenarioSummary.from_doc(scenario),
         )
 
 
@@ -637,6 +649,7 @@ class CaseDraft:
     memory_timeline: MemoryTimelineSummary | None = None
     nsight: NsightSummary | None = None
     metrics: dict[str, OwnMetric] = field(default_factory=dict)  # perf.metric, by name (the last value of a name wins)
+    scenario: ScenarioSummary | None = None  # perf.serve
 
     def finish(self, test: str, outcome: str, reason: str | None) -> CaseResult:
         return CaseResult(
@@ -663,6 +676,7 @@ class CaseDraft:
             memory_timeline=self.memory_timeline,
             nsight=self.nsight,
             metrics=tuple(self.metrics.values()),
+            scenario=self.scenario,
         )
 
     def extra_info(self) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from perfsuite.measure.stats import SampleStats
 from perfsuite.results.case import CaseResult
 
 Getter = Callable[[CaseResult], "float | None"]
-LATENCY, GENERATION, PROFILE, STATIC = ("latency",), ("generation",), ("profile",), ("static",)
+LATENCY, GENERATION, PROFILE, STATIC, SCENARIO = ("latency",), ("generation",), ("profile",), ("static",), ("scenario",)
 MEASURED = LATENCY + GENERATION
 TRACKING_GROUPS = ("latency", "throughput", "generation", "memory", "compute")
 
@@ -101,6 +101,15 @@ def _kv(key: str) -> Getter:
     return value
 
 
+def _prefill_memory(read: Callable[[Any], Any]) -> Getter:
+    def value(r: CaseResult) -> float | None:
+        m = r.generation.prefill_memory if r.generation is not None else None
+        found = read(m) if m is not None else None
+        return None if found is None else float(found)
+
+    return value
+
+
 def gen_n(r: CaseResult) -> int | None:
     return r.generation.n_runs if r.generation is not None else None
 
@@ -160,6 +169,77 @@ def _own_per_sample(r: CaseResult) -> float | None:
     return None if own is None else own / max(r.case.batch_size, 1)
 
 
+def _load(part: str, key: str) -> tuple[Getter, Callable[[CaseResult], str | None]]:
+    """Reader and reason of one percentile (`p99`) of a scenario's per-request quantity (`latency`, `queueing`, `ttft`, ...)."""
+
+    def of(r: CaseResult) -> Any:
+        return getattr(r.scenario, part) if r.scenario is not None else None
+
+    def value(r: CaseResult) -> float | None:
+        p = of(r)
+        return None if p is None else getattr(p, f"{key}_s")
+
+    def why(r: CaseResult) -> str | None:
+        p = of(r)
+        return None if p is None else p.not_established.get(key)
+
+    return value, why
+
+
+def _scenario(attr: str) -> Getter:
+    return lambda r: getattr(r.scenario, attr) if r.scenario is not None else None
+
+
+def _requests(r: CaseResult) -> int | None:
+    return r.scenario.sent if r.scenario is not None and r.scenario.sent else None
+
+
+def _max_rate(r: CaseResult) -> float | None:
+    return r.scenario.sweep.max_rate_per_s if r.scenario is not None and r.scenario.sweep is not None else None
+
+
+def _max_rate_why(r: CaseResult) -> str | None:
+    sweep = r.scenario.sweep if r.scenario is not None else None
+    return None if sweep is None or sweep.max_rate_per_s is not None else f"{sweep.status}: {sweep.reason}"
+
+
+def _oversaturated(r: CaseResult) -> float | None:
+    flag = r.scenario.oversaturated if r.scenario is not None else None
+    return None if flag is None else float(flag)
+
+
+def _scenario_definitions() -> list[MetricDef]:
+    """A load scenario's figures (perfsuite.scenarios): per-request percentiles (n/e until established), rates, SLO, saturation."""
+    defs = []
+    for part, keys in (("latency", ("p50", "p90", "p99")), ("queueing", ("p50", "p99")), ("service", ("p50", "p99")),
+                       ("ttft", ("p50", "p99")), ("tpot", ("p50", "p99")), ("send_error", ("p50", "p99"))):
+        for k in keys:
+            defs.append(MetricDef(f"scenario_{part}_{k}_s", "s", SCENARIO, *_load(part, k), n=_requests, better="lower",
+                                  tracking="generation" if part in ("ttft", "tpot") else "latency",
+                                  history=k == "p99" and part in ("latency", "queueing", "ttft", "tpot"), fmt="duration"))
+    defs += [
+        MetricDef("scenario_offered_rate_per_s", "requests/s", SCENARIO, _scenario("offered_rate_per_s"), n=_requests, tracking="throughput"),
+        MetricDef("scenario_achieved_rate_per_s", "requests/s", SCENARIO, _scenario("achieved_rate_per_s"), n=_requests, better="higher",
+                  tracking="throughput", history=True),
+        MetricDef("scenario_capacity_per_s", "requests/s", SCENARIO, _scenario("capacity_per_s"), better="higher", tracking="throughput"),
+        # Requests meeting the SLO per second of the run: one number per run, gated with the scenario threshold
+        MetricDef("scenario_goodput_per_s", "requests/s", SCENARIO, _scenario("goodput_per_s"), n=_requests, better="higher",
+                  tracking="throughput", history=True, trend=True, gate=Gated("goodput", "scenario", 0.10, SCENARIO)),
+        MetricDef("scenario_slo_attainment", "ratio", SCENARIO, lambda r: r.scenario.attainment_fraction if r.scenario else None,
+                  n=_requests, better="higher", tracking="latency", history=True),
+        # The sweep's answer: the last rate that passed (its bracket's lower end; rel_tol wide)
+        MetricDef("scenario_max_rate_per_s", "requests/s", SCENARIO, _max_rate, why=_max_rate_why, better="higher", tracking="throughput",
+                  history=True, trend=True, gate=Gated("max_rate", "scenario", 0.10, SCENARIO)),
+        MetricDef("scenario_knee_rate_per_s", "requests/s", SCENARIO,
+                  lambda r: r.scenario.sweep.knee_rate_per_s if r.scenario is not None and r.scenario.sweep is not None else None,
+                  tracking="throughput"),
+        MetricDef("scenario_mean_batch_size", "requests", SCENARIO, lambda r: r.scenario.mean_batch_size if r.scenario else None,
+                  tracking="throughput"),
+        MetricDef("scenario_oversaturated", "ratio", SCENARIO, _oversaturated, tracking="latency"),  # 1: the queue grew without bound
+    ]
+    return defs
+
+
 _BYTES = lambda r: 1.0  # noqa: E731 - the memory floor as configured
 _PER_SAMPLE = lambda r: 1.0 / max(r.case.batch_size, 1)  # noqa: E731 - the floor shared by the batch's samples
 
@@ -203,6 +283,11 @@ def _definitions() -> tuple[MetricDef, ...]:
         MetricDef("kv_cache_bytes", "B", GENERATION, _kv("bytes"), better="lower", tracking="memory", column="KV cache", fmt="size",
                   gate=Gated("kv_cache_bytes", "exact", 0.0, GENERATION)),
         MetricDef("kv_cache_measured_bytes", "B", GENERATION, _kv("measured_bytes"), tracking="memory"),
+        # The prefill alone (one forward filling the KV cache); host_rss_own_bytes of a generation case is whole calls
+        MetricDef("prefill_host_rss_own_bytes", "B", GENERATION, _prefill_memory(lambda m: m.host.own_peak_bytes if m.host else None),
+                  better="lower", tracking="memory", history=True, column="prefill own RSS", fmt="size"),
+        MetricDef("prefill_cuda_max_allocated_bytes", "B", GENERATION, _prefill_memory(lambda m: m.cuda.max_allocated_bytes if m.cuda else None),
+                  better="lower", tracking="memory", history=True),
         MetricDef("new_tokens", "tokens", GENERATION, lambda r: r.generation.new_tokens if r.generation else None, tracking="generation"),
         MetricDef("prompt_tokens", "tokens", GENERATION, lambda r: r.generation.prompt_tokens if r.generation else None, tracking="generation"),
         MetricDef("load_s", "s", MEASURED, lambda r: r.load_s, better="lower", history=True),
@@ -226,7 +311,7 @@ def _definitions() -> tuple[MetricDef, ...]:
         MetricDef("profile_total_flops", "FLOP", PROFILE, lambda r: r.profile.total_flops if r.profile else None),
         MetricDef("profile_active_steps", "steps", PROFILE, lambda r: r.profile.active_steps if r.profile else None),
     ]
-    return tuple(defs)
+    return tuple(defs + _scenario_definitions())
 
 
 DEFS: tuple[MetricDef, ...] = _definitions()
