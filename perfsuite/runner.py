@@ -296,12 +296,16 @@ def measure_generate(case: Case, module: Any, inputs: Any, *, max_new_tokens: in
 
 
 def _prefill(module: Any, inputs: Any) -> None:
-    """One forward over the prompt with the KV cache on, as generate's first step does; device-synchronized."""
+    """One forward over the prompt with the KV cache on, as generate's first step does (the last position's
+    logits only, where the model takes `logits_to_keep`); device-synchronized."""
+    import inspect
+
     import torch
 
     from perfsuite.measure.sync import synchronize
 
+    last_only = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(module.forward).parameters else {}
     with torch.inference_mode():
-        out = module(**inputs, use_cache=True)
+        out = module(**inputs, use_cache=True, **last_only)
     synchronize(str(next(module.parameters()).device))
     del out

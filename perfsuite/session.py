@@ -150,6 +150,8 @@ class PerfSession:
 
         if draft is not None:
             draft.memory = self.own_memory(case, draft.memory)
+            if draft.generation is not None and draft.generation.prefill_memory is not None:
+                draft.generation = replace(draft.generation, prefill_memory=self.own_memory(case, draft.generation.prefill_memory))
         result = draft.finish(test, outcome, reason) if draft is not None else unrecorded(case, test, outcome, reason)
         self.add(result, nodeid)
         return result

@@ -56,7 +56,7 @@ def test_suite_runs_and_writes_run_folder(run_benches):
     import pandas as pd
 
     metrics = pd.read_parquet(run_dir / "tables" / "metrics.parquet")
-    assert set(metrics.groupby(["test", "case_id"]).size()) == {24, 25}  # latency and generation metrics per case
+    assert set(metrics.groupby(["test", "case_id"]).size()) == {24, 27}  # latency and generation metrics per case
     assert metrics.query("metric == 'latency_p50_s'")["value"].gt(0).sum() == 6
     cases_csv = (run_dir / "tables" / "cases.csv").read_text().splitlines()
     assert len(cases_csv) == 9 and cases_csv[0].startswith("run_id,suite,started,test,kind,case_id,")
