@@ -218,6 +218,58 @@ class Perf:
             raise PerfUsageError(f"perf.metric: {exc}") from None
         self._draft.metrics[m.name] = m
 
+    # -- load scenarios (perfsuite.scenarios; conf/scenario/, selected with scenario=NAME) --------------
+    def serve(self, runtime: Any, batch: Any, *, model: Any = None) -> Any:
+        """Run the case's load scenario over ``runtime``: per-request latency (queueing + service), rates, goodput, SLO.
+
+        A request is one sample; the dynamic batcher serves up to the case's batch size per call, on
+        inputs prepared for every batch size 1..max before the load starts. ``model``: the suite's
+        model; a decoder case (infer.max_new_tokens > 0, a runtime that generates) is then served by
+        ``generate``, its tokens stamped (TTFT, TPOT). Returns the `ScenarioSummary` (None under
+        --benchmark-disable, where each batch size runs once, untimed).
+        """
+        from dataclasses import replace
+
+        from perfsuite.benchmark_fixture import record_samples
+        from perfsuite.measure.sync import synchronizer
+        from perfsuite.results.scenario import ScenarioSummary
+        from perfsuite.scenarios.case import generates, run_scenario, serve_forward, serve_generate, spare_cores, warm_up
+        from perfsuite.session import PreparedBatches
+
+        case = self._case
+        if case.scenario is None:
+            raise PerfUsageError("perf.serve runs a load scenario: mark the test perf_scenario and select one (--perf-override scenario=server)")
+        if not isinstance(batch, PreparedBatches):
+            raise PerfUsageError(f"perf.serve takes the suite's prepared `batch` fixture, got {type(batch).__name__}")
+        self._first_timing("serve")
+        self._draft.kind = "scenario"
+        self._before_timing()
+        max_batch = 1 if case.scenario.kind == "single_stream" else case.batch_size
+        by_size = {k: batch.inputs if k == batch.batch_size else self._session.batches(replace(case, batch_size=k)).inputs
+                   for k in range(1, max_batch + 1)}  # before the load: never inside the timed path
+        sync = synchronizer(case.device)
+        tokens = model is not None and generates(case)
+        if tokens:
+            module = getattr(model, "module", model)
+            if case.runtime.backend != "pytorch":  # a runtime that generates with a module of its own (int8: the quantized copy)
+                module = getattr(runtime, "generation_module", None) or module
+            by_size = {k: tuple(left_padded(i) for i in v) for k, v in by_size.items()}
+            serve = serve_generate(module, by_size, sync, max_new_tokens=case.config.infer.max_new_tokens)
+        else:
+            serve = serve_forward(runtime, by_size, sync)
+        if not self.enabled:
+            warm_up(serve, max_batch)
+            return None
+        outcome = run_scenario(case, serve, tokens=tokens, disable_gc=case.config.measure.disable_gc, sender_cores=spare_cores())
+        built = self._fixture("built_model")
+        self._draft.details.update(_context(built, runtime))
+        self._draft.scenario = summary = ScenarioSummary.of(outcome)
+        if outcome.latencies_s:  # pytest-benchmark's rounds: the completed requests' latencies
+            record_samples(self._benchmark, outcome.latencies_s, {"timer": "perf_counter_ns, per request (sent to served)",
+                                                                  "scenario": case.scenario.name, "min_rounds": len(outcome.latencies_s)})
+        self._benchmark.extra_info.update(self._draft.extra_info())
+        return summary
+
     # -- the deep stages of a suite case (perfsuite.stages), each in a test of its own --------------------
     def profile(self, runtime: Any, batch: Any) -> Any:
         """torch.profiler around a few calls of ``runtime`` (traces/<case>.json.gz, tables/<case>.ops.csv)."""
@@ -294,11 +346,14 @@ class Perf:
         from perfsuite.runtimes.reference import reference_case
         from perfsuite.runtimes.token_parity import token_parity
 
-        spec, reference = self._case.runtime.parity, reference_case(self._case)
-        if reference is None or not spec.enabled or spec.tokens == 0:
-            return
-        ref_module = self._request.getfixturevalue("perf_session_state").model(reference).model.module
-        result = token_parity(module, ref_module, inputs, tokens=spec.tokens, exact_required=self._case.precision in spec.exact_tokens)
+        from perfsuite.runner import generate_kwargs
+
+        spec, reference, kwargs = self._case.runtime.parity, reference_case(self._case), generate_kwargs(self._case)
+        if (reference is None and not kwargs) or not spec.enabled or spec.tokens == 0:
+            return  # eager fp32 with the dynamic cache is the reference itself; with a static cache it is checked against it
+        ref_module = module if reference is None else self._request.getfixturevalue("perf_session_state").model(reference).model.module
+        result = token_parity(module, ref_module, inputs, tokens=spec.tokens, exact_required=self._case.precision in spec.exact_tokens,
+                              generate_kwargs=kwargs)
         self._draft.details["token_parity"] = result.to_dict()
         if not result.passed:
             pytest.fail(result.message(self._case.id), pytrace=False)

@@ -273,12 +273,14 @@ def measure_generate(case: Case, module: Any, inputs: Any, *, max_new_tokens: in
     from perfsuite.runtimes.eager import slowed_forwards
 
     spec = case.config.measure
+    kwargs = generate_kwargs(case)
     outcome = CaseOutcome(memory=MemoryResult(weights_bytes=weights_bytes(module)))
     result = None
     with catch_oom(case.batch_size, device=case.device) as oom, slowed_forwards(module, case.runtime.slowdown):
         with _tracked(case, outcome), phase_ranges(case.device)("timed"):  # warm-up runs included (NVTX on CUDA)
             result = measure_generation(
-                module, inputs, max_new_tokens=max_new_tokens, runs=spec.generation_runs, warmup_runs=spec.generation_warmup_runs
+                module, inputs, max_new_tokens=max_new_tokens, runs=spec.generation_runs, warmup_runs=spec.generation_warmup_runs,
+                generate_kwargs=kwargs,
             )
         # one more generate call, tracked: the memory pass (MEMORY_PASS_MIN_S makes it one call); its output
         # gives the generated tokens (what a reader checks the model said) and the KV cache it held
@@ -288,11 +290,17 @@ def measure_generate(case: Case, module: Any, inputs: Any, *, max_new_tokens: in
         # what the prompt costs and what decoding adds on top, as two peaks.
         prefill = CaseOutcome(memory=MemoryResult(weights_bytes=outcome.memory.weights_bytes))
         _memory_pass(case, prefill, lambda: _prefill(module, inputs), clock, None)
-        _memory_pass(case, outcome, lambda: time_generation(module, inputs, max_new_tokens=max_new_tokens, on_output=lambda o: seen.append(generated_output(o, inputs))), clock, None)
+        _memory_pass(case, outcome, lambda: time_generation(module, inputs, max_new_tokens=max_new_tokens, generate_kwargs=kwargs,
+                                                            on_output=lambda o: seen.append(generated_output(o, inputs))), clock, None)
     outcome.oom = oom.record
     if result is not None:
         result = replace(result, output=seen[-1] if seen else None, prefill_memory=prefill.memory if outcome.oom is None else None)
     return result, outcome
+
+
+def generate_kwargs(case: Case) -> dict[str, Any]:
+    """What the case's infer preset adds to every generate call: a static KV cache (preallocated for prompt + new tokens)."""
+    return {"cache_implementation": "static"} if case.config.infer.kv_cache == "static" else {}
 
 
 def _prefill(module: Any, inputs: Any) -> None:

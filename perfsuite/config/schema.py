@@ -11,6 +11,7 @@ from perfsuite.config.tracking import TrackingSpec
 MODALITIES = ("text", "image")
 DATASET_MODALITIES = ("text", "image", "any", "chat")  # chat: conversations for decoders with a chat template
 PRECISIONS = ("fp32", "bf16", "fp16")
+KV_CACHES = ("dynamic", "static")  # infer.kv_cache
 PRECISION_MODES = ("cast", "autocast")  # inference_runtime.precision_mode (perfsuite.runtimes.eager)
 SAMPLING_STRATEGIES = ("sequential", "random")
 GENERATIVE_ADAPTERS = frozenset({"gpt2", "causal_lm"})
@@ -78,6 +79,7 @@ class InferSpec:
     num_batches: int
     # The prompt-length axis: one case per length (the case id ends in -s<len>); empty: seq_len alone, no axis.
     seq_lens: tuple[int, ...] = ()
+    kv_cache: str = "dynamic"  # one of KV_CACHES: generate's cache (static: preallocated, what compiled decoders use)
 
 
 @dataclass(frozen=True)
@@ -448,6 +450,7 @@ class Case:
         if self.label is not None:
             return self.label
         length = f"-s{self.config.infer.seq_len}" if self.config.infer.seq_lens else ""
+        length += "-kvstatic" if self.config.infer.kv_cache == "static" else ""
         scenario = f"-{self.scenario.name}" if self.scenario is not None else ""
         return f"{self.model.id}-{self.dataset.name}-{self.runtime.name}-bs{self.batch_size}{length}-{self.device}{scenario}"
 
@@ -484,6 +487,7 @@ class Case:
             "precision_mode": self.runtime.precision_mode if self.precision != "fp32" else None,
             "device": self.device,
             "seed": self.config.seed,
+            "kv_cache": infer.kv_cache if self.model.generative and infer.max_new_tokens > 0 else None,
         }
 
 

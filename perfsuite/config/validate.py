@@ -16,6 +16,7 @@ from perfsuite.config.causal_source import causal_architecture, causal_source, h
 from perfsuite.config.fields import Fields
 from perfsuite.config.schema import (
     DATASET_MODALITIES,
+    KV_CACHES,
     MAX_BATCH_SIZE,
     MAX_BATCH_SIZES,
     MAX_IMAGE_SIZE,
@@ -142,8 +143,11 @@ def model_spec(data: Any, *, model_id: str, family: str, file: str | None, overr
     chat_template = False
     if hub_id is not None and adapter != "causal_lm":
         f.error("hub_id", "only a causal_lm model loads by hub id", hint="set adapter: causal_lm")
-    if adapter == "local" and not weights and path_text and _resolve(path_text, project_root).is_file():
-        adapter = "causal_lm"  # a file (a .gguf) holds a decoder LM: transformers' GGUF loader builds one
+    if adapter == "local" and bool(weights) != bool(path_text):
+        # A file (a .gguf) holds a decoder LM: transformers' GGUF loader builds one. A weights provider may hand one too.
+        target = Path(registry.WEIGHTS.get(weights, key="model.weights", file=file)()) if weights else _resolve(path_text or "", project_root)
+        if target.is_file():
+            adapter = "causal_lm"
     if adapter == "causal_lm":
         found = causal_source(f, config=config, path_text=path_text, weights=weights, hub_id=hub_id, file=file, project_root=project_root)
         path, snapshot_config, chat_template = found.path, found.config, found.chat_template
@@ -252,6 +256,7 @@ def infer_spec(data: Any, model: ModelSpec, device: str, *, file: str | None, ov
         precision=f.string("precision", choices=PRECISIONS, default="fp32"),
         num_batches=f.integer("num_batches", minimum=1, maximum=MAX_NUM_BATCHES, default=2),
         seq_lens=tuple(dict.fromkeys(f.int_list("seq_lens", minimum=1, maximum=MAX_SEQ_LEN, max_length=MAX_BATCH_SIZES, default=None) or ())),
+        kv_cache=f.string("kv_cache", choices=KV_CACHES, default="dynamic"),
     )
     f.done()
     if model.modality == "text":
@@ -372,6 +377,7 @@ def case_config(
         seed=sections.seed,
         profiling=sections.profiling,
         output=sections.output,
+        scenario=sections.scenario,
         raw=data if raw is None else raw,
     )
 

@@ -135,6 +135,7 @@ def time_generation(
     sync: Callable[[], None] | None = None,
     timer: Timer = time.perf_counter_ns,
     on_output: Callable[[Any], None] | None = None,
+    generate_kwargs: Mapping[str, Any] | None = None,
 ) -> GenerationTiming:
     """One greedy ``model.generate(**inputs)`` producing exactly ``max_new_tokens`` tokens, timed per token.
 
@@ -156,7 +157,7 @@ def time_generation(
     mask = inputs.get("attention_mask")
     real = int(mask.sum()) if mask is not None else batch * prompt
     streamer = _token_streamer(timer, sync)
-    extra = {"return_dict_in_generate": True} if on_output is not None else {}
+    extra = {**(generate_kwargs or {}), **({"return_dict_in_generate": True} if on_output is not None else {})}
     sync()
     t0 = timer()
     out = model.generate(
@@ -268,6 +269,7 @@ def measure_generation(
     warmup_runs: int = 1,
     sync: Callable[[], None] | None = None,
     timer: Timer = time.perf_counter_ns,
+    generate_kwargs: Mapping[str, Any] | None = None,
 ) -> GenerationMeasurement:
     """``warmup_runs`` untimed + ``runs`` timed generate calls. 11 runs establish the medians."""
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
@@ -275,9 +277,10 @@ def measure_generation(
     if isinstance(warmup_runs, bool) or not isinstance(warmup_runs, int) or warmup_runs < 0:
         raise PerfConfigError("must be a whole number >= 0", key="generation.warmup_runs", value=warmup_runs)
     for _ in range(warmup_runs):
-        time_generation(model, inputs, max_new_tokens=max_new_tokens, sync=sync, timer=timer)
+        time_generation(model, inputs, max_new_tokens=max_new_tokens, sync=sync, timer=timer, generate_kwargs=generate_kwargs)
     timings = tuple(
-        time_generation(model, inputs, max_new_tokens=max_new_tokens, sync=sync, timer=timer) for _ in range(runs)
+        time_generation(model, inputs, max_new_tokens=max_new_tokens, sync=sync, timer=timer, generate_kwargs=generate_kwargs)
+        for _ in range(runs)
     )
     return GenerationMeasurement(
         runs=timings,

@@ -85,6 +85,7 @@ class CaseInfo:
     seq_len: int | None = None
     image_size: int | None = None
     precision_mode: str | None = None  # cast | autocast when precision is not fp32 (inference_runtime.precision_mode)
+    kv_cache: str | None = None  # dynamic | static: a generating case's KV cache (infer.kv_cache)
 
     @classmethod
     def of(cls, case: Any) -> CaseInfo:
@@ -110,6 +111,7 @@ class CaseInfo:
             seq_len=doc.integer("seq_len", None),
             image_size=doc.integer("image_size", None),
             precision_mode=doc.string("precision_mode", None),
+            kv_cache=doc.string("kv_cache", None),
         )
 
     @property

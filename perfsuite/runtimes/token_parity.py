@@ -52,7 +52,7 @@ def compare_tokens(actual: Sequence[Sequence[int]], reference: Sequence[Sequence
     return TokenParity(tokens=tokens, match=min(rows) if rows else tokens, rows=rows, exact_required=exact_required)
 
 
-def greedy_tokens(module: Any, inputs: Mapping[str, Any], tokens: int) -> list[list[int]]:
+def greedy_tokens(module: Any, inputs: Mapping[str, Any], tokens: int, generate_kwargs: Mapping[str, Any] | None = None) -> list[list[int]]:
     """The new tokens of a greedy, fixed-length generate call (min_new_tokens holds EOS back), per row."""
     import torch
 
@@ -64,14 +64,15 @@ def greedy_tokens(module: Any, inputs: Mapping[str, Any], tokens: int) -> list[l
         pad = pad[0] if pad else None
     with torch.inference_mode():
         out = module.generate(**inputs, do_sample=False, num_beams=1, max_new_tokens=tokens, min_new_tokens=tokens,
-                              pad_token_id=pad if pad is not None else 0)
+                              pad_token_id=pad if pad is not None else 0, **(generate_kwargs or {}))
     prompt = int(inputs["input_ids"].shape[-1])
     return [[int(t) for t in row] for row in out[:, prompt:].tolist()]
 
 
-def token_parity(module: Any, reference: Any, inputs: Mapping[str, Any], *, tokens: int, exact_required: bool) -> TokenParity:
-    """Greedy tokens of `module` against `reference` (eager fp32 on the same inputs, moved to its device)."""
+def token_parity(module: Any, reference: Any, inputs: Mapping[str, Any], *, tokens: int, exact_required: bool,
+                 generate_kwargs: Mapping[str, Any] | None = None) -> TokenParity:
+    """Greedy tokens of `module` (with the case's generate kwargs) against `reference` (eager fp32, dynamic cache, same inputs)."""
     ref_device = next(reference.parameters()).device
     ref_inputs = {k: v.to(ref_device) for k, v in inputs.items()}
-    return compare_tokens(greedy_tokens(module, inputs, tokens), greedy_tokens(reference, ref_inputs, tokens),
+    return compare_tokens(greedy_tokens(module, inputs, tokens, generate_kwargs), greedy_tokens(reference, ref_inputs, tokens),
                           tokens=tokens, exact_required=exact_required)
