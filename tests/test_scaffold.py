@@ -285,10 +285,10 @@ def test_a_path_with_a_line_break_writes_no_yaml_it_would_inject_into(tmp_path: 
 
 
 def test_new_model_unknown_family_lists_the_presets(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["new", "model", "mine", "--family", "llama", "--project", str(tmp_path)]) == 2
+    assert main(["new", "model", "mine", "--family", "falcon", "--project", str(tmp_path)]) == 2
     assert main(["new", "model", "mine", "--family", "local", "--project", str(tmp_path)]) == 2
     err = capsys.readouterr().err
-    assert "unknown model family (got 'llama')" in err and "gpt2.tiny" in err and "use --from /path/to/snapshot" in err
+    assert "unknown model family (got 'falcon')" in err and "gpt2.tiny" in err and "use --from /path/to/snapshot" in err
 
 
 def test_new_model_from_a_family_preset_is_validated_and_written(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,6 +1,7 @@
 """`perfsuite new model|dataset NAME --from PATH`: add your own model or dataset to a project's conf tree.
 
     perfsuite new model NAME --from /path/to/hf/snapshot     conf/model/NAME/{arch,infer,output}/
+    perfsuite new model NAME --from /path/to/model.gguf      the same, a decoder LM that generates (+ benches/test_generation.py)
     perfsuite new model NAME --family gpt2[.tiny]            the same, copied from a built-in preset
     perfsuite new dataset NAME --from /path/to/folder        datasets/NAME/ + conf/dataset/NAME.yaml
 
@@ -39,32 +40,50 @@ def _print_command(layout: ProjectLayout, models: list[str], datasets: list[str]
 
 
 def run_model(args: argparse.Namespace) -> int:
-    from perfsuite.scaffold.model import builtin_families, family_files, paired_datasets, read_snapshot, snapshot_files, validate_model
+    from perfsuite.scaffold.model import (
+        builtin_families,
+        family_files,
+        generation_bench,
+        paired_datasets,
+        read_snapshot,
+        snapshot_files,
+        validate_model,
+    )
 
     layout = _layout(args)
     builtin = ConfSources.create()
     check_name(args.name, what="model", reserved=[*builtin.model_families()])
     conf = layout.root / layout.conf
+    generates = chat = False
     if args.source:
         facts = read_snapshot(Path(args.source).expanduser().absolute(), families=builtin_families(builtin))
-        print(f"snapshot {facts.path}: {facts.describe()}")
+        print(f"{'GGUF file' if facts.gguf_quant is not None else 'snapshot'} {facts.path}: {facts.describe()}")
         files = snapshot_files(args.name, facts, conf=conf, project_root=layout.root)
+        generates, chat = facts.generates, facts.chat_template
     else:
         files = family_files(args.name, args.family, conf=conf, sources=builtin)
+    if generates:  # a decoder: the project needs a benchmark that generates for its case to generate
+        bench = generation_bench(layout.root / layout.benches, layout_args={"benches": layout.benches, "conf": layout.conf, "suite": layout.suite})
+        files = files + ([bench] if bench is not None else [])
     plan = build_plan(files, subject=f"model {args.name}", force=args.force)
+    conf_files = [f for f in files if f.path.is_relative_to(conf)]  # the bench file is no conf file to stage
     if plan.fatal:  # conflicts first: no point building a model that will not be written
         carry_out(plan, title=f"perfsuite new model {args.name}", dry_run=args.dry_run, echo=print)
         return 1
     if not args.no_validate:
-        print(f"validating model {args.name}: composing it, building it on CPU and calling it once ...")
-        checked = validate_model(args.name, files, conf=conf, project_root=layout.root)
-        print(f"  ok: {checked.modality} model, {checked.params:,} parameters, built and called in {checked.seconds:.1f} s")
+        print(f"validating model {args.name}: composing it, building it on CPU and calling it once{' (and generating)' if generates else ''} ...")
+        checked = validate_model(args.name, conf_files, conf=conf, project_root=layout.root)
+        generated = f" (and generated {checked.generated} tokens)" if checked.generated else ""
+        print(f"  ok: {checked.modality} model, {checked.params:,} parameters, built and called{generated} in {checked.seconds:.1f} s")
         modality = checked.modality
     else:
-        modality = validate_model(args.name, files, conf=conf, project_root=layout.root, build=False).modality
+        modality = validate_model(args.name, conf_files, conf=conf, project_root=layout.root, build=False).modality
     if not carry_out(plan, title=f"perfsuite new model {args.name}", dry_run=args.dry_run, echo=print):
         return 1
-    _print_command(layout, [args.name], paired_datasets(conf, modality))
+    # A decoder with a chat template is measured on chat prompts rendered with it; one without, on plain text.
+    _print_command(layout, [args.name], ["chat_prompts"] if generates and chat else paired_datasets(conf, modality))
+    if generates:
+        print("  (a decoder LM: its cases measure the prefill and, in test_generation, the generation of infer.max_new_tokens tokens; add -k generation for those alone)")
     return 0
 
 
@@ -113,8 +132,9 @@ def register(sub: Any) -> None:
     model = what.add_parser("model", help="write conf/model/NAME/ from a Hugging Face snapshot or a built-in family preset, and check it builds")
     model.add_argument("name", metavar="NAME", help="the model id to use in suites and model=NAME (letters, digits, '_', '-')")
     source = model.add_mutually_exclusive_group(required=True)
-    source.add_argument("--from", dest="source", metavar="PATH", help="a local snapshot folder (config.json + weights)")
-    source.add_argument("--family", metavar="F", help="a built-in preset: gpt2, bert, distilbert, resnet50, minilm, or FAMILY.PRESET (gpt2.tiny)")
+    source.add_argument("--from", dest="source", metavar="PATH", help="a local snapshot folder (config.json + weights), or a .gguf file of a decoder LM")
+    source.add_argument("--family", metavar="F", help="a built-in preset: gpt2, bert, distilbert, resnet50, minilm, llama, qwen2, qwen3, mistral, phi3, gemma, smollm2, "
+                        "or FAMILY.PRESET (gpt2.tiny, llama.tiny)")
     model.add_argument("--no-validate", action="store_true", help="compose it but do not build and call the model. Default: build and call it once")
     _common(model)
     model.set_defaults(func=run_model)

@@ -21,6 +21,8 @@ from perfsuite.errors import PerfDataError
 CAUSAL_HEADS = ("ForCausalLM", "LMHeadModel")
 # ggml types transformers can turn into float tensors besides gguf-py's dequantizers.
 _PLAIN_GGML = frozenset({"F32", "F16", "BF16", "F64", "I8", "I16", "I32", "I64"})
+# Names in transformers' GGUF_SUPPORTED_ARCHITECTURES that are no decoder-only LM: key prefixes and encoder-decoders.
+_NOT_DECODERS = frozenset({"general", "tokenizer", "t5", "umt5"})
 
 
 @dataclass(frozen=True)
@@ -55,17 +57,21 @@ def gguf_problem(quant_types: tuple[tuple[str, int], ...], architecture: str) ->
         return "loading GGUF files needs the gguf and accelerate packages (pip install gguf accelerate)"
     from transformers.modeling_gguf_pytorch_utils import GGUF_SUPPORTED_ARCHITECTURES
 
-    if architecture not in GGUF_SUPPORTED_ARCHITECTURES and architecture.replace("-", "") not in GGUF_SUPPORTED_ARCHITECTURES:
+    # GGUF_SUPPORTED_ARCHITECTURES also holds the key prefixes `general` and `tokenizer`, and encoder-decoder
+    # models that AutoModelForCausalLM cannot build.
+    decoders = sorted(set(GGUF_SUPPORTED_ARCHITECTURES) - _NOT_DECODERS)
+    if architecture.replace("-", "_") not in decoders and architecture.replace("-", "") not in decoders:
         return (
-            f"its architecture {architecture!r} is not one transformers' GGUF loader supports "
-            f"({', '.join(sorted(GGUF_SUPPORTED_ARCHITECTURES))}); use the model's safetensors snapshot instead"
+            f"its architecture {architecture!r} is not a decoder LM transformers' GGUF loader supports "
+            f"({', '.join(decoders)}); use the model's safetensors snapshot instead"
         )
     known = _PLAIN_GGML | {t.name for t in _type_traits}
     bad = sorted(t for t, _ in quant_types if t not in known)
     if bad:
         return (
             f"it holds tensors of quant type {', '.join(bad)}, which transformers cannot de-quantize "
-            f"(it can: {', '.join(sorted(known))}); re-quantize it to one of those (e.g. Q4_K_M or Q8_0)"
+            f"(it can: {', '.join(sorted(known))}); re-quantize it to one of those (e.g. with llama.cpp's "
+            "llama-quantize to Q4_K_M or Q8_0), or use the model's safetensors snapshot"
         )
     return None
 

@@ -26,9 +26,12 @@ def chat_exclusion(cfg: CaseConfig) -> str | None:
     if cfg.dataset.modality != "chat":
         return None
     if not cfg.model.generative:
-        return f"chat prompts are for decoder LMs; {cfg.model.id} has no LM head to answer with"
+        return f"chat prompts are for decoder LMs; {cfg.model.id} has no LM head to answer with (use a plain text dataset, e.g. pydoc)"
     if not cfg.model.chat_template:
-        return f"{cfg.model.id} has no chat template to render chat prompts with (random-init presets and snapshots without one)"
+        return (
+            f"{cfg.model.id} has no chat template to render chat prompts with (random-init presets and snapshots without one); "
+            "use a model whose tokenizer has one (e.g. smollm2) or a plain text dataset (e.g. pydoc)"
+        )
     return None
 
 

@@ -164,7 +164,7 @@ def build_plan(
         pairs = "; ".join(f"{e.label}: {e.reason}" for e in exclusions)
         raise PerfConfigError(
             f"the suite '{spec.name}' expands to no benchmark case ({pairs})",
-            hint="add a dataset whose modality matches the models (text, image or the synthetic dataset), "
+            hint="add a dataset whose modality matches the models (text, image, chat for decoders with a chat template, or the synthetic dataset), "
             "or a runtime this device can run (perfsuite list runtimes)",
         )
     return SuitePlan(
