@@ -105,6 +105,7 @@ def pytest_xdist_auto_num_workers(config: pytest.Config) -> int | None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "perf_stage(name): the pipeline stage a benchmark belongs to (see conf/pipeline/).")
     config.addinivalue_line("markers", "perf_generation: parametrize only with cases whose model can generate (max_new_tokens > 0).")
+    config.addinivalue_line("markers", "perf_scenario: parametrize only when a load scenario is selected (scenario=NAME), with its cases.")
     from perfsuite.confirm import confirm_nodeids, quiet_child_options
 
     try:
@@ -315,6 +316,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         # Only decoder models with an LM head and infer.max_new_tokens > 0 generate, under a runtime
         # that runs generate() itself (RuntimeSpec.generates: eager, precision as a cast).
         cases = tuple(c for c in cases if c.model.generative and c.config.infer.max_new_tokens > 0 and c.runtime.generates)
+    if metafunc.definition.get_closest_marker("perf_scenario"):
+        from perfsuite.scenarios.case import scenario_cases
+
+        cases = scenario_cases(cases)  # none without scenario=NAME: the test is deselected, every other id unchanged
     metafunc.parametrize(CASE_PARAM, cases, ids=[c.id for c in cases])
 
 

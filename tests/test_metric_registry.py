@@ -16,7 +16,7 @@ def test_each_metric_is_declared_once_with_a_known_direction_and_tracking_group(
     for d in metrics.DEFS:
         assert d.better in (None, "lower", "higher"), d.name
         assert d.tracking in metrics.TRACKING_GROUPS, d.name
-        assert set(d.kinds) <= {"latency", "generation", "profile", "static"}, d.name
+        assert set(d.kinds) <= {"latency", "generation", "profile", "static", "scenario"}, d.name
         if d.gate is not None:
             assert d.better is not None and set(d.gate.kinds) <= set(d.kinds), d.name
         assert d.column is None or d.fmt in ("duration", "size", "si"), d.name

@@ -147,7 +147,7 @@ def _gate_view(d: MetricDef) -> Metric:
 
 
 #: The gated metrics of each result kind, from the registry, timings first (a case's worst verdict names them first).
-METRICS: dict[str, tuple[Metric, ...]] = {kind: tuple(_gate_view(d) for d in gated_of(kind)) for kind in ("latency", "generation", "static")}
+METRICS: dict[str, tuple[Metric, ...]] = {kind: tuple(_gate_view(d) for d in gated_of(kind)) for kind in ("latency", "generation", "static", "scenario")}
 
 
 def own_metrics(result: CaseResult) -> tuple[Metric, ...]:

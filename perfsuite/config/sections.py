@@ -13,6 +13,7 @@ from typing import Any
 
 from perfsuite.config.fields import Fields
 from perfsuite.config.run_settings import measure_spec
+from perfsuite.config.scenario import scenario_spec
 from perfsuite.config.schema import (
     MAX_OP_TABLE_ROWS,
     MAX_PROFILER_STEPS,
@@ -21,12 +22,13 @@ from perfsuite.config.schema import (
     MeasureSpec,
     OutputSpec,
     ProfilingSpec,
+    ScenarioSpec,
     TorchOutputSpec,
     TorchProfilerSpec,
 )
 from perfsuite.config.tracking import tracking_spec
 
-TOP_LEVEL = ("hardware", "dataset", "inference_runtime", "pipeline", "profiling", "output", "suite", "seed", "measure")
+TOP_LEVEL = ("hardware", "dataset", "inference_runtime", "pipeline", "profiling", "output", "suite", "seed", "measure", "scenario")
 
 
 def _default(cls: type, name: str) -> Any:
@@ -96,6 +98,7 @@ class Sections:
     seed: int
     profiling: ProfilingSpec
     output: OutputSpec
+    scenario: ScenarioSpec | None = None
 
 
 # Sections config.yaml always composes in: deleting one (~KEY) is an error, never a silent default.
@@ -121,4 +124,5 @@ def check_sections(data: dict[str, Any], files: Mapping[str, str | None], overri
     out = Fields(data.get("output"), section="output", file=files.get("output/direct"), overridden=overridden)
     output = _output_spec(out, files.get("output/tracking"))
     seed = top.integer("seed", minimum=0, default=0)
-    return Sections(measure, stages, seed, profiling, output)
+    scenario = scenario_spec(data.get("scenario"), file=files.get("scenario"), overridden=overridden)
+    return Sections(measure, stages, seed, profiling, output, scenario)

@@ -57,7 +57,7 @@ def _boxes(c: CaseResult, base: CaseResult | None) -> list[tuple[str, Box, Box |
 
 def model_panels(cases: Sequence[CaseResult], sweeps: Sequence[SweepResult], baseline: RunResult | None, *, open_first: int) -> list[Panel]:
     """One panel per model × dataset × device, holding every runtime and batch size of it."""
-    timed = [c for c in cases if c.kind in ("latency", "generation")]
+    timed = [c for c in cases if c.kind in ("latency", "generation", "scenario")]
     runtimes = list(dict.fromkeys(c.case.runtime for c in timed))
     color = {rt: PALETTE[i % len(PALETTE)] for i, rt in enumerate(runtimes)}
     groups: dict[tuple[str, str, str], list[CaseResult]] = {}
@@ -117,10 +117,37 @@ def _panel_charts(members: list[CaseResult], base: dict[str, CaseResult], knees:
         by_rt.setdefault(c.case.runtime, []).append(c)
     if any(len({c.case.batch_size for c in cs}) >= 2 for cs in by_rt.values()):
         charts += _sweep_charts(by_rt, base, knees, color, [c for c in members if c.outcome == "oom"])
+    charts += [chart for c in passed if c.kind == "scenario" and (chart := scenario_chart(c)) is not None]
     chart, note = _memory_chart([c for c in latency if c.memory is not None])
     charts += [chart] if chart is not None else []
     notes += [note] if note else []
     return charts, notes
+
+
+def scenario_chart(c: CaseResult) -> Markup | None:
+    """A sweep's latency vs offered rate (p50, p99), the SLO's latency line, the max rate and the knee; None without a sweep."""
+    s = c.scenario
+    sweep = s.sweep if s is not None else None
+    if s is None or sweep is None or not sweep.points:
+        return None
+    points = sorted(sweep.points, key=lambda p: p.rate_per_s)
+    series = [Series("p50", tuple((p.rate_per_s, p.latency_p50_s) for p in points if p.latency_p50_s), PALETTE[0]),  # type: ignore[misc]
+              Series("p99", tuple((p.rate_per_s, p.latency_p99_s) for p in points if p.latency_p99_s), PALETTE[1], dashed=True)]  # type: ignore[misc]
+    slo_ms = (s.slo or {}).get("latency_ms")
+    if isinstance(slo_ms, (int, float)):
+        q = (s.slo or {}).get("attainment", 0.99)
+        ends = (points[0].rate_per_s, points[-1].rate_per_s)
+        series.append(Series(f"SLO: p{q * 100:g} <= {units.duration(slo_ms * 1e-3)}", tuple((x, slo_ms * 1e-3) for x in dict.fromkeys(ends)),
+                             VERDICT_COLORS["regressed"], dashed=True))
+    at = {p.rate_per_s: p.latency_p99_s or p.latency_p50_s for p in points}
+    markers = []
+    if sweep.max_rate_per_s is not None:
+        markers.append(Marker(sweep.max_rate_per_s, at.get(sweep.max_rate_per_s), f"max rate {_rate(sweep.max_rate_per_s)}", VERDICT_COLORS["ok"]))
+    if sweep.knee_rate_per_s is not None:
+        markers.append(Marker(sweep.knee_rate_per_s, at.get(sweep.knee_rate_per_s), f"knee {_rate(sweep.knee_rate_per_s)}", PALETTE[2]))
+    title = f"{c.case.runtime} · bs{c.case.batch_size} · {s.name}: latency vs offered rate ({sweep.status})"
+    return line_chart([x for x in series if x.points], title=title, x_label="offered rate (requests/s)", y_label="latency per request",
+                      y_fmt=units.duration, y_log=True, markers=markers)
 
 
 def _memory_chart(cases: list[CaseResult]) -> tuple[Markup | None, str]:

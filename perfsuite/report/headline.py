@@ -137,7 +137,8 @@ LATENCY_HEADER = ("case", "outcome", "p50", "p90", "p99", "n", "samples/s", "tok
 GENERATION_HEADER = ("case", "outcome", "TTFT p50", "TPOT p50", "decode tokens/s", "e2e p50", "runs", "own RSS", "load", "verdict", "notes")
 PROFILE_HEADER = ("case", "outcome", "FLOPs/call", "top op", "profiler overhead", "trace", "notes")
 STATIC_HEADER = ("case", "outcome", "params", "weights", "FLOPs/call", "verdict", "notes")
-OPTIONAL = ("tokens/s", "CUDA peak", "verdict")
+OPTIONAL = ("tokens/s", "CUDA peak", "verdict", "offered/s", "goodput/s", "SLO met", "TTFT p99", "TPOT p99", "max rate/s", "knee/s",
+            "send err p50")
 
 
 def _latency_row(r: CaseResult, verdict: Cell) -> tuple[Cell, ...]:
@@ -190,6 +191,48 @@ def _static_row(r: CaseResult, verdict: Cell) -> tuple[Cell, ...]:
     )
 
 
+SCENARIO_HEADER = ("case", "outcome", "scenario", "offered/s", "achieved/s", "goodput/s", "SLO met", "p50", "p99", "queue p99",
+                   "service p50", "TTFT p99", "TPOT p99", "max rate/s", "knee/s", "batch", "saturated", "send err p50", "verdict", "notes")
+
+
+def _attainment(r: CaseResult) -> Cell:
+    s = r.scenario
+    if s is None or s.attainment is None:
+        return Cell(NOT_APPLICABLE)
+    fraction, verdict = s.attainment_fraction, s.attainment_verdict
+    tone = {"pass": "good", "fail": "bad", "inconclusive": "warn"}.get(verdict or "")
+    interval = s.attainment.get("interval")
+    around = f" [{interval[0]:.3f}, {interval[1]:.3f}]" if isinstance(interval, list) and len(interval) == 2 else ""
+    return Cell(f"{fraction:.3f}{around} {verdict}" if fraction is not None else NOT_ESTABLISHED, tone)
+
+
+def _scenario_row(r: CaseResult, verdict: Cell) -> tuple[Cell, ...]:
+    s = r.scenario
+    ran = s is not None and s.sent > 0
+    sweep = s.sweep if s is not None else None
+    saturated = NOT_APPLICABLE if s is None or not ran else {True: "yes", False: "no", None: NOT_ESTABLISHED}[s.oversaturated]
+    max_rate = _figure(r, "scenario_max_rate_per_s", si, measured=sweep is not None)
+    if sweep is not None and sweep.max_rate_per_s is not None and sweep.interval[1] is not None:
+        status = "" if sweep.status == "converged" else f", {sweep.status.replace('_', ' ')}"
+        max_rate = Cell(f"{si(sweep.max_rate_per_s)} (< {si(sweep.interval[1])}{status})", None if not status else "warn")
+    notes = _short(s.oversaturation_reason if s is not None and s.oversaturated else r.reason) if r.outcome == "passed" else _short(r.reason)
+    return (
+        Cell(r.case.id), _outcome(r), Cell(s.kind if s is not None else NOT_APPLICABLE),
+        _figure(r, "scenario_offered_rate_per_s", si, measured=False),
+        _figure(r, "scenario_achieved_rate_per_s", si, measured=ran),
+        _figure(r, "scenario_goodput_per_s", si, measured=False),
+        _attainment(r),
+        *(_figure(r, f"scenario_{m}_s", duration, measured=ran) for m in ("latency_p50", "latency_p99", "queueing_p99", "service_p50")),
+        *(_figure(r, f"scenario_{m}_s", duration, measured=ran and getattr(s, m.split("_")[0]) is not None) for m in ("ttft_p99", "tpot_p99")),
+        max_rate,
+        _figure(r, "scenario_knee_rate_per_s", si, measured=False),
+        _figure(r, "scenario_mean_batch_size", lambda v: f"{v:.2f}" if v is not None else NOT_APPLICABLE, measured=False),
+        Cell(saturated, "bad" if saturated == "yes" else None),
+        _figure(r, "scenario_send_error_p50_s", duration, measured=ran and s is not None and s.send_error is not None),
+        verdict, Cell(notes, "warn" if s is not None and s.oversaturated else _OUTCOME_TONE.get(r.outcome)),
+    )
+
+
 _FORMATS: Mapping[str, Callable[[float | None], str]] = {"duration": duration, "size": size, "si": si}
 
 
@@ -210,6 +253,7 @@ _KIND_TABLES: Mapping[str, tuple[tuple[str, ...], Callable[[CaseResult, Cell], t
     "generation": (GENERATION_HEADER, _generation_row),
     "profile": (PROFILE_HEADER, _profile_row),
     "static": (STATIC_HEADER, _static_row),
+    "scenario": (SCENARIO_HEADER, _scenario_row),
 }
 
 

@@ -93,7 +93,7 @@ def build_page(inp: ReportInputs) -> Page:
     verdicts = inp.comparison.by_key() if inp.comparison else {}
     faster = speedups(cases)  # eager p50 / this runtime's p50, for runs with several runtimes
     rows = [table_row(c, panel_of.get(c.key), verdicts.get(c.key, ()), inp.links.get(c.case.id, (None, None)), faster.get(c.key))
-            for c in cases if c.kind in TIMED and not c.metrics_only]
+            for c in cases if c.kind in (*TIMED, "scenario") and not c.metrics_only]
     forest_svg, forest_note = forest(inp.comparison) if inp.comparison else (None, "")
     flops = flops_rows(cases)
     roofline_svg, roofline_note = roofline(cases)
@@ -168,6 +168,10 @@ def table_row(
         row["tps"] = tp.tokens_per_s if tp else None
     row.update(p50=stats.p50_s if stats else None, p90=stats.p90_s if stats else None, p99=stats.p99_s if stats else None,
                n=stats.n if stats else None)
+    if c.kind == "scenario" and c.scenario is not None:  # per-request latency (sent to served) and the achieved rate
+        s, lat = c.scenario, c.scenario.latency
+        row.update(sps=s.achieved_rate_per_s, tps=None, p50=lat.p50_s if lat else None, p90=lat.p90_s if lat else None,
+                   p99=lat.p99_s if lat else None, n=s.sent or None)
     mem = c.memory
     row["mem"] = mem.host.own_peak_bytes if mem and mem.host else None
     row["rss"] = mem.host.rss_peak_bytes if mem and mem.host else None  # the process's peak: context

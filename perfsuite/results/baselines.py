@@ -200,7 +200,8 @@ def _not_a_baseline(run: RunResult) -> str:
         return "it never finished (status running: its process was killed, or is still running); save a finished run"
     if run.status != "finished":
         return f"it ended {run.status}" + (f" ({run.error})" if run.error else "") + ", so its cases are a part of the suite at most; save a finished run"
-    timed = [r for r in run.cases if r.outcome == "passed" and (r.samples_s or r.summary is not None or r.generation is not None)]
+    timed = [r for r in run.cases
+             if r.outcome == "passed" and (r.samples_s or r.summary is not None or r.generation is not None or r.scenario is not None)]
     if not timed:
         return ("none of its cases was timed (a run with --benchmark-disable calls each case once, untimed, as a smoke test); "
                 "save a run that measured them")

@@ -91,6 +91,7 @@ def run_load(
     clock: Callable[[], int] = time.perf_counter_ns,
     sleep: Callable[[float], None] = time.sleep,
     extra: Mapping[str, object] | None = None,
+    on_sender_start: Callable[[], None] | None = None,
 ) -> LoadResult:
     """Send ``arrivals`` (offsets in s, non-decreasing) to ``serve`` through the batcher; record everything.
 
@@ -98,6 +99,7 @@ def run_load(
     endless ``arrivals`` iterator needs one of them. ``sender="inline"`` runs without a sender
     thread (exact sends; deterministic with a fake ``clock`` whose ``sleep`` advances it).
     ``clock`` returns integer nanoseconds; ``sleep`` is only used by the inline sender.
+    ``on_sender_start`` runs first in the sender thread (e.g. to pin it to a core the worker does not use).
     """
     _check("max_batch", isinstance(max_batch, int) and max_batch >= 1, max_batch, "at least 1 request per batch")
     _check("max_wait_s", 0.0 <= max_wait_s < float("inf"), max_wait_s, "seconds the batcher may wait to fill a batch")
@@ -122,7 +124,7 @@ def run_load(
     if sender == "inline":
         src = InlineSender(iter(arrivals), stop, t0, max_concurrency, clock, sleep)
     else:
-        src = ThreadedSender(iter(arrivals), stop, t0, max_concurrency, clock, round(spin_s * 1e9))
+        src = ThreadedSender(iter(arrivals), stop, t0, max_concurrency, clock, round(spin_s * 1e9), on_sender_start)
     max_wait_ns = round(max_wait_s * 1e9)
     drain_ns = None if max_drain_s == float("inf") else round(max_drain_s * 1e9)
     batches: list[tuple[tuple[int, ...], int, int, int, Batch]] = []
@@ -218,10 +220,11 @@ def server(
     max_wait_s: float = 0.0, max_concurrency: int | None = None, max_drain_s: float = DEFAULT_MAX_DRAIN_S,
     sender: SenderMode = "thread", clock: Callable[[], int] = time.perf_counter_ns,
     sleep: Callable[[float], None] = time.sleep, extra: Mapping[str, object] | None = None,
+    on_sender_start: Callable[[], None] | None = None,
 ) -> LoadResult:
     """LoadGen Server: requests at seeded arrival times (`ArrivalSpec.times`), open loop unless capped."""
     return run_load(
         serve, payloads, arrivals, max_batch=max_batch, max_wait_s=max_wait_s, max_concurrency=max_concurrency,
         max_drain_s=max_drain_s, sender=sender, clock=clock, sleep=sleep,
-        extra={"scenario": "server", **(extra or {})},
+        extra={"scenario": "server", **(extra or {})}, on_sender_start=on_sender_start,
     )

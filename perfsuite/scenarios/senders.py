@@ -203,10 +203,12 @@ class ThreadedSender(_Ledger):
         max_concurrency: int | None,
         clock: Callable[[], int],
         spin_ns: int,
+        on_start: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(arrivals, stop, t0_ns, max_concurrency)
         self._clock = clock
         self._spin_ns = spin_ns
+        self._on_start = on_start  # runs in the sender thread first (e.g. moving it to a core of its own)
         self._cond = threading.Condition()
         self._abort = threading.Event()
         self.error: BaseException | None = None
@@ -225,6 +227,8 @@ class ThreadedSender(_Ledger):
 
     def _run(self) -> None:
         try:
+            if self._on_start is not None:
+                self._on_start()
             while (offset := self.next_offset()) is not None:
                 with self._cond:
                     waited = False
