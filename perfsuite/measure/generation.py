@@ -127,6 +127,17 @@ def _check_new_tokens(max_new_tokens: int) -> None:
         )
 
 
+def pad_token_id(model: Any) -> int:
+    """The id generate pads finished rows with: the model's pad token, else its (first) EOS token, else 0."""
+    gen_cfg = getattr(model, "generation_config", None)
+    pad = getattr(gen_cfg, "pad_token_id", None)
+    if pad is None:
+        pad = getattr(gen_cfg, "eos_token_id", None)
+    if isinstance(pad, (list, tuple)):
+        pad = pad[0] if pad else None
+    return int(pad) if pad is not None else 0
+
+
 def time_generation(
     model: Any,
     inputs: Mapping[str, Any],
@@ -148,12 +159,7 @@ def time_generation(
     sync = sync if sync is not None else _device_sync(model)
     input_ids = inputs["input_ids"]
     batch, prompt = int(input_ids.shape[0]), int(input_ids.shape[-1])
-    gen_cfg = getattr(model, "generation_config", None)
-    pad = getattr(gen_cfg, "pad_token_id", None)
-    if pad is None:
-        pad = getattr(gen_cfg, "eos_token_id", None)
-    if isinstance(pad, (list, tuple)):
-        pad = pad[0] if pad else None
+    pad = pad_token_id(model)
     mask = inputs.get("attention_mask")
     real = int(mask.sum()) if mask is not None else batch * prompt
     streamer = _token_streamer(timer, sync)
@@ -167,7 +173,7 @@ def time_generation(
         num_beams=1,
         max_new_tokens=max_new_tokens,
         min_new_tokens=max_new_tokens,
-        pad_token_id=pad if pad is not None else 0,
+        pad_token_id=pad,
         streamer=streamer,
     )
     sync()

@@ -56,15 +56,11 @@ def greedy_tokens(module: Any, inputs: Mapping[str, Any], tokens: int, generate_
     """The new tokens of a greedy, fixed-length generate call (min_new_tokens holds EOS back), per row."""
     import torch
 
-    gen_cfg = getattr(module, "generation_config", None)
-    pad = getattr(gen_cfg, "pad_token_id", None)
-    if pad is None:
-        pad = getattr(gen_cfg, "eos_token_id", None)
-    if isinstance(pad, (list, tuple)):
-        pad = pad[0] if pad else None
+    from perfsuite.measure.generation import pad_token_id
+
     with torch.inference_mode():
         out = module.generate(**inputs, do_sample=False, num_beams=1, max_new_tokens=tokens, min_new_tokens=tokens,
-                              pad_token_id=pad if pad is not None else 0, **(generate_kwargs or {}))
+                              pad_token_id=pad_token_id(module), **(generate_kwargs or {}))
     prompt = int(inputs["input_ids"].shape[-1])
     return [[int(t) for t in row] for row in out[:, prompt:].tolist()]
 

@@ -90,11 +90,10 @@ def serve_generate(module: Any, inputs_by_size: Mapping[int, Sequence[Any]], syn
     """A batch of k requests: greedy ``module.generate`` on k prompts, exactly ``max_new_tokens`` each, every step stamped."""
     from transformers.generation.streamers import BaseStreamer  # lazy: only decoders get here
 
+    from perfsuite.measure.generation import pad_token_id
+
     cycles = _cycles(inputs_by_size)
-    gen_cfg = getattr(module, "generation_config", None)
-    pad = getattr(gen_cfg, "pad_token_id", None)
-    pad = pad if pad is not None else getattr(gen_cfg, "eos_token_id", None)
-    pad = (pad[0] if pad else None) if isinstance(pad, (list, tuple)) else pad
+    pad = pad_token_id(module)
 
     class _Steps(BaseStreamer):  # type: ignore[misc]
         """generate's first put() is the prompt; each later one is a decoding step of the whole batch."""
@@ -113,7 +112,7 @@ def serve_generate(module: Any, inputs_by_size: Mapping[int, Sequence[Any]], syn
 
     def serve(batch: Batch) -> None:
         module.generate(**next(cycles[len(batch)]), do_sample=False, num_beams=1, max_new_tokens=max_new_tokens,
-                        min_new_tokens=max_new_tokens, pad_token_id=pad if pad is not None else 0, streamer=_Steps(batch))
+                        min_new_tokens=max_new_tokens, pad_token_id=pad, streamer=_Steps(batch))
         sync()
 
     return serve
