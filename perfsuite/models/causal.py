@@ -96,11 +96,11 @@ def _save_cache(target: Path, module: Any, tokenizer: Any) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        module.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        try:
-            tmp.rename(target)
-        except OSError:  # another process got there first
-            shutil.rmtree(tmp, ignore_errors=True)
     except OSError:
         return  # a cache that cannot be written costs the next run time, not this run its result
+    try:
+        module.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        tmp.rename(target)  # fails if another process got there first: theirs is kept
+    except Exception:  # noqa: BLE001 - a full disk, a tokenizer that cannot save: no cache, same result
+        shutil.rmtree(tmp, ignore_errors=True)
