@@ -314,7 +314,7 @@ class PerfSession:
         raw = make_batches(samples.samples, case.batch_size, infer.num_batches, case.dataset.sampling)
         inputs, tokens, truncated = [], [], 0
         for batch in raw:
-            inputs.append(model.prepare_input(batch, seq_len=infer.seq_len))
+            inputs.append(model.prepare_input(batch, seq_len=infer.seq_len, spread=infer.prompt_spread))
             tokens.append(model.last_real_tokens if case.model.modality == "text" else 0)
             truncated += model.last_truncated if case.model.modality == "text" else 0
         _synchronize(case.device)

@@ -38,3 +38,24 @@ def test_a_model_matches_itself_and_a_perturbed_copy_is_measured() -> None:
     other = LlamaForCausalLM(cfg).eval()  # different random weights: its greedy tokens follow their own argmax
     differ = token_parity(other, model, inputs, tokens=6, exact_required=True)
     assert differ.match < 6 and not differ.passed and differ.to_dict()["rows"] == list(differ.rows)
+
+
+def test_mixed_prompt_lengths_run_evenly_down_and_cut_rows_on_the_right() -> None:
+    from perfsuite.models.base import row_lengths
+    from perfsuite.models.tokenize import pad_batch
+
+    assert row_lengths(4, 512, 0.0) == [512] * 4 and row_lengths(1, 512, 0.5) == [512]
+    assert row_lengths(4, 512, 0.5) == [512, 427, 341, 256]
+    batch = pad_batch([[5] * 10, [6] * 10, [7] * 3], 8, 0, lengths=[8, 4, 8])
+    assert batch.input_ids == [[5] * 8, [6] * 4 + [0] * 4, [7] * 3 + [0] * 5]
+    assert batch.attention_mask[1] == [1] * 4 + [0] * 4 and batch.real_tokens == 15 and batch.truncated == 2
+
+
+def test_prompt_spread_is_an_id_suffix_and_validated() -> None:
+    from perfsuite.config.plan import build_plan
+    from perfsuite.errors import PerfConfigError
+
+    plan = build_plan(suite="smoke", overrides=["model=llama.tiny", "dataset=pydoc", "infer.prompt_spread=0.5", "infer.batch_sizes=[4]"])
+    assert [c.id for c in plan.cases] == ["llama.tiny-pydoc-eager-bs4-mix50-cpu"]
+    with pytest.raises(PerfConfigError, match="prompt_spread"):
+        build_plan(suite="smoke", overrides=["model=llama.tiny", "dataset=pydoc", "infer.prompt_spread=0.95"])

@@ -80,6 +80,8 @@ class InferSpec:
     # The prompt-length axis: one case per length (the case id ends in -s<len>); empty: seq_len alone, no axis.
     seq_lens: tuple[int, ...] = ()
     kv_cache: str = "dynamic"  # one of KV_CACHES: generate's cache (static: preallocated, what compiled decoders use)
+    # Mixed prompt lengths in a batch: rows evenly from seq_len down to (1 - spread) x seq_len (0: every row seq_len)
+    prompt_spread: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -451,6 +453,7 @@ class Case:
             return self.label
         length = f"-s{self.config.infer.seq_len}" if self.config.infer.seq_lens else ""
         length += "-kvstatic" if self.config.infer.kv_cache == "static" else ""
+        length += f"-mix{round(self.config.infer.prompt_spread * 100)}" if self.config.infer.prompt_spread > 0 else ""
         scenario = f"-{self.scenario.name}" if self.scenario is not None else ""
         return f"{self.model.id}-{self.dataset.name}-{self.runtime.name}-bs{self.batch_size}{length}-{self.device}{scenario}"
 

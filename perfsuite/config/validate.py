@@ -41,6 +41,7 @@ from perfsuite.config.schema import (
 )
 from perfsuite.config.run_settings import hardware_spec, run_spec
 from perfsuite.config.runtime_options import backend_options, check_precision, parity_spec, precision_options
+from perfsuite.config.scenario import number
 from perfsuite.config.sections import check_sections
 from perfsuite.config.sources import is_plain_name
 from perfsuite.errors import PerfConfigError
@@ -257,6 +258,8 @@ def infer_spec(data: Any, model: ModelSpec, device: str, *, file: str | None, ov
         num_batches=f.integer("num_batches", minimum=1, maximum=MAX_NUM_BATCHES, default=2),
         seq_lens=tuple(dict.fromkeys(f.int_list("seq_lens", minimum=1, maximum=MAX_SEQ_LEN, max_length=MAX_BATCH_SIZES, default=None) or ())),
         kv_cache=f.string("kv_cache", choices=KV_CACHES, default="dynamic"),
+        prompt_spread=number(f, "prompt_spread", default=0.0, low=0.0, above=False, high=0.9,
+                             hint="0.5: a batch's prompts run evenly from seq_len down to half of it"),
     )
     f.done()
     if model.modality == "text":

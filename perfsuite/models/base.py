@@ -48,6 +48,15 @@ class Built:
     note: str | None = None  # shown with the case's results (ModelInfo.note)
 
 
+def row_lengths(rows: int, seq_len: int, spread: float) -> list[int]:
+    """Each row's prompt length: all `seq_len`, or (spread > 0) evenly from seq_len down to (1 - spread) x seq_len,
+    so a batch mixes long and short prompts the same way in every run (no random draw to differ between runs)."""
+    if spread <= 0 or rows < 2:
+        return [seq_len] * rows
+    shortest = max(1, round(seq_len * (1 - spread)))
+    return [round(seq_len - (seq_len - shortest) * i / (rows - 1)) for i in range(rows)]
+
+
 class ModelAdapter(Protocol):
     spec: ModelSpec
 
@@ -90,11 +99,14 @@ class TransformersModel:
         self.device = device
         return self
 
-    def prepare_input(self, samples: Sequence[Any], *, seq_len: int) -> dict[str, Any]:
+    def prepare_input(self, samples: Sequence[Any], *, seq_len: int, spread: float = 0.0) -> dict[str, Any]:
+        """The model's inputs for `samples`; text rows are `seq_len` wide. With `spread` > 0 the rows' prompt lengths
+        differ (row_lengths: from seq_len down to (1 - spread) x seq_len), padding on the right (generate moves it left)."""
         import torch
 
         if self.spec.modality == "text":
-            batch = self._chat_batch(samples, seq_len) or tokenize(samples, seq_len, self.tokenizer, self.vocab_size)
+            lengths = row_lengths(len(samples), seq_len, spread)
+            batch = self._chat_batch(samples, lengths) or tokenize(samples, seq_len, self.tokenizer, self.vocab_size, lengths=lengths)
             self.last_truncated = batch.truncated
             self.last_real_tokens = batch.real_tokens
             return {
@@ -108,19 +120,23 @@ class TransformersModel:
         tensor = torch.from_numpy(pixels).to(device=self.device, dtype=self.dtype)
         return {"pixel_values": tensor.contiguous(memory_format=self.memory_format)}
 
-    def _chat_batch(self, samples: Sequence[Any], seq_len: int) -> TokenizedBatch | None:
-        """Chat prompts rendered with the model's chat template at `seq_len` tokens; None for plain text."""
+    def _chat_batch(self, samples: Sequence[Any], lengths: Sequence[int]) -> TokenizedBatch | None:
+        """Chat prompts rendered with the model's chat template, row i at lengths[i] tokens; None for plain text."""
         from perfsuite.data.chat import ChatPrompt
 
         if not samples or not isinstance(samples[0], ChatPrompt):
             return None
-        from perfsuite.models.chat_render import render_chats
+        from perfsuite.models.chat_render import render_chat
 
-        rows, cut = render_chats(samples, self.tokenizer, seq_len, model=self.spec.id)
+        rows, cut = [], 0
+        for sample, length in zip(samples, lengths):
+            ids, was_cut = render_chat(sample, self.tokenizer, length, model=self.spec.id)
+            rows.append(ids)
+            cut += was_cut
         pad = getattr(self.tokenizer, "pad_token_id", None)
         if pad is None:
             pad = getattr(self.tokenizer, "eos_token_id", None) or 0
-        batch = pad_batch(rows, seq_len, int(pad))
+        batch = pad_batch(rows, max(lengths), int(pad))
         return TokenizedBatch(batch.input_ids, batch.attention_mask, cut, batch.real_tokens)
 
     def forward(self, inputs: dict[str, Any]) -> Any:

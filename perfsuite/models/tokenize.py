@@ -44,21 +44,23 @@ class HashTokenizer:
         return [self.bos_id] + [3 + zlib.crc32(w.encode()) % span for w in words] + [self.eos_id]
 
 
-def pad_batch(sequences: Sequence[Sequence[int]], seq_len: int, pad_id: int) -> TokenizedBatch:
+def pad_batch(sequences: Sequence[Sequence[int]], seq_len: int, pad_id: int, lengths: Sequence[int] | None = None) -> TokenizedBatch:
+    """Each sequence cut to its row's length (`lengths`, else seq_len) and right-padded to seq_len."""
     ids, mask = [], []
     truncated = real = 0
-    for seq in sequences:
-        if len(seq) > seq_len:
+    for i, seq in enumerate(sequences):
+        limit = min(lengths[i], seq_len) if lengths is not None else seq_len
+        if len(seq) > limit:
             truncated += 1
-        seq = list(seq[:seq_len])
+        seq = list(seq[:limit])
         real += len(seq)
         ids.append(seq + [pad_id] * (seq_len - len(seq)))
         mask.append([1] * len(seq) + [0] * (seq_len - len(seq)))
     return TokenizedBatch(ids, mask, truncated, real)
 
 
-def tokenize(samples: Sequence[Any], seq_len: int, tokenizer: Any, vocab_size: int) -> TokenizedBatch:
-    """Samples are strings, or lists of token ids (synthetic data); the result is `seq_len` wide."""
+def tokenize(samples: Sequence[Any], seq_len: int, tokenizer: Any, vocab_size: int, lengths: Sequence[int] | None = None) -> TokenizedBatch:
+    """Samples are strings, or lists of token ids (synthetic data); the result is `seq_len` wide (row i at most lengths[i])."""
     if tokenizer is None:
         tokenizer = HashTokenizer(vocab_size)
     seqs: list[list[int]] = []
@@ -73,4 +75,4 @@ def tokenize(samples: Sequence[Any], seq_len: int, tokenizer: Any, vocab_size: i
     pad_id = getattr(tokenizer, "pad_token_id", None)
     if pad_id is None:
         pad_id = getattr(tokenizer, "pad_id", 0)
-    return pad_batch(seqs, seq_len, int(pad_id))
+    return pad_batch(seqs, seq_len, int(pad_id), lengths)
