@@ -159,7 +159,8 @@ def test_every_model_family_has_output_overlays_and_they_apply():
     import yaml
 
     families = sorted(p.name for p in (CONF / "model").iterdir() if p.is_dir())
-    assert families == ["bert", "distilbert", "gpt2", "local", "minilm", "resnet50"]
+    assert families == ["bert", "distilbert", "gemma", "gpt2", "llama", "local", "minilm", "mistral", "phi3", "qwen2", "qwen3",
+                        "resnet50", "smollm2"]
     p = build_plan(suite="smoke", overrides=["infer.batch_sizes=[1]"])
     for family in families:
         for stage in ("direct", "torch"):

@@ -144,6 +144,15 @@ class CountingGenerator:
 
         self.generation_config = transformers.GenerationConfig(eos_token_id=7)
         self.seen: list[set[str]] = []
+        self.prefills: list[set[str]] = []  # forward calls: the prefill's own memory pass
+
+    def parameters(self):
+        return iter([torch.zeros(1)])
+
+    def forward(self, *, input_ids, use_cache, **kwargs):
+        self.prefills.append(sampler_threads())
+
+    __call__ = forward
 
     def generate(self, *, input_ids, streamer, max_new_tokens, **kwargs):
         self.seen.append(sampler_threads())
@@ -166,3 +175,6 @@ def test_generation_memory_is_tracked_in_one_more_call_after_the_timed_runs():
     assert result.ttft.n == 11 and len(module.seen) == timed + outcome.memory.tracked_calls
     assert all(not s for s in module.seen[:timed]) and all(s == {"perf-rss"} for s in module.seen[timed:])
     assert outcome.memory.host.rss_peak_bytes > 0
+    # the prefill alone is tracked in a pass of its own (forward calls), before the whole calls' pass
+    assert module.prefills and all(s == {"perf-rss"} for s in module.prefills)
+    assert result.prefill_memory is not None and result.prefill_memory.tracked_calls == len(module.prefills)
