@@ -181,6 +181,9 @@ def _record(ab: ABRun, rnd: Round, key: str, code: int, run_dir: Path | None, ta
     if run_dir is None or not (run_dir / "results.json").is_file():
         ab.save()
         raise PerfDataError(f"A/B round {rnd.index + 1}, side {key} ({side.description}) produced no run folder (pytest exit {code}):\n{tail}")
+    if code >= 2:  # interrupted, internal or usage error, nothing collected: not a run to compare (1: a case failed, kept)
+        ab.save()
+        raise PerfDataError(f"A/B round {rnd.index + 1}, side {key} ({side.description}) did not run its cases (pytest exit {code}):\n{tail}")
     rnd.runs[key] = str(run_dir)
     rnd.values[key] = values_of(load_run(run_dir), ab.statistic)
     where = f" on CPUs {rnd.cores[key]}" if rnd.cores else ""

@@ -263,6 +263,16 @@ def test_an_interrupted_ab_run_keeps_the_finished_pairs(tmp_path):
     assert [len(r["values"]) for r in doc["rounds"]] == [2, 2, 1]
 
 
+def test_a_side_whose_pytest_ended_in_a_usage_error_is_not_compared_even_with_a_run_folder(tmp_path):
+    def runner(cmd, cwd, env, capture_output, text):  # a run folder is written, but pytest says it could not run
+        out = Path(cmd[cmd.index("--perf-out-dir") + 1])
+        write_run(out / "runs" / "20260101-000001_s-cpu", {"x": 0.01}, seed=1)
+        return subprocess.CompletedProcess(cmd, 4, "", "ERROR: file or directory not found: benches")
+
+    with pytest.raises(PerfDataError, match="(?s)round 1, side a .*did not run its cases.*exit 4.*not found: benches"):
+        run_ab(Side("a", "A", tmp_path), Side("b", "B", tmp_path), rounds=2, out_root=tmp_path / "out", runner=runner, log=lambda s: None)
+
+
 def test_ab_refuses_a_git_ref_that_does_not_exist(tmp_path, capsys):
     subprocess.run(["git", "init", "-q", str(tmp_path / "repo")], check=True)
     assert main(["ab", "--base", "no-such-ref", "--repo", str(tmp_path / "repo"), "--out", str(tmp_path / "out")]) == 2

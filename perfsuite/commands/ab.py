@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
             worktrees.mkdir(parents=True, exist_ok=True)
             sides.append(git_side("a", repo, args.base, worktrees))
             sides.append(git_side("b", repo, args.head, worktrees) if args.head else
-                         type(sides[0])("b", "working tree", cwd))
+                         type(sides[0])("b", "working tree", repo))  # --repo's working tree, wherever ab was started
         sides = [overridden(sides[0], args.a_override), overridden(sides[1], args.b_override)]
         pytest_args = [a for a in args.pytest_args if a != "--"]
 
