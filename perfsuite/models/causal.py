@@ -76,7 +76,7 @@ def _load_gguf(file: Path, auto_model: Any, auto_tokenizer: Any) -> Built:
     saved once under `gguf_cache_dir()` (keyed by the file's path, size, mtime and transformers' version)."""
     cached = gguf_cache_dir() / _gguf_key(file)
     note = f"GGUF {file.name}, de-quantized to float weights by transformers' GGUF loader"
-    if (cached / "config.json").is_file():
+    if is_gguf_cached(file):
         return _load_snapshot(cached, auto_model, auto_tokenizer, note=f"{note} (cached at {cached})")
     try:
         module = auto_model.from_pretrained(file.parent, gguf_file=file.name, local_files_only=True)
@@ -89,6 +89,24 @@ def _load_gguf(file: Path, auto_model: Any, auto_tokenizer: Any) -> Built:
     module.hf_quantizer, module.is_quantized = None, False
     _save_cache(cached, module, tokenizer)
     return Built(module, tokenizer, (("use_cache", False),), note=note)
+
+
+def is_gguf_cached(file: str | Path) -> bool:
+    """Whether `file`'s de-quantized weights are in the cache (for this file's size, mtime and this transformers)."""
+    return (gguf_cache_dir() / _gguf_key(Path(file)) / "config.json").is_file()
+
+
+def warm_gguf_cache(file: str | Path) -> bool:
+    """De-quantize `file` into the cache now (an install step: `tools/run.sh setup` does it for SmolLM2), so that the
+    first run does not spend its time there. False when it was cached already."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    file = Path(file)
+    if is_gguf_cached(file):
+        return False
+    _quiet_transformers()
+    _load_gguf(file, AutoModelForCausalLM, AutoTokenizer)
+    return True
 
 
 def _save_cache(target: Path, module: Any, tokenizer: Any) -> None:
@@ -104,3 +122,4 @@ def _save_cache(target: Path, module: Any, tokenizer: Any) -> None:
         tmp.rename(target)  # fails if another process got there first: theirs is kept
     except Exception:  # noqa: BLE001 - a full disk, a tokenizer that cannot save: no cache, same result
         shutil.rmtree(tmp, ignore_errors=True)
+
