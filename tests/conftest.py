@@ -26,6 +26,16 @@ try:
 except ImportError:  # pandas or pyarrow not installed: the tests that need them skip or fail on their own
     pass
 
+try:
+    # The same for torch's operator libraries: an inline pytester run that imports transformers' model loading
+    # (torch.distributed's functional collectives) or inductor's lowering (its _inductor_test ops) leaves their
+    # TORCH_LIBRARY registered when pytester drops the modules, and every later import in that worker fails
+    # ("Only a single TORCH_LIBRARY can be used to register the namespace c10d_functional"). Imported once here.
+    import torch._inductor.lowering  # noqa: F401
+    import transformers.core_model_loading  # noqa: F401
+except ImportError:
+    pass
+
 
 pytest_plugins = ["pytester"]
 
