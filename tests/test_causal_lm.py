@@ -5,7 +5,6 @@ snapshot or a .gguf file, whose printed command then runs a generation case."""
 from __future__ import annotations
 
 import os
-import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 
 from causal_snapshot import save_tiny_llama, smollm2_gguf, smollm2_tokenizer_dir, tiny_llama_snapshot, write_gguf  # noqa: F401
 from conftest import FAST_POLICY, REPO, as_overrides
+from test_scaffold_e2e import _perfsuite, _printed_command  # the same CLI driver as the scaffolding end-to-end test
 from perfsuite.config import build_plan
 from perfsuite.errors import PerfConfigError
 
@@ -183,17 +183,6 @@ def test_a_generation_run_with_xdist_switched_off(pytester, conf_dir, tmp_path: 
 
 
 # -- perfsuite new model --from <causal-LM snapshot | file.gguf> --------------------------------------------
-
-
-def _perfsuite(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-    return subprocess.run([sys.executable, "-m", "perfsuite.cli", *args], cwd=project, env=env, capture_output=True, text=True)
-
-
-def _printed_command(stdout: str) -> list[str]:
-    lines = stdout.splitlines()
-    (at,) = [i for i, line in enumerate(lines) if line.startswith("Benchmark it (from ")]
-    return shlex.split(lines[at + 1])
 
 
 def _project(root: Path) -> Path:
