@@ -59,3 +59,18 @@ def test_prompt_spread_is_an_id_suffix_and_validated() -> None:
     assert [c.id for c in plan.cases] == ["llama.tiny-pydoc-eager-bs4-mix50-cpu"]
     with pytest.raises(PerfConfigError, match="prompt_spread"):
         build_plan(suite="smoke", overrides=["model=llama.tiny", "dataset=pydoc", "infer.prompt_spread=0.95"])
+
+
+@pytest.mark.parametrize(("override", "key", "says"), [
+    ("infer.kv_cache=paged", "infer.kv_cache", "unknown value"),
+    ("inference_runtime.parity.tokens=-1", "inference_runtime.parity.tokens", ""),
+    ("inference_runtime.parity.exact_tokens=[fp8]", "inference_runtime.parity.exact_tokens[0]", "unknown precision"),
+    ("+model.hub_id=someone/model", "model.hub_id", "only a causal_lm model loads by hub id"),
+])
+def test_bad_decoder_options_are_one_clear_config_error(override: str, key: str, says: str) -> None:
+    from perfsuite.config.plan import build_plan
+    from perfsuite.errors import PerfConfigError
+
+    with pytest.raises(PerfConfigError) as err:
+        build_plan(suite="smoke", overrides=["model=bert.tiny" if "hub_id" in override else "model=llama.tiny", "dataset=pydoc", override])
+    assert key in str(err.value) and says in str(err.value)
