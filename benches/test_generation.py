@@ -1,7 +1,7 @@
 """Generation metrics of decoder models: TTFT (prefill), TPOT / inter-token latency, decode tokens/s.
 
 Greedy `generate` with min_new_tokens == max_new_tokens, so every run decodes exactly
-`infer.max_new_tokens` tokens. Each token is timestamped after a device synchronize. One
+`infer.max_new_tokens` tokens (or, with `infer.output_lens`, one case per output length, ids ending in -o<n>). Each token is timestamped after a device synchronize. One
 pytest-benchmark round = one end-to-end generate call.
 """
 
@@ -18,4 +18,4 @@ pytestmark = [pytest.mark.perf_stage("direct_inference"), pytest.mark.perf_gener
 
 def test_generation(perf: Perf, model: Any, batch: Any) -> None:
     g = perf.generate(model, batch)
-    assert g is None or (g.n_runs == perf.case.config.measure.generation_runs and g.new_tokens == perf.case.config.infer.max_new_tokens)
+    assert g is None or (g.n_runs == perf.case.config.measure.generation_runs and g.new_tokens == perf.case.max_new_tokens)

@@ -176,7 +176,7 @@ class Perf:
             got = f"a mapping of {sorted(map(str, inputs.keys()))}" if hasattr(inputs, "keys") else type(inputs).__name__
             raise PerfUsageError(f"perf.generate needs inputs as a mapping with 'input_ids' (and 'attention_mask'), got {got}")
         inputs = left_padded(inputs)
-        tokens = max_new_tokens if max_new_tokens is not None else self._case.config.infer.max_new_tokens
+        tokens = max_new_tokens if max_new_tokens is not None else self._case.max_new_tokens
         if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1:
             raise PerfUsageError(f"perf.generate needs max_new_tokens >= 1, got {tokens!r}")
         draft = self._draft

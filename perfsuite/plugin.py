@@ -313,9 +313,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         return  # the perf_case fixture explains why when a test asks for it
     cases = session.plan.cases
     if metafunc.definition.get_closest_marker("perf_generation"):
-        # Only decoder models with an LM head and infer.max_new_tokens > 0 generate, under a runtime
-        # that runs generate() itself (RuntimeSpec.generates: eager, precision as a cast).
-        cases = tuple(c for c in cases if c.model.generative and c.config.infer.max_new_tokens > 0 and c.runtime.generates)
+        # Only decoder models with an LM head and tokens to decode generate, under a runtime that runs
+        # generate() itself (RuntimeSpec.generates: eager, precision as a cast); infer.output_lens makes
+        # one generation case per output length.
+        cases = tuple(g for c in cases if c.generates for g in c.with_output_lens())
     if metafunc.definition.get_closest_marker("perf_scenario"):
         from perfsuite.scenarios.case import scenario_cases
 

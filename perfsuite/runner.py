@@ -259,7 +259,7 @@ def measure_callable(
 
 def measure_generation_case(case: Case, model: Any, batches: Any) -> tuple[Any, CaseOutcome]:
     """TTFT / TPOT / decode tokens/s of greedy `generate` with min_new_tokens == max_new_tokens."""
-    return measure_generate(case, model.module, batches.inputs[0], max_new_tokens=case.config.infer.max_new_tokens)
+    return measure_generate(case, model.module, batches.inputs[0], max_new_tokens=case.max_new_tokens)
 
 
 def measure_generate(case: Case, module: Any, inputs: Any, *, max_new_tokens: int) -> tuple[Any, CaseOutcome]:

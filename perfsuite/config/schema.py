@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from perfsuite.config.tracking import TrackingSpec
@@ -82,6 +82,8 @@ class InferSpec:
     kv_cache: str = "dynamic"  # one of KV_CACHES: generate's cache (static: preallocated, what compiled decoders use)
     # Mixed prompt lengths in a batch: rows evenly from seq_len down to (1 - spread) x seq_len (0: every row seq_len)
     prompt_spread: float = 0.0
+    # The output-length axis: one generation case per length (the id ends in -o<n>); empty: max_new_tokens alone.
+    output_lens: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -434,6 +436,9 @@ class Case:
     # A load scenario's case (the perf_scenario benches): the config's scenario, its name ending the id.
     # None for every other bench, so their ids stay the same whether a scenario is selected or not.
     scenario: ScenarioSpec | None = None
+    # A generation case on the output-length axis (infer.output_lens): its new tokens, its id carrying -o<n>.
+    # None for every other case (the latency cases of a decoder do not depend on the output length).
+    output_len: int | None = None
 
     @property
     def model(self) -> ModelSpec:
@@ -452,6 +457,7 @@ class Case:
         if self.label is not None:
             return self.label
         length = f"-s{self.config.infer.seq_len}" if self.config.infer.seq_lens else ""
+        length += f"-o{self.output_len}" if self.output_len is not None else ""
         length += "-kvstatic" if self.config.infer.kv_cache == "static" else ""
         length += f"-mix{round(self.config.infer.prompt_spread * 100)}" if self.config.infer.prompt_spread > 0 else ""
         scenario = f"-{self.scenario.name}" if self.scenario is not None else ""
@@ -467,6 +473,22 @@ class Case:
     def weights_precision(self) -> str:
         """The dtype the model is built in: fp32 under autocast, else the case's precision (a cast)."""
         return self.config.infer.precision if self.runtime.precision_mode == "autocast" else self.precision
+
+    @property
+    def max_new_tokens(self) -> int:
+        """The tokens a generation run of this case decodes: its output length on the axis, else infer.max_new_tokens."""
+        return self.output_len if self.output_len is not None else self.config.infer.max_new_tokens
+
+    @property
+    def generates(self) -> bool:
+        """A generation case can be made of it: a model with an LM head, tokens to decode, a runtime that runs generate()."""
+        infer = self.config.infer
+        return self.model.generative and (infer.max_new_tokens > 0 or bool(infer.output_lens)) and self.runtime.generates
+
+    def with_output_lens(self) -> tuple[Case, ...]:
+        """The generation cases of this case: one per infer.output_lens entry, or the case itself without the axis."""
+        lens = self.config.infer.output_lens
+        return tuple(replace(self, output_len=n) for n in lens) if lens else (self,)
 
     @property
     def model_key(self) -> tuple[ModelSpec, str, bool, str]:
@@ -490,7 +512,8 @@ class Case:
             "precision_mode": self.runtime.precision_mode if self.precision != "fp32" else None,
             "device": self.device,
             "seed": self.config.seed,
-            "kv_cache": infer.kv_cache if self.model.generative and infer.max_new_tokens > 0 else None,
+            "kv_cache": infer.kv_cache if self.model.generative and self.max_new_tokens > 0 else None,
+            "output_len": self.output_len,
         }
 
 

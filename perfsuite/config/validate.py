@@ -225,17 +225,20 @@ def _check_text_length(f: Fields, model: ModelSpec, spec: InferSpec, seq_len: in
             allowed=f"1..{model.max_positions}",
             hint=f"lower infer.{key}; longer samples are truncated to the length anyway",
         )
-    generates = model.generative and spec.max_new_tokens > 0
-    if generates and model.max_positions and seq_len + spec.max_new_tokens > model.max_positions:
+    if model.generative and model.max_positions:
         room = model.max_positions - seq_len
-        f.error(
-            "max_new_tokens",
-            f"seq_len {seq_len} + max_new_tokens {spec.max_new_tokens} is longer than model {model.id} "
-            f"accepts ({model.max_positions} positions)",
-            value=spec.max_new_tokens,
-            allowed=f"0..{room}" if room > 0 else "0 (seq_len already fills every position)",
-            hint=f"lower infer.max_new_tokens or infer.{key}; the prompt and the generated tokens share the positions",
-        )
+        for new_key, new_tokens in [("max_new_tokens", spec.max_new_tokens), *(("output_lens", n) for n in spec.output_lens)]:
+            if new_tokens > 0 and seq_len + new_tokens > model.max_positions:
+                what = "max_new_tokens" if new_key == "max_new_tokens" else "output length"
+                low = "0" if new_key == "max_new_tokens" else "1"
+                f.error(
+                    new_key,
+                    f"seq_len {seq_len} + {what} {new_tokens} is longer than model {model.id} accepts ({model.max_positions} positions)",
+                    value=list(spec.output_lens) if new_key == "output_lens" else new_tokens,
+                    allowed=f"{low}..{room}" if room > 0 else f"{low if low == '0' else 'none'} (seq_len already fills every position)",
+                    hint=f"lower infer.{new_key} or infer.{key}; the prompt and the generated tokens share the positions",
+                )
+                break
     largest = max(spec.batch_sizes)
     if largest * seq_len > MAX_TOKENS_PER_BATCH:
         f.error(
@@ -260,8 +263,12 @@ def infer_spec(data: Any, model: ModelSpec, device: str, *, file: str | None, ov
         kv_cache=f.string("kv_cache", choices=KV_CACHES, default="dynamic"),
         prompt_spread=number(f, "prompt_spread", default=0.0, low=0.0, above=False, high=0.9,
                              hint="0.5: a batch's prompts run evenly from seq_len down to half of it"),
+        output_lens=tuple(dict.fromkeys(f.int_list("output_lens", minimum=1, maximum=MAX_NEW_TOKENS, max_length=MAX_BATCH_SIZES, default=None) or ())),
     )
     f.done()
+    if spec.output_lens and not model.generative:
+        f.error("output_lens", f"model {model.id} does not generate (no causal-LM head), so it has no output length axis",
+                value=list(spec.output_lens), hint="leave infer.output_lens out, or pick a decoder model (adapter causal_lm or gpt2)")
     if model.modality == "text":
         key = "seq_lens" if spec.seq_lens else "seq_len"
         for seq_len in spec.seq_lens or (spec.seq_len,):

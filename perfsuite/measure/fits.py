@@ -143,7 +143,8 @@ def estimate_case(case: Case, built: Any | None = None, *, weights: bool = True)
     ``weights=False``: the model is built already (its weights are in use, not free)."""
     cfg = _config_dict(case)
     kv = 0
-    if case.model.generative and case.config.infer.max_new_tokens > 0 and cfg:
+    new_tokens = max((case.max_new_tokens, *case.config.infer.output_lens)) if case.output_len is None else case.max_new_tokens
+    if case.model.generative and new_tokens > 0 and cfg:
         from perfsuite.errors import PerfDataError
         from perfsuite.measure.kv_cache import kv_cache_bytes
 
@@ -152,7 +153,7 @@ def estimate_case(case: Case, built: Any | None = None, *, weights: bool = True)
 
             config = AutoConfig.for_model(**cfg) if "model_type" in cfg else None
             if config is not None:
-                kv = kv_cache_bytes(config, batch_size=case.batch_size, seq_len=case.config.infer.seq_len + case.config.infer.max_new_tokens,
+                kv = kv_cache_bytes(config, batch_size=case.batch_size, seq_len=case.config.infer.seq_len + new_tokens,
                                     dtype_bytes=DTYPE_BYTES.get(case.precision, 4)).bytes
         except (PerfDataError, ValueError, TypeError, KeyError):
             kv = 0

@@ -86,6 +86,7 @@ class CaseInfo:
     image_size: int | None = None
     precision_mode: str | None = None  # cast | autocast when precision is not fp32 (inference_runtime.precision_mode)
     kv_cache: str | None = None  # dynamic | static: a generating case's KV cache (infer.kv_cache)
+    output_len: int | None = None  # a generation case on the output-length axis (infer.output_lens): its new tokens
 
     @classmethod
     def of(cls, case: Any) -> CaseInfo:
@@ -112,14 +113,19 @@ class CaseInfo:
             image_size=doc.integer("image_size", None),
             precision_mode=doc.string("precision_mode", None),
             kv_cache=doc.string("kv_cache", None),
+            output_len=doc.integer("output_len", None),
         )
 
     @property
     def group(self) -> str:
-        """Cases that differ only by batch size share a group (one batch-sweep curve); on a prompt-length
-        axis (ids with -bs<N>-s<len>-) each length has its own curve."""
-        length = f"-s{self.seq_len}" if f"-bs{self.batch_size}-s{self.seq_len}-" in self.id else ""
-        return f"{self.model}-{self.dataset}-{self.runtime}{length}-{self.device}"
+        """Cases that differ only by batch size share a group (one batch-sweep curve): the id without its
+        -bs<N> part, so each prompt length (-s<len>), output length (-o<n>), static KV cache and prompt mix
+        has its own curve. A test's own case (its id has no -bs<N>-) keeps model-dataset-runtime-device."""
+        marker = f"-bs{self.batch_size}-"
+        if marker in self.id:
+            head, _, tail = self.id.partition(marker)
+            return f"{head}-{tail}"
+        return f"{self.model}-{self.dataset}-{self.runtime}-{self.device}"
 
 
 @dataclass(frozen=True)
