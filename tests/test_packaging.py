@@ -33,5 +33,12 @@ def test_run_sh_says_pip_is_still_at_work_during_a_long_install(tmp_path):
     assert "tools/run.sh:   ... pip is still installing (1 s so far)" in done.stdout or "pip is still installing (2 s so far)" in done.stdout
     assert done.stdout.rstrip().endswith("tools/run.sh: setup done")
     fake.write_text('#!/usr/bin/env bash\nif [ "$1" = "-m" ] && [ "$2" = "pip" ]; then exit 7; fi\nexit 0\n')
+    # set up from this pyproject.toml already (the stamp) and everything imports: no pip run at all
+    stamp = venv / ".perfsuite-setup"
+    assert stamp.read_text().split() == [stamp.read_text().split()[0], str(REPO)]
+    again = subprocess.run(["bash", str(REPO / "tools" / "run.sh"), "setup"], capture_output=True, text=True, env=env, timeout=60)
+    assert again.returncode == 0 and "no pip run" in again.stdout and "installing perfsuite" not in again.stdout
+    stamp.write_text("another-pyproject " + str(REPO) + "\n")  # pyproject.toml changed since: pip runs again
     failed = subprocess.run(["bash", str(REPO / "tools" / "run.sh"), "setup"], capture_output=True, text=True, env=env, timeout=60)
     assert failed.returncode == 7 and "setup done" not in failed.stdout  # pip's failure is the script's
+    assert not stamp.exists()  # a failed install leaves no stamp: the next run installs again

