@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from perfsuite.config.schema import Case
-from perfsuite.errors import PerfUsageError
+from perfsuite.errors import PerfError, PerfUsageError
 from perfsuite.measure.record import Measurement
 from perfsuite.results.case import CaseDraft, GenerationSummary
 from perfsuite.results.own_metrics import own_metric
@@ -165,8 +165,9 @@ class Perf:
         module = getattr(model, "module", model)  # a suite model wraps its torch module
         built = self._fixture("built_model")
         suite_model = built is not None and model is built.model
-        if suite_model and self._case.runtime.backend != "pytorch":
-            # a runtime that generates with a module of its own (int8: the quantized copy)
+        if suite_model and self._case.runtime.backend not in ("pytorch", "compile"):
+            # a runtime that generates with a module of its own (int8: the quantized copy); compile generates with
+            # the model's own module through transformers' compiled generate (prepared below, not the forward's compile)
             module = getattr(self._request.getfixturevalue("runtime"), "generation_module", None) or module
         if not callable(getattr(module, "generate", None)):
             raise PerfUsageError(f"perf.generate needs a model with a generate() method, got {type(model).__name__}")
@@ -183,6 +184,8 @@ class Perf:
         draft.kind = "generation"
         # A decoder's parity is its greedy tokens against eager fp32's (the match length), not its logits' tolerance
         self._before_timing(logits_parity=False)
+        if suite_model and self.enabled and self._case.runtime.backend == "compile":
+            draft.runtime_setup = self._compile_generate(module, inputs, tokens)
         if suite_model and self.enabled:
             self._check_tokens(module, inputs)
         if not self.enabled:
@@ -340,6 +343,22 @@ class Perf:
         built = self._fixture("built_model")
         if built is not None:
             self._draft.load_s = built.load_s
+
+    def _compile_generate(self, module: Any, inputs: Any, tokens: int) -> Any:
+        """A compile case's generate compiled before timing (cold, then warm): its setup record; skipped where it cannot be."""
+        from perfsuite.runtimes.base import RuntimeContext, RuntimeUnavailable
+        from perfsuite.runtimes.compiled import prepare_generate
+
+        from perfsuite.runner import generate_kwargs
+
+        state = self._request.getfixturevalue("perf_session_state")
+        context = RuntimeContext(case=self._case, out_dir=state.out_dir, log_dir=state.run_dir / "logs")
+        try:
+            return prepare_generate(context, module, inputs, max_new_tokens=tokens, generate_kwargs=generate_kwargs(self._case))
+        except RuntimeUnavailable as exc:
+            pytest.skip(f"{self._case.id}: {exc}")
+        except PerfError as exc:
+            pytest.fail(f"{self._case.id}: {exc}", pytrace=False)
 
     def _check_tokens(self, module: Any, inputs: Any) -> None:
         """A generating suite case's first greedy tokens against eager fp32's, before timing (perfsuite.runtimes.token_parity)."""

@@ -299,7 +299,12 @@ def measure_generate(case: Case, module: Any, inputs: Any, *, max_new_tokens: in
 
 
 def generate_kwargs(case: Case) -> dict[str, Any]:
-    """What the case's infer preset adds to every generate call: a static KV cache (preallocated for prompt + new tokens)."""
+    """What the case adds to every generate call: a static KV cache (infer.kv_cache: static, preallocated for prompt +
+    new tokens); under a compile runtime, transformers' compiled decoding step (which needs the static cache)."""
+    if case.runtime.backend == "compile":
+        from perfsuite.runtimes.compiled import generate_compile_kwargs
+
+        return generate_compile_kwargs(case.runtime.compile)
     return {"cache_implementation": "static"} if case.config.infer.kv_cache == "static" else {}
 
 

@@ -56,8 +56,8 @@ class TestPresets:
         for model in ("gpt2.tiny", "bert.tiny", "minilm"):
             for runtime in ("eager", "eager_bf16_autocast", "compile", "onnxruntime"):
                 assert f"{model}-pydoc-{runtime}-bs1-cpu" in ids and f"{model}-pydoc-{runtime}-bs4-cpu" in ids
-        # generate() runs the model itself: only the eager cast cases get generation benchmarks
-        assert {c.runtime.name for c in plan.cases if c.runtime.generates} == {"eager"}
+        # generate() runs the model itself: eager cast cases, and compile through transformers' compiled generate
+        assert {c.runtime.name for c in plan.cases if c.runtime.generates} == {"eager", "compile"}
 
     def test_compile_takes_the_shared_precision_keys(self):
         spec = runtime_of("inference_runtime=compile", "inference_runtime.precision=bf16", "inference_runtime.precision_mode=autocast")

@@ -15,8 +15,9 @@ KV_CACHES = ("dynamic", "static")  # infer.kv_cache
 PRECISION_MODES = ("cast", "autocast")  # inference_runtime.precision_mode (perfsuite.runtimes.eager)
 SAMPLING_STRATEGIES = ("sequential", "random")
 GENERATIVE_ADAPTERS = frozenset({"gpt2", "causal_lm"})
-# Runtimes whose generate() is what they say: eager, and int8 (generate on its quantized copy: `generation_module`)
-GENERATING_BACKENDS = frozenset({"pytorch", "pytorch_int8_dynamic"})
+# Runtimes whose generate() is what they say: eager, int8 (generate on its quantized copy: `generation_module`),
+# and compile (transformers' torch.compile of generate: the decoding step compiled, static KV cache)
+GENERATING_BACKENDS = frozenset({"pytorch", "pytorch_int8_dynamic", "compile"})
 STAGES = ("direct_inference", "static_analysis", "torch_profiler", "layer_timing", "memory_timeline", "nsight")
 
 # Upper bounds, checked when a config is validated (docs/configuration.md, "Limits"). Beyond them
@@ -189,9 +190,9 @@ class RuntimeSpec:
 
     @property
     def generates(self) -> bool:
-        """Whether generation benchmarks apply: `generate` runs the model's own forward, so only eager
-        runtimes whose precision is the model's (a cast) are what they say; compiled, exported and
-        captured runtimes replace forward() only, and autocast would not reach generate's loop."""
+        """Whether generation benchmarks apply: eager runtimes whose precision is the model's (a cast), and
+        torch.compile through transformers' compiled generate; exported and captured runtimes replace
+        forward() only, and autocast would not reach generate's loop."""
         return self.backend in GENERATING_BACKENDS and self.precision_mode == "cast"
 
 

@@ -298,6 +298,15 @@ def _parity(r: CaseResult) -> Cell:
     return Cell("ok" if p.max_abs is None else f"ok, max abs {p.max_abs:.2g}")
 
 
+def _token_match(r: CaseResult) -> Cell:
+    """A generation case's greedy tokens against eager fp32's (`details.token_parity`), as `match/tokens`."""
+    found = r.details.get("token_parity") if isinstance(r.details, dict) else None
+    if not isinstance(found, dict):
+        return Cell("reference" if r.case.runtime == REFERENCE_RUNTIME and r.case.precision == "fp32" else NOT_APPLICABLE)
+    text = f"{found.get('match')}/{found.get('tokens')} tokens"
+    return Cell(text if found.get("passed") else f"failed, {text}", None if found.get("passed") else "bad", status=not found.get("passed"))
+
+
 def _preparation(setup: RuntimeSetup | None) -> str:
     if setup is None:
         return ""
@@ -306,11 +315,11 @@ def _preparation(setup: RuntimeSetup | None) -> str:
     return f"{setup.exporter} export" + (" (fallback)" if setup.fallback_reason else "") + f", {','.join(setup.providers)}"
 
 
-def runtime_table(results: Sequence[CaseResult], reference: str = REFERENCE_RUNTIME) -> Table | None:
-    """Each runtime's latency p50 next to eager's, with the speed-up (`perfsuite.compare.speedup`),
-    what its preparation cost (compile / export, cold and warm) and its parity check; None when the
-    results have a single runtime."""
-    latency = [r for r in results if r.kind == "latency"]
+def runtime_table(results: Sequence[CaseResult], reference: str = REFERENCE_RUNTIME, *, kind: str = "latency") -> Table | None:
+    """Each runtime's latency p50 (generation: whole generate calls, e2e p50) next to eager's, with the
+    speed-up (`perfsuite.compare.speedup`), what its preparation cost (compile / export, cold and warm)
+    and its parity check (generation: greedy tokens matched); None when the results have a single runtime."""
+    latency = [r for r in results if r.kind == kind]
     if len({r.case.runtime for r in latency}) < 2:
         return None
     ratios = speedups(latency, reference)
@@ -323,16 +332,23 @@ def runtime_table(results: Sequence[CaseResult], reference: str = REFERENCE_RUNT
             value = ratios.get(r.key)
             ratio = Cell(NOT_APPLICABLE) if value is None else Cell(f"{value:.2f}x", "good" if value > 1 else None)
         notes = _preparation(setup) if r.outcome == "passed" else _short(r.reason)
+        if r.outcome != "passed":
+            figure = _outcome(r)
+        elif kind == "generation":
+            figure = Cell(duration(r.generation.e2e.p50_s, NOT_ESTABLISHED) if r.generation is not None else NOT_APPLICABLE)
+        else:
+            figure = _figure(r, "latency_p50_s", duration, measured=r.stats is not None)
         rows.append((
-            Cell(f"{r.case.model}-{r.case.dataset}-bs{r.case.batch_size}"), Cell(r.case.runtime), Cell(_precision(r)),
-            _figure(r, "latency_p50_s", duration, measured=r.stats is not None) if r.outcome == "passed" else _outcome(r),
-            ratio,
+            Cell(f"{r.case.model}-{r.case.dataset}-bs{r.case.batch_size}" + (f"-o{r.case.output_len}" if r.case.output_len else "")),
+            Cell(r.case.runtime), Cell(_precision(r)), figure, ratio,
             Cell(duration(setup.cold_s, NOT_APPLICABLE) if setup else NOT_APPLICABLE),
             Cell(duration(setup.warm_s, NOT_APPLICABLE) if setup else NOT_APPLICABLE),
             Cell(setup.cache if setup else NOT_APPLICABLE),
-            _parity(r), Cell(notes, _OUTCOME_TONE.get(r.outcome)),
+            _token_match(r) if kind == "generation" else _parity(r), Cell(notes, _OUTCOME_TONE.get(r.outcome)),
         ))
-    title = f"runtimes vs {reference}: speed-up = {reference} p50 / this p50 (above 1 is faster); prep = compile / export before timing"
+    title = (f"generation runtimes vs {reference}: speed-up = {reference} e2e p50 / this e2e p50 (whole generate calls); "
+             "prep = compile before timing; parity = greedy tokens matched") if kind == "generation" else (
+             f"runtimes vs {reference}: speed-up = {reference} p50 / this p50 (above 1 is faster); prep = compile / export before timing")
     return Table(title, RUNTIME_HEADER, tuple(rows))
 
 
@@ -416,6 +432,9 @@ def headline(results: Sequence[CaseResult], sweeps: Sequence[SweepResult] = (), 
             runtimes = runtime_table(of_kind)  # eager vs compiled / exported / mixed-precision runtimes
             blocks += [runtimes] if runtimes is not None else []
             blocks += [sweep_table(s) for s in sweeps]
+        if kind == "generation":
+            runtimes = runtime_table(of_kind, kind="generation")  # eager vs compiled generate, int8, bf16
+            blocks += [runtimes] if runtimes is not None else []
     own = own_metrics_table(results, comparison)
     blocks += [own] if own is not None else []
     latency = [r for r in results if r.kind == "latency" and not r.metrics_only]

@@ -28,7 +28,7 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +38,7 @@ from perfsuite.measure.sync import synchronizer
 from perfsuite.models.base import TransformersModel
 from perfsuite.registry import RUNTIMES
 from perfsuite.results.runtime_setup import RuntimeSetup
-from perfsuite.runtimes.base import RuntimeContext, batch_signatures, prep_failure
+from perfsuite.runtimes.base import RuntimeContext, RuntimePrepError, RuntimeUnavailable, batch_signatures, prep_failure
 from perfsuite.runtimes.cache import KEY_FILE, artifact_dir
 from perfsuite.runtimes.eager import autocast_for, describe_precision
 
@@ -122,6 +122,44 @@ def _clear_inductor_memory() -> None:
     clear_caches()
 
 
+def compile_cold_then_warm(folder: Path, opts: CompileOptions, what: str, first_result: Callable[[], float], log: Path,
+                           notes: tuple[str, ...] = ()) -> RuntimeSetup:
+    """Time `first_result` (a call that compiles on first use) cold, with `folder` as inductor's cache (emptied
+    first under `cold_start`), then warm after `torch._dynamo.reset()`: what a second process pays. Graphs,
+    graph breaks and recompiles are counted around the cold call; any error becomes the case's `prep_failure`."""
+    import torch
+
+    if opts.cold_start:
+        _empty(folder)
+    cache = "warm" if _cache_entries(folder) else "cold"
+    warm_s = None
+    try:
+        with inductor_cache(folder):
+            torch._dynamo.reset()
+            before = DynamoCounts.now()
+            first_s = first_result()
+            seen = DynamoCounts.now().since(before)
+            if opts.cold_start:
+                torch._dynamo.reset()  # as if in a new process; the on-disk cache stays
+                _clear_inductor_memory()
+                warm_s = first_result()
+    except Exception as exc:  # noqa: BLE001 - any compile error fails this case only, with its message
+        raise prep_failure(what, exc, log) from None
+    return RuntimeSetup(
+        backend="compile",
+        cache=cache,
+        artifact_dir=str(folder),
+        cold_s=first_s if cache == "cold" else None,
+        warm_s=warm_s if cache == "cold" else first_s,
+        graphs=seen.graphs,
+        graph_breaks=sum(seen.breaks.values()),
+        break_reasons=seen.breaks,
+        recompiles=len(seen.recompile_reasons),
+        recompile_reasons=seen.recompile_reasons,
+        notes=notes,
+    )
+
+
 class CompiledRuntime:
     def __init__(self, spec: RuntimeSpec, model: TransformersModel) -> None:
         import torch
@@ -173,47 +211,29 @@ class CompiledRuntime:
         }
 
     def prepare(self, inputs: Sequence[dict[str, Any]], context: RuntimeContext) -> RuntimeSetup:
-        torch = self._torch
         opts = self.options
         folder = artifact_dir(context.out_dir, "compile", self.cache_parts(inputs, context.case.device))
-        if opts.cold_start:
-            _empty(folder)
-        cache = "warm" if _cache_entries(folder) else "cold"
         what = f"torch.compile (backend {opts.backend}, mode {opts.mode}, fullgraph {opts.fullgraph})"
-        warm_s = None
-        try:
-            with inductor_cache(folder):
-                torch._dynamo.reset()
-                before = DynamoCounts.now()
-                self._compiled = torch.compile(
+        self._compiled = None
+
+        def first_result() -> float:
+            if self._compiled is None:  # made inside inductor's cache context: making it may set the cache variable
+                self._compiled = self._torch.compile(
                     self._forward,
                     backend=opts.backend,
                     mode=opts.mode if opts.backend == "inductor" else None,
                     dynamic=opts.dynamic,
                     fullgraph=opts.fullgraph,
                 )
-                first_s = self._first_result(inputs)
-                seen = DynamoCounts.now().since(before)
-                if opts.cold_start:
-                    torch._dynamo.reset()  # as if in a new process; the on-disk cache stays
-                    _clear_inductor_memory()
-                    warm_s = self._first_result(inputs)
-        except Exception as exc:  # noqa: BLE001 - any compile error fails this case only, with its message
+            return self._first_result(inputs)
+
+        try:
+            setup = compile_cold_then_warm(folder, opts, what, first_result, context.log_file("compile"))
+        except RuntimePrepError:
             self._compiled = None
-            raise prep_failure(what, exc, context.log_file("compile")) from None
+            raise
         self._recompiles_at_ready = len(DynamoCounts.now().recompile_reasons)
-        return RuntimeSetup(
-            backend="compile",
-            cache=cache,
-            artifact_dir=str(folder),
-            cold_s=first_s if cache == "cold" else None,
-            warm_s=warm_s if cache == "cold" else first_s,
-            graphs=seen.graphs,
-            graph_breaks=sum(seen.breaks.values()),
-            break_reasons=seen.breaks,
-            recompiles=len(seen.recompile_reasons),
-            recompile_reasons=seen.recompile_reasons,
-        )
+        return setup
 
     def recompiles_since_ready(self) -> int:
         """Recompiles after `prepare` (during warm-up and timing): 0 when preparation covered every shape."""
@@ -228,3 +248,60 @@ class CompiledRuntime:
 
 
 RUNTIMES.add("compile", CompiledRuntime)
+
+
+# -- torch.compile of generate (a decoder's generation cases under a compile runtime) -------------------
+NO_COMPILE_CONFIG = ("torch.compile of generate needs transformers' CompileConfig with compile on every device "
+                     "(transformers >= 4.52); this transformers has none: upgrade it, or run the case's generation under eager")
+
+
+def generate_compile_kwargs(options: CompileOptions | None) -> dict[str, Any]:
+    """What `generate` takes to compile its decoding step: transformers' own torch.compile of generate.
+
+    A static KV cache (every decoding step has the same shapes, so one graph serves them all) and a
+    `CompileConfig` with the preset's backend / mode / dynamic / fullgraph, allowed on every device
+    (transformers compiles only on accelerators unless told). The prefill stays eager, as in
+    transformers: TTFT is the eager prompt pass, TPOT the compiled step.
+    """
+    try:
+        from transformers import CompileConfig
+    except ImportError:
+        raise RuntimeUnavailable(NO_COMPILE_CONFIG) from None
+    if not hasattr(CompileConfig, "_compile_all_devices"):
+        raise RuntimeUnavailable(NO_COMPILE_CONFIG)
+    opts = options or CompileOptions()
+    config = CompileConfig(fullgraph=opts.fullgraph, dynamic=opts.dynamic, backend=opts.backend,
+                           mode=opts.mode if opts.backend == "inductor" else None)
+    config._compile_all_devices = True
+    return {"cache_implementation": "static", "compile_config": config}
+
+
+def prepare_generate(context: RuntimeContext, module: Any, inputs: dict[str, Any], *, max_new_tokens: int,
+                     generate_kwargs: dict[str, Any]) -> RuntimeSetup:
+    """Compile a decoder's generate before timing: the first greedy call cold (the case's inductor cache
+    emptied), then, with `cold_start`, again after `torch._dynamo.reset()` from the populated cache.
+
+    Both times are "time to the first result" of a whole generate call; graphs, graph breaks and
+    recompiles are counted around the cold call. A failure fails the case with the compiler's error.
+    """
+    import torch
+
+    from perfsuite.measure.generation import pad_token_id
+
+    opts = context.case.runtime.compile or CompileOptions()
+    parts = {"model": repr(context.case.model), "dtype": str(next(module.parameters()).dtype), "device": context.case.device,
+             "inputs": batch_signatures([inputs]), "generate": {"max_new_tokens": max_new_tokens, "cache": "static"},
+             "options": {k: v for k, v in asdict(opts).items() if k != "cold_start"}}
+    sync = synchronizer(context.case.device)
+
+    def first_result() -> float:
+        start = time.perf_counter()
+        with torch.inference_mode():
+            module.generate(**inputs, do_sample=False, num_beams=1, max_new_tokens=max_new_tokens, min_new_tokens=max_new_tokens,
+                            pad_token_id=pad_token_id(module), **generate_kwargs)
+        sync()
+        return time.perf_counter() - start
+
+    what = f"torch.compile of generate (backend {opts.backend}, mode {opts.mode}, fullgraph {opts.fullgraph}, static KV cache)"
+    return compile_cold_then_warm(artifact_dir(context.out_dir, "compile", parts), opts, what, first_result, context.log_file("compile"),
+                                  notes=("generate: the decoding step compiled (static KV cache), the prefill eager",))
