@@ -298,6 +298,13 @@ def _parity(r: CaseResult) -> Cell:
     return Cell("ok" if p.max_abs is None else f"ok, max abs {p.max_abs:.2g}")
 
 
+def _without_runtime(r: CaseResult) -> str:
+    """The case's id without its runtime and device: model-dataset-bs<N> plus any -s<len>, -o<n>, -kvstatic, -mix part."""
+    c = r.case
+    label = c.id.replace(f"-{c.runtime}-bs{c.batch_size}", f"-bs{c.batch_size}", 1)
+    return label.removesuffix(f"-{c.device}") if label != c.id else f"{c.model}-{c.dataset}-bs{c.batch_size}"
+
+
 def _token_match(r: CaseResult) -> Cell:
     """A generation case's greedy tokens against eager fp32's (`details.token_parity`), as `match/tokens`."""
     found = r.details.get("token_parity") if isinstance(r.details, dict) else None
@@ -324,7 +331,8 @@ def runtime_table(results: Sequence[CaseResult], reference: str = REFERENCE_RUNT
         return None
     ratios = speedups(latency, reference)
     rows = []
-    for r in sorted(latency, key=lambda r: (r.case.model, r.case.dataset, r.case.batch_size, r.case.runtime != reference)):
+    for r in sorted(latency, key=lambda r: (r.case.model, r.case.dataset, r.case.batch_size, r.case.seq_len or 0, r.case.output_len or 0,
+                                            _without_runtime(r), r.case.runtime != reference)):
         setup = r.runtime_setup
         if r.case.runtime == reference:
             ratio = Cell("1.00x (ref)")
@@ -339,7 +347,7 @@ def runtime_table(results: Sequence[CaseResult], reference: str = REFERENCE_RUNT
         else:
             figure = _figure(r, "latency_p50_s", duration, measured=r.stats is not None)
         rows.append((
-            Cell(f"{r.case.model}-{r.case.dataset}-bs{r.case.batch_size}" + (f"-o{r.case.output_len}" if r.case.output_len else "")),
+            Cell(_without_runtime(r)),
             Cell(r.case.runtime), Cell(_precision(r)), figure, ratio,
             Cell(duration(setup.cold_s, NOT_APPLICABLE) if setup else NOT_APPLICABLE),
             Cell(duration(setup.warm_s, NOT_APPLICABLE) if setup else NOT_APPLICABLE),
