@@ -1,9 +1,9 @@
 """Confirmation runs: a case whose run looks regressed is measured again before the gate fails it. Pure functions.
 
 One run of unchanged code is sometimes much slower than its usual spread for reasons no measurement
-inside that run can see: on the 2-core development VM about one run in 130 had its fastest call
-29% slower, with the speed probe around it normal and its own block spread 2.7% (docs/gating.md). No rule that
-judges one run alone can tell that run from a regression. So the gate screens and then confirms:
+inside that run can see (its fastest call slower, the speed probe around it normal, its own block
+spread small; docs/gating.md has measured rates). No rule that judges one run alone can tell that
+run from a regression. So the gate screens and then confirms:
 
 1. **Screen.** After the run, a case is a suspect when any of its sample-based verdicts has a point
    estimate worse than the threshold (``badness > 1 + threshold``): `regressed`, or `inconclusive`
@@ -37,9 +37,8 @@ judges one run alone can tell that run from a regression. So the gate screens an
 False alarms: a case is called regressed only when the confirmation runs, judged at the suite's
 one-sided confidence, say so; the screen can only lower that chance. So the suite-wide rate stays
 below ``alpha``, and one outlier run, the screen's own, can no longer fail the gate.
-Power: ``k`` runs shrink the new side's variance by ``k`` (replaying the development VM's
-measurements, 5% detection rose from 82% to 99.5% with ``k = 3`` in a quiet hour;
-docs/performance.md).
+Power: ``k`` runs shrink the new side's variance by ``k`` (detection figures for ``k = 1`` and
+``k = 3`` in docs/gating.md).
 """
 
 from __future__ import annotations

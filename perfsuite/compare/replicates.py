@@ -1,8 +1,8 @@
 """A between-run model measured from replicate baselines: judge one new run against the last k runs.
 
 Two separate runs of unchanged code on a shared machine differ by more than either run's samples
-can show (the development VM's fastest times moved 0.5% between runs in one hour and 23% in
-another, docs/performance.md). No statistic of one run sees that drift; replicates do. A
+can show (a host's speed drifts between runs; docs/gating.md has measured figures). No statistic
+of one run sees that drift; replicates do. A
 baseline that keeps its last k runs (`--perf-baseline-keep`, default 5) measures it directly:
 
 - each run contributes one summary per case and metric (its fastest sample for ``statistic:

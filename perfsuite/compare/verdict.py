@@ -487,9 +487,8 @@ def _memory_floor(metric: Metric, base: CaseResult, head: CaseResult, floor: flo
     """A memory figure that grew by more than its threshold stays `regressed` only if it grew by ``floor`` bytes or more.
 
     A tiny model's own memory is a few MiB to a few tens, and the allocator's and the sampler's own
-    noise moves it between runs of the same code: usually 1-2 MiB, and 8.5 MiB (+23%) for an
-    unchanged gpt2.tiny bs4 case in a gate trial on the development VM, which failed that gate at
-    a floor of 8 MiB. A ratio alone would fail unchanged runs. Deterministic growth of a real model
+    noise moves it between runs of the same code by several MiB (docs/gating.md), tens of percent
+    of such a figure: a ratio alone would fail unchanged runs. Deterministic growth of a real model
     clears the floor.
     """
     assert metric.value is not None
