@@ -151,6 +151,33 @@ def test_a_sweep_summary_keeps_its_points_interval_and_knee():
     assert s.sweep.interval[1] / s.sweep.interval[0] - 1 <= 0.05 and len(s.sweep.points) == len(sweep.points)
     assert s.sweep.knee_rate_per_s == sweep.knee.rate_per_s is not None
     assert s.settings["sweep"]["rel_tol"] == 0.05 and s.settings["slo"]["latency_ms"] == 50.0
+    assert s.sweep.drift is None and s.sweep.drift_interval == s.sweep.interval  # probed once: nothing to widen by
+
+
+def test_a_sweep_interval_widens_by_the_machines_drift_during_it():
+    def probe(rate: float, attempt: int) -> ProbeResult:
+        return ProbeResult(rate, met=1000 if rate <= 400 else 500, total=1000, oversaturated=rate > 400)
+
+    sweep = find_max_rate(probe, start_rate_per_s=100.0)
+    spec = ScenarioSpec(name="sweep", kind="sweep", slo=SloSpec(latency_ms=50.0), sweep=SweepSpec())
+    # capacity 400/s before the sweep, 360/s after it: the machine slowed by 10/9 while the probes ran
+    outcome = ScenarioOutcome(spec, 4, Capacity(4, 5, 0.01), Slo(latency_ms=50.0), sweep.max_rate_per_s, None, None, sweep,
+                              capacity_after=Capacity(4, 5, 0.04 / 3.6))
+    s = _round_trip(ScenarioSummary.of(outcome)).scenario.sweep
+    assert s.capacity_before_per_s == pytest.approx(400) and s.capacity_after_per_s == pytest.approx(360)
+    assert s.drift == pytest.approx(400 / 360)
+    lo, hi = s.interval
+    assert s.drift_interval == (pytest.approx(lo * 0.9), pytest.approx(hi / 0.9))  # both ends moved out by the drift
+    assert s.to_dict()["drift_interval"] == [pytest.approx(lo * 0.9), pytest.approx(hi / 0.9)]
+
+
+def test_run_scenario_sweep_probes_the_capacity_again_after_the_last_probe():
+    calls: list[int] = []
+    case = scenario_cases([plan("scenario=sweep", "scenario.min_queries=40", "scenario.duration_s=0", "scenario.sweep.max_probes=2",
+                                "scenario.max_drain_s=5").cases[1]])[0]
+    outcome = run_scenario(case, lambda batch: calls.append(len(batch)), disable_gc=False)
+    assert outcome.capacity_after is not None and outcome.capacity_after.calls >= 5
+    assert ScenarioSummary.of(outcome).sweep.capacity_after_per_s == pytest.approx(outcome.capacity_after.rate_per_s)
 
 
 def test_run_scenario_offline_warms_every_size_then_serves_full_batches():

@@ -214,7 +214,9 @@ def _scenario_row(r: CaseResult, verdict: Cell) -> tuple[Cell, ...]:
     max_rate = _figure(r, "scenario_max_rate_per_s", si, measured=sweep is not None)
     if sweep is not None and sweep.max_rate_per_s is not None and sweep.interval[1] is not None:
         status = "" if sweep.status == "converged" else f", {sweep.status.replace('_', ' ')}"
-        max_rate = Cell(f"{si(sweep.max_rate_per_s)} (< {si(sweep.interval[1])}{status})", None if not status else "warn")
+        low, high = sweep.drift_interval
+        drift = f"; drift {sweep.drift - 1:.0%}: [{si(low)}, {si(high)})" if sweep.drift and low and high else ""
+        max_rate = Cell(f"{si(sweep.max_rate_per_s)} (< {si(sweep.interval[1])}{status}{drift})", None if not status else "warn")
     notes = _short(s.oversaturation_reason if s is not None and s.oversaturated else r.reason) if r.outcome == "passed" else _short(r.reason)
     return (
         Cell(r.case.id), _outcome(r), Cell(s.kind if s is not None else NOT_APPLICABLE),

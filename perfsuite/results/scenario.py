@@ -103,10 +103,27 @@ class SweepSummary:
     knee_rate_per_s: float | None
     knee_reason: str
     points: tuple[SweepPointSummary, ...] = ()
+    # The capacity probe before and after the sweep: its probes ran at speeds between the two
+    capacity_before_per_s: float | None = None
+    capacity_after_per_s: float | None = None
+
+    @property
+    def drift(self) -> float | None:
+        """How far the machine's capacity moved during the sweep, as a factor >= 1 (None: not probed twice)."""
+        a, b = self.capacity_before_per_s, self.capacity_after_per_s
+        return max(a / b, b / a) if a and b else None
+
+    @property
+    def drift_interval(self) -> tuple[float | None, float | None]:
+        """The bracket widened by the drift: the probes' verdicts were made at speeds up to `drift` apart, so the
+        rate the SLO allows at any speed the sweep saw lies in (last pass / drift, first fail x drift)."""
+        lo, hi = self.interval
+        f = self.drift or 1.0
+        return (None if lo is None else lo / f, None if hi is None else hi * f)
 
     @classmethod
-    def of(cls, sweep: Any) -> SweepSummary:
-        """From a `perfsuite.scenarios.sweep.SweepResult`."""
+    def of(cls, sweep: Any, before: float | None = None, after: float | None = None) -> SweepSummary:
+        """From a `perfsuite.scenarios.sweep.SweepResult` (and the capacity probed before and after it)."""
         points = []
         for p in sweep.points:
             achieved = [a.achieved_rate_per_s for a in p.attempts if a.achieved_rate_per_s is not None]
@@ -118,12 +135,13 @@ class SweepSummary:
             ))
         return cls(status=sweep.status, max_rate_per_s=sweep.max_rate_per_s, interval=tuple(sweep.interval),  # type: ignore[arg-type]
                    target=sweep.target, reason=sweep.reason, knee_rate_per_s=sweep.knee.rate_per_s, knee_reason=sweep.knee.reason,
-                   points=tuple(points))
+                   points=tuple(points), capacity_before_per_s=before, capacity_after_per_s=after)
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "max_rate_per_s": self.max_rate_per_s, "interval": list(self.interval), "target": self.target,
                 "reason": self.reason, "knee_rate_per_s": self.knee_rate_per_s, "knee_reason": self.knee_reason,
-                "points": [p.to_dict() for p in self.points]}
+                "points": [p.to_dict() for p in self.points], "capacity_before_per_s": self.capacity_before_per_s,
+                "capacity_after_per_s": self.capacity_after_per_s, "drift": self.drift, "drift_interval": list(self.drift_interval)}
 
     @classmethod
     def from_doc(cls, doc: Doc) -> SweepSummary:
@@ -134,7 +152,9 @@ class SweepSummary:
         return cls(status=doc.string("status"), max_rate_per_s=doc.number("max_rate_per_s", None, low=0, above=True),
                    interval=(interval[0], interval[1]), target=doc.number("target"), reason=doc.string("reason", ""),
                    knee_rate_per_s=doc.number("knee_rate_per_s", None, low=0, above=True), knee_reason=doc.string("knee_reason", ""),
-                   points=tuple(SweepPointSummary.from_doc(p) for p in doc.items("points", [])))
+                   points=tuple(SweepPointSummary.from_doc(p) for p in doc.items("points", [])),
+                   capacity_before_per_s=doc.number("capacity_before_per_s", None, low=0, above=True),
+                   capacity_after_per_s=doc.number("capacity_after_per_s", None, low=0, above=True))
 
 
 @dataclass(frozen=True)
@@ -180,7 +200,8 @@ class ScenarioSummary:
         base = cls(name=spec.name, kind=spec.kind, max_batch=outcome.max_batch, settings=settings, capacity_per_s=outcome.capacity.rate_per_s,
                    target_rate_per_s=outcome.offered_rate_per_s, schedule_sha256=outcome.schedule_sha256,
                    slo=None if outcome.slo is None else outcome.slo.to_dict(), sender_cores=outcome.sender_cores,
-                   sweep=None if outcome.sweep is None else SweepSummary.of(outcome.sweep))
+                   sweep=None if outcome.sweep is None else SweepSummary.of(
+                       outcome.sweep, outcome.capacity.rate_per_s, None if outcome.capacity_after is None else outcome.capacity_after.rate_per_s))
         if m is None:
             return base
         from dataclasses import replace

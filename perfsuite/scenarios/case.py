@@ -175,6 +175,7 @@ class ScenarioOutcome:
     probes: tuple[tuple[float, LoadMetrics], ...] = ()  # a sweep's runs: (offered rate, metrics), in probe order
     sender_cores: tuple[int, ...] | None = None  # where the sender thread ran (None: the process's cores)
     latencies_s: tuple[float, ...] = ()  # the completed requests' latencies of that run (pytest-benchmark's rounds)
+    capacity_after: Capacity | None = None  # a sweep: the capacity probe again after the last probe (the machine's drift)
 
 
 def schedule_fingerprint(arrivals: Sequence[float]) -> str:
@@ -252,7 +253,9 @@ def run_scenario(
             result, fingerprint = run_at(rate, spec.seed)
             return ScenarioOutcome(spec, max_batch, capacity, slo, rate, load_metrics(result, slo=slo), fingerprint,
                                    sender_cores=sender_cores, latencies_s=_latencies(result))
-        return replace(_sweep(spec, max_batch, capacity, slo, run_at), sender_cores=sender_cores)
+        swept = _sweep(spec, max_batch, capacity, slo, run_at)
+        # the machine's own speed can move during a sweep: the probe again says by how much (SweepSummary.drift_interval)
+        return replace(swept, sender_cores=sender_cores, capacity_after=measure_capacity(serve, max_batch))
 
 
 def _sweep(spec: ScenarioSpec, max_batch: int, capacity: Capacity, slo: Slo | None,
