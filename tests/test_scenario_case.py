@@ -160,24 +160,25 @@ def test_a_sweep_interval_widens_by_the_machines_drift_during_it():
 
     sweep = find_max_rate(probe, start_rate_per_s=100.0)
     spec = ScenarioSpec(name="sweep", kind="sweep", slo=SloSpec(latency_ms=50.0), sweep=SweepSpec())
-    # capacity 400/s before the sweep, 360/s after it: the machine slowed by 10/9 while the probes ran
+    # capacity 400/s before the sweep, 380/s and 360/s during and after it: the machine slowed by 10/9 while the probes ran
     outcome = ScenarioOutcome(spec, 4, Capacity(4, 5, 0.01), Slo(latency_ms=50.0), sweep.max_rate_per_s, None, None, sweep,
-                              capacity_after=Capacity(4, 5, 0.04 / 3.6))
+                              capacities_during=(Capacity(4, 5, 0.04 / 3.6), Capacity(4, 5, 0.04 / 3.8)))
     s = _round_trip(ScenarioSummary.of(outcome)).scenario.sweep
-    assert s.capacity_before_per_s == pytest.approx(400) and s.capacity_after_per_s == pytest.approx(360)
-    assert s.drift == pytest.approx(400 / 360)
+    assert s.capacities_per_s == (pytest.approx(400), pytest.approx(360), pytest.approx(380))
+    assert s.drift == pytest.approx(400 / 360)  # fastest / slowest, wherever in the sweep
     lo, hi = s.interval
     assert s.drift_interval == (pytest.approx(lo * 0.9), pytest.approx(hi / 0.9))  # both ends moved out by the drift
     assert s.to_dict()["drift_interval"] == [pytest.approx(lo * 0.9), pytest.approx(hi / 0.9)]
 
 
-def test_run_scenario_sweep_probes_the_capacity_again_after_the_last_probe():
-    calls: list[int] = []
+def test_run_scenario_sweep_probes_the_capacity_between_load_probes_and_after_the_last():
     case = scenario_cases([plan("scenario=sweep", "scenario.min_queries=40", "scenario.duration_s=0", "scenario.sweep.max_probes=2",
                                 "scenario.max_drain_s=5").cases[1]])[0]
-    outcome = run_scenario(case, lambda batch: calls.append(len(batch)), disable_gc=False)
-    assert outcome.capacity_after is not None and outcome.capacity_after.calls >= 5
-    assert ScenarioSummary.of(outcome).sweep.capacity_after_per_s == pytest.approx(outcome.capacity_after.rate_per_s)
+    outcome = run_scenario(case, lambda batch: None, disable_gc=False)
+    assert len(outcome.probes) == 2 and len(outcome.capacities_during) == 2  # one between the two load probes, one after
+    assert all(c.calls >= 5 for c in outcome.capacities_during)
+    s = ScenarioSummary.of(outcome).sweep
+    assert s.capacities_per_s == (outcome.capacity.rate_per_s, *(c.rate_per_s for c in outcome.capacities_during))
 
 
 def test_run_scenario_offline_warms_every_size_then_serves_full_batches():

@@ -103,15 +103,14 @@ class SweepSummary:
     knee_rate_per_s: float | None
     knee_reason: str
     points: tuple[SweepPointSummary, ...] = ()
-    # The capacity probe before and after the sweep: its probes ran at speeds between the two
-    capacity_before_per_s: float | None = None
-    capacity_after_per_s: float | None = None
+    # The capacity probe before the sweep, between its load probes and after the last: the speeds the machine had
+    capacities_per_s: tuple[float, ...] = ()
 
     @property
     def drift(self) -> float | None:
-        """How far the machine's capacity moved during the sweep, as a factor >= 1 (None: not probed twice)."""
-        a, b = self.capacity_before_per_s, self.capacity_after_per_s
-        return max(a / b, b / a) if a and b else None
+        """How far the machine's capacity moved during the sweep: fastest / slowest probe, >= 1 (None: probed once)."""
+        c = self.capacities_per_s
+        return max(c) / min(c) if len(c) >= 2 and min(c) > 0 else None
 
     @property
     def drift_interval(self) -> tuple[float | None, float | None]:
@@ -122,8 +121,8 @@ class SweepSummary:
         return (None if lo is None else lo / f, None if hi is None else hi * f)
 
     @classmethod
-    def of(cls, sweep: Any, before: float | None = None, after: float | None = None) -> SweepSummary:
-        """From a `perfsuite.scenarios.sweep.SweepResult` (and the capacity probed before and after it)."""
+    def of(cls, sweep: Any, capacities_per_s: tuple[float, ...] = ()) -> SweepSummary:
+        """From a `perfsuite.scenarios.sweep.SweepResult` (and the capacity probed before, during and after it)."""
         points = []
         for p in sweep.points:
             achieved = [a.achieved_rate_per_s for a in p.attempts if a.achieved_rate_per_s is not None]
@@ -135,13 +134,13 @@ class SweepSummary:
             ))
         return cls(status=sweep.status, max_rate_per_s=sweep.max_rate_per_s, interval=tuple(sweep.interval),  # type: ignore[arg-type]
                    target=sweep.target, reason=sweep.reason, knee_rate_per_s=sweep.knee.rate_per_s, knee_reason=sweep.knee.reason,
-                   points=tuple(points), capacity_before_per_s=before, capacity_after_per_s=after)
+                   points=tuple(points), capacities_per_s=tuple(capacities_per_s))
 
     def to_dict(self) -> dict[str, Any]:
         return {"status": self.status, "max_rate_per_s": self.max_rate_per_s, "interval": list(self.interval), "target": self.target,
                 "reason": self.reason, "knee_rate_per_s": self.knee_rate_per_s, "knee_reason": self.knee_reason,
-                "points": [p.to_dict() for p in self.points], "capacity_before_per_s": self.capacity_before_per_s,
-                "capacity_after_per_s": self.capacity_after_per_s, "drift": self.drift, "drift_interval": list(self.drift_interval)}
+                "points": [p.to_dict() for p in self.points], "capacities_per_s": list(self.capacities_per_s), "drift": self.drift,
+                "drift_interval": list(self.drift_interval)}
 
     @classmethod
     def from_doc(cls, doc: Doc) -> SweepSummary:
@@ -153,8 +152,7 @@ class SweepSummary:
                    interval=(interval[0], interval[1]), target=doc.number("target"), reason=doc.string("reason", ""),
                    knee_rate_per_s=doc.number("knee_rate_per_s", None, low=0, above=True), knee_reason=doc.string("knee_reason", ""),
                    points=tuple(SweepPointSummary.from_doc(p) for p in doc.items("points", [])),
-                   capacity_before_per_s=doc.number("capacity_before_per_s", None, low=0, above=True),
-                   capacity_after_per_s=doc.number("capacity_after_per_s", None, low=0, above=True))
+                   capacities_per_s=tuple(doc.numbers("capacities_per_s", None, low=0, above=True) or ()))
 
 
 @dataclass(frozen=True)
@@ -201,7 +199,7 @@ class ScenarioSummary:
                    target_rate_per_s=outcome.offered_rate_per_s, schedule_sha256=outcome.schedule_sha256,
                    slo=None if outcome.slo is None else outcome.slo.to_dict(), sender_cores=outcome.sender_cores,
                    sweep=None if outcome.sweep is None else SweepSummary.of(
-                       outcome.sweep, outcome.capacity.rate_per_s, None if outcome.capacity_after is None else outcome.capacity_after.rate_per_s))
+                       outcome.sweep, (outcome.capacity.rate_per_s, *(c.rate_per_s for c in outcome.capacities_during))))
         if m is None:
             return base
         from dataclasses import replace

@@ -175,7 +175,8 @@ class ScenarioOutcome:
     probes: tuple[tuple[float, LoadMetrics], ...] = ()  # a sweep's runs: (offered rate, metrics), in probe order
     sender_cores: tuple[int, ...] | None = None  # where the sender thread ran (None: the process's cores)
     latencies_s: tuple[float, ...] = ()  # the completed requests' latencies of that run (pytest-benchmark's rounds)
-    capacity_after: Capacity | None = None  # a sweep: the capacity probe again after the last probe (the machine's drift)
+    # a sweep: the capacity probe again before each load probe and after the last one (the machine's drift while it ran)
+    capacities_during: tuple[Capacity, ...] = ()
 
 
 def schedule_fingerprint(arrivals: Sequence[float]) -> str:
@@ -253,13 +254,16 @@ def run_scenario(
             result, fingerprint = run_at(rate, spec.seed)
             return ScenarioOutcome(spec, max_batch, capacity, slo, rate, load_metrics(result, slo=slo), fingerprint,
                                    sender_cores=sender_cores, latencies_s=_latencies(result))
-        swept = _sweep(spec, max_batch, capacity, slo, run_at)
-        # the machine's own speed can move during a sweep: the probe again says by how much (SweepSummary.drift_interval)
-        return replace(swept, sender_cores=sender_cores, capacity_after=measure_capacity(serve, max_batch))
+        # the machine's own speed can move during a sweep: the capacity probe between load probes says by how much
+        # (SweepSummary.drift_interval)
+        during: list[Capacity] = []
+        swept = _sweep(spec, max_batch, capacity, slo, run_at, lambda: during.append(measure_capacity(serve, max_batch)))
+        during.append(measure_capacity(serve, max_batch))
+        return replace(swept, sender_cores=sender_cores, capacities_during=tuple(during))
 
 
 def _sweep(spec: ScenarioSpec, max_batch: int, capacity: Capacity, slo: Slo | None,
-           run_at: Callable[[float, int], tuple[LoadResult, str]]) -> ScenarioOutcome:
+           run_at: Callable[[float, int], tuple[LoadResult, str]], between: Callable[[], None] = lambda: None) -> ScenarioOutcome:
     sweep = spec.sweep
     if slo is None or sweep is None:
         raise PerfUsageError(f"scenario {spec.name}: a sweep needs an SLO that applies to the case (p99_ms for a model that does not generate)")
@@ -267,6 +271,8 @@ def _sweep(spec: ScenarioSpec, max_batch: int, capacity: Capacity, slo: Slo | No
     latencies: dict[float, tuple[float, ...]] = {}
 
     def probe(rate: float, attempt: int) -> ProbeResult:
+        if probes:
+            between()  # not before the first: the capacity probe has just run
         result, _ = run_at(rate, spec.seed + len(probes))  # every probe its own schedule: re-measurements differ
         metrics = load_metrics(result, slo=slo)
         probes.append((rate, metrics))
