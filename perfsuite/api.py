@@ -236,6 +236,7 @@ class Perf:
         from perfsuite.benchmark_fixture import record_samples
         from perfsuite.measure.sync import synchronizer
         from perfsuite.results.scenario import ScenarioSummary
+        from perfsuite.runner import generate_kwargs
         from perfsuite.scenarios.case import generates, run_scenario, serve_forward, serve_generate, spare_cores, warm_up
         from perfsuite.session import PreparedBatches
 
@@ -257,7 +258,9 @@ class Perf:
             if case.runtime.backend != "pytorch":  # a runtime that generates with a module of its own (int8: the quantized copy)
                 module = getattr(runtime, "generation_module", None) or module
             by_size = {k: tuple(left_padded(i) for i in v) for k, v in by_size.items()}
-            serve = serve_generate(module, by_size, sync, max_new_tokens=case.config.infer.max_new_tokens)
+            serve = serve_generate(module, by_size, sync, max_new_tokens=case.config.infer.max_new_tokens, generate_kwargs=generate_kwargs(case))
+            if case.runtime.backend == "compile" and self.enabled:
+                self._compiled_warm_up(serve, max_batch)  # the compiled decoding step for every batch size, in the case's cache
         else:
             serve = serve_forward(runtime, by_size, sync)
         if not self.enabled:
@@ -343,6 +346,16 @@ class Perf:
         built = self._fixture("built_model")
         if built is not None:
             self._draft.load_s = built.load_s
+
+    def _compiled_warm_up(self, serve: Any, max_batch: int) -> None:
+        """A compile runtime's scenario: one generate call per batch size with the case's inductor cache folder, before the load."""
+        from perfsuite.runtimes.cache import artifact_dir
+        from perfsuite.runtimes.compiled import inductor_cache
+        from perfsuite.scenarios.case import warm_up
+
+        folder = artifact_dir(self._session.out_dir, "compile", {"scenario": self._case.id, "options": repr(self._case.runtime.compile)})
+        with inductor_cache(folder):
+            warm_up(serve, max_batch)
 
     def _compile_generate(self, module: Any, inputs: Any, tokens: int) -> Any:
         """A compile case's generate compiled before timing (cold, then warm): its setup record; skipped where it cannot be."""

@@ -195,3 +195,33 @@ def test_run_scenario_offline_warms_every_size_then_serves_full_batches():
 def test_the_bench_runs_only_with_a_scenario():
     text = (REPO / "benches" / "test_scenario.py").read_text()
     assert "perf_scenario" in text and "perf.serve(" in text
+
+
+def test_serve_generate_passes_the_cases_generate_kwargs():
+    """A static KV cache or a compile runtime's compiled decoding step reaches every generate call of a scenario."""
+    import torch
+
+    from perfsuite.runner import generate_kwargs
+    from perfsuite.scenarios.case import serve_generate
+
+    seen: list[dict] = []
+
+    class Decoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Linear(1, 1)
+            self.generation_config = type("G", (), {"pad_token_id": 0, "eos_token_id": 1})()
+
+        def generate(self, **kwargs):
+            seen.append(kwargs)
+            return kwargs["input_ids"]
+
+    inputs = {1: [{"input_ids": torch.ones(1, 3, dtype=torch.long), "attention_mask": torch.ones(1, 3, dtype=torch.long)}]}
+    case = plan("model=llama.tiny", "inference_runtime=compile", "infer.batch_sizes=[1]").cases[0]
+    serve = serve_generate(Decoder(), inputs, lambda: None, max_new_tokens=4, generate_kwargs=generate_kwargs(case))
+    serve(Batch((0,), (0,), lambda: 0))
+    assert seen[0]["cache_implementation"] == "static" and seen[0]["compile_config"]._compile_all_devices is True
+    assert seen[0]["max_new_tokens"] == seen[0]["min_new_tokens"] == 4
+    static = plan("model=llama.tiny", "infer.kv_cache=static", "infer.batch_sizes=[1]").cases[0]
+    serve_generate(Decoder(), inputs, lambda: None, max_new_tokens=4, generate_kwargs=generate_kwargs(static))(Batch((0,), (0,), lambda: 0))
+    assert seen[1]["cache_implementation"] == "static" and "compile_config" not in seen[1]

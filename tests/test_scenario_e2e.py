@@ -62,3 +62,20 @@ def test_no_scenario_leaves_the_suite_as_it_was(run_scenario):
     result = run_scenario(*as_overrides(["model=bert.tiny", "dataset=pydoc", "infer.batch_sizes=[1]"]), "--collect-only", "-q")
     out = result.stdout.str()
     assert "test_latency[bert.tiny-pydoc-eager-bs1-cpu]" in out and "test_scenario" not in out
+
+
+def test_a_decoder_under_a_compile_runtime_serves_its_compiled_generate(run_scenario, conf_dir):
+    """A decoder's scenario case generates with the case's generate kwargs: here a compile runtime's compiled decoding step
+    (dynamo's eager backend: no C++ build), warmed per batch size before the load; TTFT / TPOT per request."""
+    conf = conf_dir({"inference_runtime/compile_fast.yaml": "name: compile_fast\nbackend: compile\ncompile:\n  backend: eager\n"})
+    result = run_scenario("--perf-conf-dir", str(conf), "-k", "scenario", *as_overrides([
+        *FAST_POLICY, "model=llama.tiny", "dataset=pydoc", "infer.batch_sizes=[2]", "infer.seq_len=16", "infer.max_new_tokens=4",
+        "inference_runtime=compile_fast", "scenario=server", "scenario.rate_of_capacity=0.3", "scenario.duration_s=1",
+        "scenario.min_queries=40", "scenario.max_drain_s=5", "scenario.slo.ttft_ms=500", "scenario.slo.tpot_ms=100"]))
+    result.assert_outcomes(passed=1)
+    (run_dir,) = sorted((run_scenario.out / "runs").iterdir())
+    (r,) = load_run(run_dir).of_kind("scenario")
+    s = r.scenario
+    assert r.case.id == "llama.tiny-pydoc-compile_fast-bs2-cpu-server" and s.completed == s.sent >= 40
+    assert s.ttft.p50_s > 0 and s.tpot.p50_s > 0 and s.goodput_per_s is not None
+    assert any((run_scenario.out / "cache" / "compile").iterdir())  # the warm-up compiled in the case's own cache folder

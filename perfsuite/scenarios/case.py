@@ -86,8 +86,13 @@ def serve_forward(runtime: Callable[[Any], Any], inputs_by_size: Mapping[int, Se
     return serve
 
 
-def serve_generate(module: Any, inputs_by_size: Mapping[int, Sequence[Any]], sync: Callable[[], None], *, max_new_tokens: int) -> Serve:
-    """A batch of k requests: greedy ``module.generate`` on k prompts, exactly ``max_new_tokens`` each, every step stamped."""
+def serve_generate(module: Any, inputs_by_size: Mapping[int, Sequence[Any]], sync: Callable[[], None], *, max_new_tokens: int,
+                   generate_kwargs: Mapping[str, Any] | None = None) -> Serve:
+    """A batch of k requests: greedy ``module.generate`` on k prompts, exactly ``max_new_tokens`` each, every step stamped.
+
+    ``generate_kwargs``: what the case adds to every generate call (`perfsuite.runner.generate_kwargs`: a static KV
+    cache, a compile runtime's compiled decoding step)."""
+    extra = dict(generate_kwargs or {})
     from transformers.generation.streamers import BaseStreamer  # lazy: only decoders get here
 
     from perfsuite.measure.generation import pad_token_id
@@ -112,7 +117,7 @@ def serve_generate(module: Any, inputs_by_size: Mapping[int, Sequence[Any]], syn
 
     def serve(batch: Batch) -> None:
         module.generate(**next(cycles[len(batch)]), do_sample=False, num_beams=1, max_new_tokens=max_new_tokens,
-                        min_new_tokens=max_new_tokens, pad_token_id=pad, streamer=_Steps(batch))
+                        min_new_tokens=max_new_tokens, pad_token_id=pad, streamer=_Steps(batch), **extra)
         sync()
 
     return serve
