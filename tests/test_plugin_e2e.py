@@ -196,6 +196,34 @@ def test_a_benchmark_json_that_cannot_be_written_is_said_before_or_after_and_not
     assert (run_dir / "report.html").is_file() and (run_dir / "summary.md").is_file()
 
 
+@pytest.fixture
+def small_tmpfs(tmp_path):
+    """A 64 KiB tmpfs, nearly full: a real file system that runs out of space (needs root to mount)."""
+    where = tmp_path / "small-tmpfs"
+    where.mkdir()
+    mounted = hasattr(os, "geteuid") and os.geteuid() == 0 and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(where)], capture_output=True).returncode == 0
+    if not mounted:
+        pytest.skip("mounting a small tmpfs needs root (mount -t tmpfs); the /dev/full test covers the same path")
+    (where / "filler").write_bytes(b"x" * 56 * 1024)  # 8 KiB left: far less than a benchmark.json
+    yield where
+    subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def test_a_benchmark_json_on_a_full_tmpfs_ends_the_run_as_an_error_with_everything_else_written(run_benches, small_tmpfs):
+    target = small_tmpfs / "bench.json"
+    result = run_benches("--perf-override", "model=bert.tiny", "--perf-override", "infer.batch_sizes=[1]", "-k", "latency",
+                         "--benchmark-json", str(target))
+    result.assert_outcomes(passed=1)
+    assert result.ret == 1 and "Traceback" not in result.stdout.str() + result.stderr.str()
+    result.stdout.fnmatch_lines([f"perfsuite error: pytest-benchmark could not write {target}: No space left on device*"])
+    (run_dir,) = run_dirs(run_benches.out)
+    run = load_run(run_dir)
+    assert run.status == "error" and "No space left on device" in run.error and len(run.cases) == 1
+    assert (run_dir / "report.html").is_file() and (run_dir / "summary.md").is_file() and (run_dir / "tables").is_dir()
+    assert sorted(p.name for p in small_tmpfs.iterdir() if p.name != "filler" and p.stat().st_size > 0) == []  # no partial file kept
+
+
 def test_collect_only_lists_cases_and_leaves_no_run_folder(run_benches):
     result = run_benches("--perf-suite", "e2e", "--collect-only", "-q")
     result.stdout.fnmatch_lines(["*test_latency.py::test_latency[[]resnet50.tiny-sample_images-eager-bs2-cpu[]]*"])
