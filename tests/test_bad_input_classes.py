@@ -155,6 +155,15 @@ def test_16_new_model_from_a_path_with_a_line_break_writes_nothing(tmp_path: Pat
     assert not (tmp_path / "conf").exists()
 
 
+def test_16_new_dataset_from_a_path_with_a_line_break_writes_nothing(tmp_path: Path):
+    data = tmp_path / "data\nroot: elsewhere"
+    data.mkdir()
+    (data / "a.txt").write_text("some text to benchmark\n" * 20)
+    usage_error(perfsuite("new", "dataset", "notes", "--from", str(data), "--project", str(tmp_path)),
+                "has a line break, which cannot go into a generated file; nothing was written")
+    assert not (tmp_path / "conf").exists() and not (tmp_path / "datasets").exists()
+
+
 # -- 4, 8, 12: report and compare ----------------------------------------------------------------------------------------
 
 
