@@ -167,6 +167,18 @@ class TestSpeedups:
         row = next(r for r in runtime_table([_result("eager", 8.0), failed]).rows if r[1].text == "compile")
         assert (row[3].text, row[3].tone, row[4].text) == ("failed", "bad", "-") and "outputs differ" in row[9].text
 
+    def test_rows_keep_prompt_lengths_apart_each_eager_row_above_its_runtimes(self):
+        def at(runtime: str, seq: int, p50_ms: float) -> CaseResult:
+            r = _result(runtime, p50_ms)
+            case = dataclasses.replace(r.case, id=f"bert.tiny-pydoc-{runtime}-bs1-s{seq}-cpu", seq_len=seq)
+            return dataclasses.replace(r, case=case)
+
+        table = runtime_table([at("compile", 512, 10.0), at("eager", 512, 20.0), at("compile", 128, 4.0), at("eager", 128, 8.0)])
+        assert [(row[0].text, row[1].text, row[4].text) for row in table.rows] == [
+            ("bert.tiny-pydoc-bs1-s128", "eager", "1.00x (ref)"), ("bert.tiny-pydoc-bs1-s128", "compile", "2.00x"),
+            ("bert.tiny-pydoc-bs1-s512", "eager", "1.00x (ref)"), ("bert.tiny-pydoc-bs1-s512", "compile", "2.00x"),
+        ]
+
     def test_no_table_for_a_single_runtime(self):
         assert runtime_table([_result("eager", 8.0), _result("eager", 9.0, bs=4)]) is None
         assert not any(line.startswith("runtimes vs") for line in summary_lines([_result("eager", 8.0)]))
