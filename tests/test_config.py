@@ -37,9 +37,12 @@ class TestComposition:
         assert len(ids) == len(set(ids)) >= 6
         assert len({c.model.family for c in p.cases}) >= 3
         assert {c.dataset.name for c in p.cases} == {"pydoc", "sample_images", "chat_prompts"}
-        # incompatible pairs are excluded by the expansion, never parametrized
-        assert not any(c.model.modality == "image" and c.dataset.name == "pydoc" for c in p.cases)
-        assert ("resnet50.tiny", "pydoc") in {(e.model, e.dataset) for e in p.exclusions}
+        # the suite pairs each model with its data: nothing to leave out, nothing composed in vain
+        assert p.exclusions == () and len(p.cases) == 14
+        # a dataset= choice lifts the pairing; incompatible pairs are then excluded by the expansion, never parametrized
+        lifted = plan(suite="smoke", overrides=["dataset=[pydoc,sample_images]"])
+        assert not any(c.model.modality == "image" and c.dataset.name == "pydoc" for c in lifted.cases)
+        assert ("resnet50.tiny", "pydoc") in {(e.model, e.dataset) for e in lifted.exclusions}
 
     def test_cases_are_model_major(self):
         keys = [c.model.id for c in plan(suite="smoke").cases]
