@@ -364,8 +364,7 @@ class Perf:
 
         from perfsuite.runner import generate_kwargs
 
-        state = self._request.getfixturevalue("perf_session_state")
-        context = RuntimeContext(case=self._case, out_dir=state.out_dir, log_dir=state.run_dir / "logs")
+        context = RuntimeContext(case=self._case, out_dir=self._session.out_dir, log_dir=self._session.run_dir / "logs")
         try:
             return prepare_generate(context, module, inputs, max_new_tokens=tokens, generate_kwargs=generate_kwargs(self._case))
         except RuntimeUnavailable as exc:

@@ -122,4 +122,3 @@ def _save_cache(target: Path, module: Any, tokenizer: Any) -> None:
         tmp.rename(target)  # fails if another process got there first: theirs is kept
     except Exception:  # noqa: BLE001 - a full disk, a tokenizer that cannot save: no cache, same result
         shutil.rmtree(tmp, ignore_errors=True)
-
